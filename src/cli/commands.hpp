@@ -1,0 +1,29 @@
+// The subcommands of the minify CLI. Each one registers its options on the top-level app and
+// returns the function that runs it; that function returns the process exit code. Only the CLI
+// prints and picks exit codes (STYLE.md section 3).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+namespace minify::cli {
+
+// Exit codes shared by every command.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitMissing = 1;   // something needed was not found
+inline constexpr int kExitBadInput = 2;  // bad input or usage
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command add_deps_command(CLI::App& app);
+
+// "minify: error: <message>" on stderr.
+void print_error(const std::string& message);
+void print_warning(const std::string& message);
+
+}  // namespace minify::cli
