@@ -1,0 +1,128 @@
+// ld.so emulation: which files the dynamic loader maps when a program starts, found without
+// running it. glibc's elf/dl-load.c (_dl_map_object) and elf/dl-deps.c are the reference for the
+// search order; musl's ldso/dynlink.c (load_library) for musl programs. Every lookup goes through
+// a Root, so a sysroot or an unpacked image resolves exactly like the host.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "minify/elf.hpp"
+#include "minify/result.hpp"
+#include "minify/rootfs.hpp"
+
+namespace minify {
+
+// ---- ld.so.cache -----------------------------------------------------------------------------
+
+struct LdCacheEntry {
+  std::string name;       // the key: a soname such as "libc.so.6"
+  std::string path;       // where ldconfig found it
+  int32_t flags = 0;      // FLAG_ELF_LIBC6 | FLAG_X8664_LIB64, ... (glibc sysdeps/generic/ldconfig.h)
+  std::string hwcaps;     // glibc-hwcaps subdirectory ("x86-64-v3"), empty for the baseline entry
+  uint64_t legacy_hwcap = 0;  // pre-2.33 hwcap bits; such entries are never used as a baseline
+};
+
+struct LdCache {
+  enum class Format { Old, New, OldAndNew };
+  Format format = Format::New;
+  std::vector<LdCacheEntry> entries;  // in file order (sorted by ldconfig)
+};
+
+// Parses /etc/ld.so.cache in glibc's new format ("glibc-ld.so.cache1.1", with the glibc-hwcaps
+// extension), the old libc5-era format ("ld.so-1.7.0"), or both concatenated. The new format
+// records its byte order; the old one does not, so `big_endian_hint` says what to assume.
+Result<LdCache> parse_ld_cache(std::string_view bytes, bool big_endian_hint = false);
+
+// The cache flags a glibc loader for objects like `ident` accepts (_DL_CACHE_DEFAULT_ID and
+// _dl_cache_check_flags in sysdeps/*/dl-cache.h); empty when glibc has no cache ID for it.
+std::vector<int32_t> ld_cache_flags_for(const ElfIdent& ident);
+
+// ---- the resolver ----------------------------------------------------------------------------
+
+// How a loaded object was found, in the order ld.so tries (libtree's how_t).
+enum class FoundBy {
+  Program,        // the file given on the command line
+  Interpreter,    // PT_INTERP (or the default interpreter of a library)
+  Preload,        // /etc/ld.so.preload
+  Loaded,         // a name matching an object already loaded (its soname or an earlier name)
+  Path,           // DT_NEEDED with a slash: opened as written
+  Rpath,          // DT_RPATH of the object or one of its loaders
+  LdLibraryPath,  // LD_LIBRARY_PATH (given with --env)
+  Runpath,        // DT_RUNPATH of the object
+  LdSoCache,      // the root's /etc/ld.so.cache
+  DefaultPath,    // the loader's built-in system directories (or musl's path file)
+  MuslLibc,       // musl maps libc.so, libpthread.so, ... to itself
+};
+std::string found_by_name(FoundBy how);
+
+enum class LoaderFamily { None, Glibc, Musl };
+std::string loader_family_name(LoaderFamily family);
+
+// The loader's environment. Explicit, never minify's own: the image will not have it.
+struct LoaderEnv {
+  std::vector<std::string> ld_library_path;
+  std::string cwd = "/";  // for relative paths: DT_NEEDED "./x.so", relative RPATH entries
+  bool read_preload = true;  // honour the root's /etc/ld.so.preload
+};
+
+// One object in a program's link map.
+struct LoadedObject {
+  std::string name;       // as asked for: the DT_NEEDED entry (or the path given for the program)
+  std::string path;       // the path the loader opens, inside the root (ldd's "=> path")
+  std::string real_path;  // the same with every symlink resolved inside the root
+  std::vector<SymlinkStep> links;  // the symlinks crossed from `path` to `real_path`
+  FoundBy how = FoundBy::Program;
+  std::string search_dir;          // the search directory that matched, where one did
+  std::vector<std::string> hwcaps; // glibc-hwcaps variants of this library (paths inside the root)
+  std::shared_ptr<const ElfInfo> elf;
+  std::vector<std::string> rpath;    // DT_RPATH with $ORIGIN/$LIB/$PLATFORM expanded
+  std::vector<std::string> runpath;  // DT_RUNPATH, expanded
+  int loader = -1;                   // index of the object whose DT_NEEDED first loaded it
+  std::vector<int> needed_by;        // indices of every object that lists it
+  std::vector<int> deps;             // per elf->needed entry: object index, or -1 when missing
+};
+
+struct MissingLibrary {
+  std::string name;
+  int needed_by = -1;                 // object index, -1 for the preload file
+  std::vector<std::string> searched;  // directories tried, in order
+  std::string reason;                 // "not found", "wrong ELF class: ELFCLASS32", ...
+};
+
+// The link map of one program: what ld.so would have loaded, in load (breadth-first) order.
+struct Closure {
+  LoaderFamily family = LoaderFamily::None;
+  std::vector<LoadedObject> objects;  // [0] is the program itself
+  std::vector<MissingLibrary> missing;
+  std::vector<std::string> default_dirs;  // the loader's system directories that applied
+};
+
+class Resolver {
+ public:
+  Resolver(const Root& root, LoaderEnv env);
+  ~Resolver();
+  Resolver(const Resolver&) = delete;
+  Resolver& operator=(const Resolver&) = delete;
+
+  // The closure of `file` (a path inside the root). Errors are for the file itself: missing,
+  // not ELF, truncated. Missing libraries are data, in Closure::missing.
+  Result<Closure> closure(std::string_view file);
+
+  // Problems that did not stop the analysis (an unreadable ld.so.cache, ...), in order.
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+  struct Impl;  // the caches shared by every closure (resolve.cpp)
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  std::vector<std::string> warnings_;
+};
+
+}  // namespace minify

@@ -1,0 +1,182 @@
+// The runtime tracer (issue 3): runs a command under ptrace and records every file it and all of
+// its descendants touch. A seccomp-bpf filter makes only file-related syscalls stop, so the rest
+// of the program runs at full speed. The result is a TraceLog, a plain value the packer consumes.
+//
+// Paths are absolute, exactly as the process named them after resolving relative paths against
+// the calling thread's cwd or dirfd; symlinks are not resolved (the packer resolves links). With
+// TraceOptions::root they are the paths seen inside the root.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "minify/result.hpp"
+
+namespace minify {
+
+// How a syscall used a path. One syscall may record several kinds (open O_RDWR: Read and Write).
+enum class AccessKind : std::uint8_t {
+  Read,      // open for reading
+  Write,     // open for writing, truncate, utimensat, xattr changes
+  Create,    // open O_CREAT, creat, mkdir, mknod: the path may not have existed before
+  Exec,      // execve/execveat of the path, or a #! interpreter the kernel ran for it
+  Stat,      // stat, lstat, access, statx, getxattr: metadata or existence only
+  Readlink,  // readlink: the link itself, not its target
+  List,      // open O_DIRECTORY, listxattr: the directory's entries or names
+  Chdir,     // chdir, fchdir
+  Remove,    // unlink, rmdir
+  Rename,    // either side of a rename
+  Link,      // either side of a hard link
+  Symlink,   // the link created by symlink (its target is data, not a path access)
+  Watch,     // inotify_add_watch
+  Socket,    // bind/connect to an AF_UNIX socket path
+};
+inline constexpr int kAccessKindCount = 14;
+
+std::string_view access_kind_name(AccessKind kind);
+std::optional<AccessKind> access_kind_from_name(std::string_view name);
+
+// A small set of AccessKind.
+class AccessSet {
+ public:
+  AccessSet() = default;
+  AccessSet(std::initializer_list<AccessKind> kinds) {
+    for (AccessKind k : kinds) add(k);
+  }
+  void add(AccessKind k) { bits_ |= bit(k); }
+  void add(AccessSet s) { bits_ |= s.bits_; }
+  bool has(AccessKind k) const { return (bits_ & bit(k)) != 0; }
+  bool empty() const { return bits_ == 0; }
+  std::vector<AccessKind> kinds() const;
+  friend bool operator==(AccessSet, AccessSet) = default;
+
+ private:
+  static std::uint32_t bit(AccessKind k) { return 1u << static_cast<unsigned>(k); }
+  std::uint32_t bits_ = 0;
+};
+
+// Everything the traced processes did to one path.
+struct PathUse {
+  AccessSet access;     // every kind of access attempted
+  AccessSet succeeded;  // the kinds of access of which at least one succeeded
+  bool any_succeeded() const { return !succeeded.empty(); }
+  friend bool operator==(const PathUse&, const PathUse&) = default;
+};
+
+// One execve/execveat attempt.
+struct ExecRecord {
+  pid_t pid = 0;                          // the thread group that exec'd
+  std::string path;                       // absolute, as named (for execveat, dirfd + name)
+  std::vector<std::string> argv;          // as passed (capped at 256 entries)
+  std::vector<std::string> interpreters;  // #! interpreters the kernel ran, outermost first
+  bool succeeded = false;
+  friend bool operator==(const ExecRecord&, const ExecRecord&) = default;
+};
+
+// One traced syscall, for --events and debugging.
+struct TraceEvent {
+  pid_t tid = 0;
+  pid_t pid = 0;                 // thread group id
+  std::string_view syscall;      // verbatim name: "openat", "newfstatat", ...
+  AccessSet access;
+  std::string path;              // absolute; empty when the path could not be read
+  bool succeeded = false;
+  bool result_known = false;     // true: from the syscall's return value; false: inferred, see below
+  int err = 0;                   // errno when the result is known and the call failed
+  std::string note;              // why no path was recorded, for unhandled arguments
+};
+
+// How the traced command ended.
+struct ExitStatus {
+  bool signaled = false;
+  int code = 0;    // exit code when !signaled
+  int signal = 0;  // terminating signal when signaled
+  bool core_dumped = false;
+  // The shell convention: the code, or 128+signal.
+  int shell_status() const { return signaled ? 128 + signal : code; }
+  friend bool operator==(const ExitStatus&, const ExitStatus&) = default;
+};
+
+// Why the tracer stopped the program, if it did.
+enum class StopReason : std::uint8_t { None, Timeout, Probe };
+
+struct ProbeResult {
+  std::string url;
+  int http_status = 0;  // 0 when no answer
+  std::string error;    // empty on success
+  friend bool operator==(const ProbeResult&, const ProbeResult&) = default;
+};
+
+// Counters, so tests and benchmarks can see where the ptrace stops go.
+struct TraceStats {
+  std::uint64_t ptrace_stops = 0;   // every stop waitpid reported
+  std::uint64_t seccomp_stops = 0;  // PTRACE_EVENT_SECCOMP: one per traced syscall entry
+  std::uint64_t exit_stops = 0;     // syscall-exit stops, requested only where the result matters
+  std::uint64_t signal_stops = 0;   // signal-delivery stops (signals forwarded to the tracee)
+  std::uint64_t unhandled = 0;      // traced syscalls whose path could not be recorded
+  friend bool operator==(const TraceStats&, const TraceStats&) = default;
+};
+
+struct TraceLog {
+  std::vector<std::string> command;
+  std::string root = "/";           // the root the paths are relative to
+  ExitStatus exit;
+  int process_count = 0;            // thread groups seen, the first one included
+  int thread_count = 0;             // threads seen, every thread group leader included
+  StopReason stopped_by = StopReason::None;
+  std::vector<ProbeResult> probes;
+  std::map<std::string, PathUse> paths;  // sorted by path
+  std::vector<ExecRecord> execs;         // in the order they happened
+  TraceStats stats;
+
+  // Did any access of any kind to `path` succeed?
+  bool used(const std::string& path) const {
+    auto it = paths.find(path);
+    return it != paths.end() && it->second.any_succeeded();
+  }
+};
+
+struct TraceOptions {
+  std::vector<std::string> command;  // argv; argv[0] is looked up in PATH (inside root)
+  std::string root;                  // empty: no chroot
+  std::optional<std::chrono::milliseconds> timeout;
+  std::chrono::milliseconds grace{3000};  // SIGTERM -> SIGKILL delay when stopping the program
+  std::vector<std::string> probe_urls;    // http://host[:port]/path
+  // When set, stop on every syscall exit too and record real return values for every call.
+  // By default lookups (open for reading, stat, access, readlink, exec...) are marked succeeded
+  // when the path resolved in the tracee's root at the time of the call, checked by the tracer,
+  // which saves a ptrace stop per call; calls that change the filesystem always wait for the
+  // result.
+  bool exact_results = false;
+  // Forward SIGINT, SIGTERM and SIGHUP sent to this process to the traced command while it runs.
+  bool forward_signals = true;
+  // Called for every syscall record as it completes (--events).
+  std::function<void(const TraceEvent&)> on_event;
+};
+
+// Runs options.command to completion under the tracer. Errors are failures to run or trace it
+// (bad command, program not found, ptrace/seccomp unavailable, 32-bit tracee); how the program
+// itself ended is data in TraceLog::exit.
+Result<TraceLog> run_trace(const TraceOptions& options);
+
+// Parses "10", "1.5s", "250ms", "2m", "1h" (a bare number means seconds).
+Result<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+std::string_view stop_reason_name(StopReason reason);
+
+// JSON form of trace.json and of one --events line.
+nlohmann::json to_json(const TraceLog& log);
+Result<TraceLog> trace_log_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const TraceEvent& event);
+
+}  // namespace minify
