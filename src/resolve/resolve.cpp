@@ -481,6 +481,7 @@ class MapBuilder {
   DstValues dst_for(int obj) const;
   std::vector<std::string> expand_list(const std::optional<std::string>& list, int obj) const;
   int add_object(LoadedObject o, const Probe& p);
+  void add_interp(const Probe& p);
   void add_names(int idx, std::string_view name);
   int lookup_loaded(std::string_view name) const;
   void load_needed(int requester, const std::string& name);
@@ -491,6 +492,7 @@ class MapBuilder {
   Resolver::Impl& r_;
   Closure& c_;
   std::string interp_;
+  const Probe* pending_interp_ = nullptr;  // a library's loader, not yet named by anyone
   LoaderConfig glibc_;
   std::unordered_map<std::string, int> names_;
   std::map<std::pair<dev_t, ino_t>, int> by_inode_;
@@ -555,6 +557,16 @@ int MapBuilder::add_object(LoadedObject o, const Probe& p) {
   return idx;
 }
 
+void MapBuilder::add_interp(const Probe& p) {
+  pending_interp_ = nullptr;
+  LoadedObject interp;
+  interp.name = interp_;
+  interp.path = interp_;
+  interp.how = FoundBy::Interpreter;
+  interp.loader = 0;
+  add_object(std::move(interp), p);
+}
+
 Search MapBuilder::search_glibc(const std::string& name, int requester) {
   Search s;
   const ElfIdent& id = want();
@@ -615,6 +627,8 @@ void MapBuilder::load_needed(int requester, const std::string& name) {
     }
   };
   bool musl = c_.family == LoaderFamily::Musl;
+  if (pending_interp_ && (name == interp_ || name == pending_interp_->elf->soname || (musl && musl_reserved(name))))
+    add_interp(*pending_interp_);
   if (musl && musl_reserved(name)) {
     note_dep(lookup_loaded(interp_));
     return;
@@ -705,15 +719,14 @@ Status MapBuilder::run(std::string_view file) {
   }
 
   // The interpreter is mapped by the kernel; ld.so answers to its PT_INTERP path and its soname.
+  // A library has no PT_INTERP: the loader that lists it (ld.so --list) is in the map all the
+  // same, but only shows when an object names it (libc.so.6 needs ld-linux-x86-64.so.2).
   const Probe& ip = r_.probe(interp_);
-  if (ip.kind == Probe::Kind::Found) {
-    LoadedObject interp;
-    interp.name = interp_;
-    interp.path = interp_;
-    interp.how = FoundBy::Interpreter;
-    interp.loader = 0;
-    add_object(std::move(interp), ip);
-  } else {
+  if (ip.kind == Probe::Kind::Found && e.interp) {
+    add_interp(ip);
+  } else if (ip.kind == Probe::Kind::Found) {
+    pending_interp_ = &ip;
+  } else if (e.interp) {
     c_.missing.push_back({interp_, 0, {}, ip.kind == Probe::Kind::Invalid ? ip.reason : "interpreter not found"});
   }
 
