@@ -1,0 +1,169 @@
+// `minify trace` as a user runs it: output files, exit statuses, error lines, passthrough of
+// stdio and forwarding of signals.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "support/fixture.hpp"
+
+namespace minify {
+namespace {
+
+using namespace minify::testing;
+
+class TraceCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_program("cc")) GTEST_SKIP() << "no C compiler";
+    dir_ = fs::canonical(tmp_.path());
+  }
+  std::string build(const std::string& name, const std::string& source) {
+    fs::path out = dir_ / name;
+    EXPECT_EQ(compile_c(out, source), "");
+    return out.string();
+  }
+  RunResult trace(std::vector<std::string> args) {
+    args.insert(args.begin(), {minify_bin(), "trace"});
+    return run(args);
+  }
+  static int count_lines(const std::string& s) {
+    return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+  }
+  TempDir tmp_;
+  fs::path dir_;
+};
+
+TEST_F(TraceCliTest, StdoutPassesThroughAndTraceIsWritten) {
+  std::string out = (dir_ / "trace.json").string();
+  RunResult r = trace({"-o", out, "--", "sh", "-c", "echo hello; cat /etc/hostname >/dev/null; exit 3"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_EQ(r.out, "hello\n");
+  EXPECT_EQ(r.err, "");
+  auto j = nlohmann::json::parse(read_file(out));
+  EXPECT_EQ(j["exit"]["code"], 3);
+  EXPECT_EQ(j["command"][0], "sh");
+  EXPECT_TRUE(j["paths"].contains("/etc/hostname"));
+  EXPECT_EQ(j["paths"]["/etc/hostname"]["succeeded"], true);
+  EXPECT_GE(j["process_count"].get<int>(), 2);
+  EXPECT_GE(j["execs"].size(), 2u);
+}
+
+TEST_F(TraceCliTest, CommandWithoutDoubleDash) {
+  std::string out = (dir_ / "t.json").string();
+  RunResult r = trace({"-o", out, "sh", "-c", "exit 0"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out));
+}
+
+TEST_F(TraceCliTest, MissingCommandIsAUsageError) {
+  RunResult r = trace({"-o", (dir_ / "t.json").string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("minify: error:"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / "t.json"));
+}
+
+TEST_F(TraceCliTest, NonexistentProgramExits127WithoutOutput) {
+  std::string out = (dir_ / "t.json").string();
+  RunResult r = trace({"-o", out, "--", "no-such-program-xyz", "arg"});
+  EXPECT_EQ(r.status, 127);
+  EXPECT_EQ(r.err, "minify: error: exec `no-such-program-xyz`: not found in PATH: No such file or directory\n");
+  EXPECT_TRUE(fs::is_empty(dir_)) << "no partial or temporary output file";
+}
+
+TEST_F(TraceCliTest, BadTimeoutIsAUsageError) {
+  RunResult r = trace({"--timeout", "soon", "--", "true"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+}
+
+TEST_F(TraceCliTest, KilledTraceeExits137WithOneLine) {
+  std::string prog = build("prog", "#include <signal.h>\nint main(void) { raise(SIGKILL); return 0; }\n");
+  std::string out = (dir_ / "t.json").string();
+  RunResult r = trace({"-o", out, "--", prog});
+  EXPECT_EQ(r.status, 137);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("killed by signal 9 (SIGKILL)"), std::string::npos) << r.err;
+  auto j = nlohmann::json::parse(read_file(out));
+  EXPECT_EQ(j["exit"]["signal"], 9);
+}
+
+TEST_F(TraceCliTest, EventsAreJsonLines) {
+  std::string out = (dir_ / "t.json").string();
+  std::string events = (dir_ / "e.jsonl").string();
+  RunResult r = trace({"-o", out, "--events", events, "--", "cat", "/etc/hostname", (dir_ / "absent").string()});
+  EXPECT_EQ(r.status, 1);
+  std::istringstream in(read_file(events));
+  std::string line;
+  int n = 0;
+  bool saw_absent = false;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    ++n;
+    if (j["path"] == (dir_ / "absent").string()) {
+      saw_absent = true;
+      EXPECT_EQ(j["succeeded"], false);
+    }
+  }
+  EXPECT_GT(n, 3);
+  EXPECT_TRUE(saw_absent);
+}
+
+TEST_F(TraceCliTest, TimeoutStopsTheProgramAndExitsZero) {
+  std::string out = (dir_ / "t.json").string();
+  RunResult r = trace({"-o", out, "--timeout", "300ms", "--", "sleep", "30"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(read_file(out));
+  EXPECT_EQ(j["stopped_by"], "timeout");
+  EXPECT_EQ(j["exit"]["signal"], SIGTERM);
+}
+
+TEST_F(TraceCliTest, StdoutTraceWithDash) {
+  RunResult r = trace({"-o", "-", "--", "true"});
+  EXPECT_EQ(r.status, 0);
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["command"][0], "true");
+}
+
+// SIGTERM sent to minify reaches the program, which reports it through its exit status.
+TEST_F(TraceCliTest, ForwardsSigtermToTheProgram) {
+  std::string ready = (dir_ / "ready").string();
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+static void on_term(int sig) { (void)sig; _exit(42); }
+int main(int argc, char** argv) {
+  signal(SIGTERM, on_term);
+  close(open(argv[1], O_CREAT | O_WRONLY, 0644));
+  for (;;) pause();
+}
+)");
+  std::string out = (dir_ / "t.json").string();
+  std::vector<std::string> args = {minify_bin(), "trace", "-o", out, "--", prog, ready};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+  for (int i = 0; i < 2000 && !fs::exists(ready); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(fs::exists(ready));
+  kill(pid, SIGTERM);
+  int st = 0;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 42);
+  auto j = nlohmann::json::parse(read_file(out));
+  EXPECT_EQ(j["exit"]["code"], 42);
+  EXPECT_EQ(j["paths"][ready]["succeeded"], true);
+}
+
+}  // namespace
+}  // namespace minify

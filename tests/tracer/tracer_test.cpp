@@ -1,0 +1,665 @@
+// Tracer tests on real programs: each one compiles a small C program at test time (STYLE.md
+// section 6, after ReproZip's tests/*.c), traces it with run_trace() and checks the TraceLog.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "minify/trace.hpp"
+#include "support/fixture.hpp"
+
+namespace minify {
+namespace {
+
+using namespace minify::testing;
+using std::chrono::milliseconds;
+
+// Opens argv[1] for reading; exits 0 when that worked.
+constexpr const char* kOpener = R"(
+#include <fcntl.h>
+int main(int argc, char** argv) { return argc > 1 && open(argv[1], O_RDONLY) >= 0 ? 0 : 1; }
+)";
+
+class TracerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_program("cc")) GTEST_SKIP() << "no C compiler";
+    dir_ = fs::canonical(tmp_.path());
+  }
+
+  std::string build(const std::string& name, const std::string& source, const std::vector<std::string>& args = {}) {
+    fs::path out = dir_ / name;
+    std::string err = compile_c(out, source, args);
+    EXPECT_EQ(err, "") << "compiling " << name;
+    return out.string();
+  }
+
+  std::string file(const std::string& rel, const std::string& contents = "x") {
+    write_file(dir_ / rel, contents);
+    return (dir_ / rel).string();
+  }
+
+  TraceLog trace(const std::vector<std::string>& argv, TraceOptions opt = {}) {
+    opt.command = argv;
+    if (!opt.timeout) opt.timeout = milliseconds(60'000);  // hang guard only
+    auto r = run_trace(opt);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message());
+    return r.ok() ? std::move(*r) : TraceLog{};
+  }
+
+  static bool has(const TraceLog& log, const std::string& path, AccessKind kind, bool succeeded = true) {
+    auto it = log.paths.find(path);
+    if (it == log.paths.end()) return false;
+    return succeeded ? it->second.succeeded.has(kind) : it->second.access.has(kind);
+  }
+
+  static std::string dump(const TraceLog& log) {
+    std::string s;
+    for (const auto& [p, u] : log.paths) {
+      s += p + " [";
+      for (auto k : u.access.kinds()) s += std::string(access_kind_name(k)) + (u.succeeded.has(k) ? "+ " : "- ");
+      s += "]\n";
+    }
+    return s;
+  }
+
+  TempDir tmp_;
+  fs::path dir_;
+};
+
+TEST_F(TracerTest, OpenRelativeToCwd) {
+  std::string data = file("sub/data.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <unistd.h>
+int main(int argc, char** argv) { chdir(argv[1]); return open("sub/data.txt", O_RDONLY) < 0; }
+)");
+  TraceLog log = trace({prog, dir_.string()});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+  EXPECT_TRUE(has(log, dir_.string(), AccessKind::Chdir)) << dump(log);
+}
+
+TEST_F(TracerTest, OpenRelativeToDirfd) {
+  std::string data = file("d/data.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+int main(int argc, char** argv) {
+  int d = open(argv[1], O_RDONLY | O_DIRECTORY);
+  return openat(d, "data.txt", O_RDONLY) < 0;
+}
+)");
+  TraceLog log = trace({prog, (dir_ / "d").string()});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+  EXPECT_TRUE(has(log, (dir_ / "d").string(), AccessKind::List)) << dump(log);
+}
+
+TEST_F(TracerTest, ChdirAndFchdirMoveTheCwd) {
+  std::string a = file("a.txt");
+  std::string b = file("sub/b.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  int d = open(argv[1], O_RDONLY | O_DIRECTORY);
+  chdir("/");
+  fchdir(d);
+  int bad = open("a.txt", O_RDONLY) < 0;
+  chdir("sub");
+  bad |= open("b.txt", O_RDONLY) < 0;
+  bad |= open("../a.txt", O_RDONLY) < 0;
+  return bad;
+}
+)");
+  TraceLog log = trace({prog, dir_.string()});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  EXPECT_TRUE(has(log, a, AccessKind::Read)) << dump(log);
+  EXPECT_TRUE(has(log, b, AccessKind::Read)) << dump(log);
+  EXPECT_TRUE(has(log, dir_.string(), AccessKind::Chdir)) << dump(log);
+  EXPECT_TRUE(has(log, (dir_ / "sub").string(), AccessKind::Chdir)) << dump(log);
+}
+
+TEST_F(TracerTest, FileOpenedByChildAfterFork) {
+  std::string data = file("child.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(open(argv[1], O_RDONLY) < 0);
+  int st;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 99;
+}
+)");
+  TraceLog log = trace({prog, data});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+  EXPECT_EQ(log.process_count, 2);
+}
+
+TEST_F(TracerTest, FileOpenedByThread) {
+  std::string data = file("thread.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <pthread.h>
+static void* run(void* p) { return (void*)(long)(open((const char*)p, O_RDONLY) < 0); }
+int main(int argc, char** argv) {
+  pthread_t t;
+  void* r;
+  pthread_create(&t, 0, run, argv[1]);
+  pthread_join(t, &r);
+  return (int)(long)r;
+}
+)",
+                           {"-pthread"});
+  TraceLog log = trace({prog, data});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+  EXPECT_EQ(log.process_count, 1);
+  EXPECT_GE(log.thread_count, 2);
+}
+
+TEST_F(TracerTest, VforkThenExec) {
+  std::string data = file("v.txt");
+  std::string opener = build("opener", kOpener);
+  std::string prog = build("prog", R"(
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  pid_t pid = vfork();
+  if (pid == 0) { execl(argv[1], "opener", argv[2], (char*)0); _exit(127); }
+  int st;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 99;
+}
+)");
+  TraceLog log = trace({prog, opener, data});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+  EXPECT_TRUE(has(log, opener, AccessKind::Exec)) << dump(log);
+  ASSERT_EQ(log.execs.size(), 2u);
+  EXPECT_EQ(log.execs[1].path, opener);
+  EXPECT_EQ(log.execs[1].argv, (std::vector<std::string>{"opener", data}));
+  EXPECT_TRUE(log.execs[1].succeeded);
+  EXPECT_EQ(log.process_count, 2);
+}
+
+TEST_F(TracerTest, ShellScriptRunsThroughItsInterpreter) {
+  if (!fs::exists("/bin/sh")) GTEST_SKIP() << "no /bin/sh";
+  std::string data = file("script-data.txt");
+  std::string opener = build("opener", kOpener);
+  std::string script = file("script.sh", "#!/bin/sh\n" + opener + " " + data + "\n");
+  fs::permissions(script, fs::perms::owner_all);
+  TraceLog log = trace({script});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  ASSERT_GE(log.execs.size(), 2u);
+  EXPECT_EQ(log.execs[0].path, script);
+  EXPECT_EQ(log.execs[0].interpreters, std::vector<std::string>{"/bin/sh"});
+  EXPECT_TRUE(has(log, "/bin/sh", AccessKind::Exec)) << dump(log);
+  EXPECT_TRUE(has(log, script, AccessKind::Exec)) << dump(log);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+}
+
+TEST_F(TracerTest, ProgramThatExecsItself) {
+  std::string data = file("self.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  if (argc > 2) return open(argv[2], O_RDONLY) < 0;
+  execl(argv[0], argv[0], "again", argv[1], (char*)0);
+  return 3;
+}
+)");
+  TraceLog log = trace({prog, data});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  ASSERT_EQ(log.execs.size(), 2u);
+  EXPECT_EQ(log.execs[0].path, prog);
+  EXPECT_EQ(log.execs[1].path, prog);
+  EXPECT_TRUE(log.execs[1].succeeded);
+  EXPECT_EQ(log.execs[1].argv, (std::vector<std::string>{prog, "again", data}));
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+  EXPECT_EQ(log.process_count, 1);
+}
+
+TEST_F(TracerTest, ExecveatWithEmptyPathRecordsTheFdsFile) {
+  std::string data = file("at.txt");
+  std::string opener = build("opener", kOpener);
+  std::string prog = build("prog", R"(
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+extern char** environ;
+int main(int argc, char** argv) {
+  int fd = open(argv[1], O_PATH);
+  char* args[] = {"opener", argv[2], 0};
+  syscall(SYS_execveat, fd, "", args, environ, AT_EMPTY_PATH);
+  return 3;
+}
+)");
+  TraceLog log = trace({prog, opener, data});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  ASSERT_EQ(log.execs.size(), 2u);
+  EXPECT_EQ(log.execs[1].path, opener);
+  EXPECT_TRUE(log.execs[1].succeeded);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+}
+
+TEST_F(TracerTest, ExecFromNonLeaderThread) {
+  std::string data = file("nl.txt");
+  std::string opener = build("opener", kOpener);
+  std::string prog = build("prog", R"(
+#include <pthread.h>
+#include <unistd.h>
+static char** args;
+static void* run(void* p) { execl(args[1], "opener", args[2], (char*)0); return p; }
+int main(int argc, char** argv) {
+  pthread_t t;
+  args = argv;
+  pthread_create(&t, 0, run, 0);
+  pthread_join(t, 0);
+  return 3;
+}
+)",
+                           {"-pthread"});
+  TraceLog log = trace({prog, opener, data});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  ASSERT_EQ(log.execs.size(), 2u);
+  EXPECT_EQ(log.execs[1].path, opener);
+  EXPECT_TRUE(log.execs[1].succeeded);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+  EXPECT_EQ(log.process_count, 1);
+}
+
+TEST_F(TracerTest, SymlinkIsRecordedByTheNameUsed) {
+  std::string target = file("target.txt");
+  fs::create_symlink("target.txt", dir_ / "link.txt");
+  std::string prog = build("prog", kOpener);
+  TraceLog log = trace({prog, (dir_ / "link.txt").string()});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  EXPECT_TRUE(has(log, (dir_ / "link.txt").string(), AccessKind::Read)) << dump(log);
+  EXPECT_FALSE(log.paths.contains(target)) << dump(log);
+}
+
+TEST_F(TracerTest, FailedOpensAreMarkedFailed) {
+  std::string data = file("present.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  struct stat st;
+  open(argv[1], O_RDONLY);
+  stat(argv[1], &st);
+  access(argv[1], R_OK);
+  open(argv[2], O_RDONLY);
+  open(argv[2], O_RDONLY | O_DIRECTORY);  /* not a directory: fails */
+  return 0;
+}
+)");
+  std::string missing = (dir_ / "missing.txt").string();
+  for (bool exact : {false, true}) {
+    TraceOptions opt;
+    opt.exact_results = exact;
+    TraceLog log = trace({prog, missing, data}, opt);
+    SCOPED_TRACE(exact ? "exact" : "inferred");
+    ASSERT_TRUE(log.paths.contains(missing)) << dump(log);
+    EXPECT_TRUE(log.paths[missing].access.has(AccessKind::Read));
+    EXPECT_TRUE(log.paths[missing].access.has(AccessKind::Stat));
+    EXPECT_FALSE(log.paths[missing].any_succeeded()) << dump(log);
+    EXPECT_FALSE(log.used(missing));
+    EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+    EXPECT_TRUE(has(log, data, AccessKind::List, false)) << dump(log);
+    EXPECT_FALSE(has(log, data, AccessKind::List, true)) << dump(log);
+    if (exact) {
+      EXPECT_GT(log.stats.exit_stops, 0u);
+    }
+  }
+}
+
+TEST_F(TracerTest, FilesystemChangesRecordRealResults) {
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  chdir(argv[1]);
+  mkdir("newdir", 0755);
+  mkdir("newdir", 0755);                       /* EEXIST */
+  close(creat("new.txt", 0644));
+  rename("new.txt", "renamed.txt");
+  symlink("renamed.txt", "sl");
+  unlink("sl");
+  unlink("never-there");
+  int s = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  strcpy(a.sun_path, "sock");
+  bind(s, (struct sockaddr*)&a, sizeof a);
+  int c = socket(AF_UNIX, SOCK_STREAM, 0);
+  strcpy(a.sun_path, "nosock");
+  connect(c, (struct sockaddr*)&a, sizeof a);  /* ENOENT */
+  return 0;
+}
+)");
+  TraceLog log = trace({prog, dir_.string()});
+  auto p = [&](const char* rel) { return (dir_ / rel).string(); };
+  EXPECT_TRUE(has(log, p("newdir"), AccessKind::Create)) << dump(log);
+  EXPECT_TRUE(has(log, p("new.txt"), AccessKind::Create)) << dump(log);
+  EXPECT_TRUE(has(log, p("new.txt"), AccessKind::Rename)) << dump(log);
+  EXPECT_TRUE(has(log, p("renamed.txt"), AccessKind::Rename)) << dump(log);
+  EXPECT_TRUE(has(log, p("sl"), AccessKind::Symlink)) << dump(log);
+  EXPECT_TRUE(has(log, p("sl"), AccessKind::Remove)) << dump(log);
+  EXPECT_TRUE(has(log, p("never-there"), AccessKind::Remove, false)) << dump(log);
+  EXPECT_FALSE(log.used(p("never-there")));
+  EXPECT_TRUE(has(log, p("sock"), AccessKind::Socket)) << dump(log);
+  EXPECT_TRUE(has(log, p("nosock"), AccessKind::Socket, false)) << dump(log);
+  EXPECT_FALSE(log.used(p("nosock")));
+  EXPECT_FALSE(log.paths.contains(p("renamed.txt/sl")));
+}
+
+TEST_F(TracerTest, TraceeThatSegfaults) {
+  std::string data = file("before-crash.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <sys/resource.h>
+int main(int argc, char** argv) {
+  struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  open(argv[1], O_RDONLY);
+  *(volatile int*)0 = 1;
+  return 0;
+}
+)");
+  TraceLog log = trace({prog, data});
+  EXPECT_TRUE(log.exit.signaled);
+  EXPECT_EQ(log.exit.signal, SIGSEGV);
+  EXPECT_EQ(log.exit.shell_status(), 128 + SIGSEGV);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+  EXPECT_GE(log.stats.signal_stops, 1u);
+}
+
+TEST_F(TracerTest, TraceeKilledBySigkill) {
+  std::string prog = build("prog", R"(
+#include <signal.h>
+#include <unistd.h>
+#include <fcntl.h>
+int main(int argc, char** argv) { open(argv[1], O_RDONLY); raise(SIGKILL); return 0; }
+)");
+  std::string data = file("before-kill.txt");
+  TraceLog log = trace({prog, data});
+  EXPECT_TRUE(log.exit.signaled);
+  EXPECT_EQ(log.exit.signal, SIGKILL);
+  EXPECT_EQ(log.exit.shell_status(), 137);
+  EXPECT_EQ(log.stopped_by, StopReason::None);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+}
+
+TEST_F(TracerTest, ExitStatusIsThePrograms) {
+  std::string prog = build("prog", "int main(void) { return 7; }");
+  TraceLog log = trace({prog});
+  EXPECT_FALSE(log.exit.signaled);
+  EXPECT_EQ(log.exit.code, 7);
+  EXPECT_EQ(log.stopped_by, StopReason::None);
+}
+
+TEST_F(TracerTest, TimeoutEscalatesWhenSigtermIsIgnored) {
+  std::string prog = build("prog", R"(
+#include <signal.h>
+#include <unistd.h>
+int main(void) {
+  signal(SIGTERM, SIG_IGN);
+  if (fork() == 0) for (;;) pause();   /* a child that ignores it too */
+  for (;;) pause();
+}
+)");
+  TraceOptions opt;
+  opt.timeout = milliseconds(300);
+  opt.grace = milliseconds(300);
+  auto t0 = std::chrono::steady_clock::now();
+  TraceLog log = trace({prog}, opt);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(log.stopped_by, StopReason::Timeout);
+  EXPECT_TRUE(log.exit.signaled);
+  EXPECT_EQ(log.exit.signal, SIGKILL);
+  EXPECT_EQ(log.process_count, 2);
+  EXPECT_LT(took, std::chrono::seconds(20));  // hang guard, not a timing assertion
+}
+
+TEST_F(TracerTest, DeepForkTree) {
+  std::string data = file("tree.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  int depth = atoi(argv[2]);
+  for (int i = 0; i < depth; ++i) {
+    if (open(argv[1], O_RDONLY) < 0) return 1;
+    pid_t pid = fork();
+    if (pid > 0) {          /* every level waits for the one below and forwards failure */
+      int st;
+      waitpid(pid, &st, 0);
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 99;
+    }
+  }
+  return 0;
+}
+)");
+  TraceLog log = trace({prog, data, "40"});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  EXPECT_EQ(log.process_count, 41);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+}
+
+TEST_F(TracerTest, HundredThreadsAllOpeningFiles) {
+  for (int i = 0; i < 100; ++i) file("t/" + std::to_string(i) + ".txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+static const char* dir;
+static void* run(void* p) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%ld.txt", dir, (long)p);
+  int fd = open(path, O_RDONLY);
+  if (fd >= 0) close(fd);
+  return (void*)(long)(fd < 0);
+}
+int main(int argc, char** argv) {
+  pthread_t t[100];
+  dir = argv[1];
+  for (long i = 0; i < 100; ++i) pthread_create(&t[i], 0, run, (void*)i);
+  long bad = 0;
+  for (int i = 0; i < 100; ++i) { void* r; pthread_join(t[i], &r); bad += (long)r; }
+  return bad != 0;
+}
+)",
+                           {"-pthread"});
+  TraceLog log = trace({prog, (dir_ / "t").string()});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  for (int i = 0; i < 100; ++i)
+    EXPECT_TRUE(has(log, (dir_ / "t" / (std::to_string(i) + ".txt")).string(), AccessKind::Read)) << i;
+  EXPECT_EQ(log.thread_count, 101);
+  EXPECT_EQ(log.process_count, 1);
+}
+
+TEST_F(TracerTest, MillionNonFileSyscallsCauseNoStops) {
+  std::string data = file("after.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  for (long i = 0; i < 1000000; ++i) syscall(SYS_getppid);
+  int fd = open(argv[1], O_RDONLY);
+  struct stat st;
+  for (int i = 0; i < 1000; ++i) fstat(fd, &st);   /* newfstatat(fd, "", AT_EMPTY_PATH): no stop */
+  return fd < 0;
+}
+)");
+  TraceLog log = trace({prog, data});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+  // The dynamic loader's handful of opens and stats, nothing per getppid() or fstat().
+  EXPECT_LT(log.stats.ptrace_stops, 200u);
+  EXPECT_LT(log.stats.seccomp_stops, 100u);
+}
+
+TEST_F(TracerTest, GroupStopAndContinue) {
+  std::string data = file("after-stop.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  pid_t pid = fork();
+  if (pid == 0) { raise(SIGSTOP); _exit(open(argv[1], O_RDONLY) < 0); }
+  int st;
+  if (waitpid(pid, &st, WUNTRACED) != pid || !WIFSTOPPED(st)) return 10;
+  kill(pid, SIGCONT);
+  if (waitpid(pid, &st, 0) != pid) return 11;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 12;
+}
+)");
+  TraceLog log = trace({prog, data});
+  EXPECT_EQ(log.stopped_by, StopReason::None);
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+}
+
+TEST_F(TracerTest, EventsReportEverySyscall) {
+  std::string prog = build("prog", kOpener);
+  std::string missing = (dir_ / "nope").string();
+  std::vector<TraceEvent> events;
+  TraceOptions opt;
+  opt.on_event = [&](const TraceEvent& e) { events.push_back(e); };
+  TraceLog log = trace({prog, missing}, opt);
+  auto it = std::find_if(events.begin(), events.end(), [&](const TraceEvent& e) { return e.path == missing; });
+  ASSERT_NE(it, events.end());
+  EXPECT_EQ(it->syscall, "openat");
+  EXPECT_FALSE(it->succeeded);
+  EXPECT_TRUE(it->access.has(AccessKind::Read));
+  EXPECT_EQ(it->pid, log.execs.at(0).pid);
+}
+
+TEST_F(TracerTest, RootRecordsPathsInsideTheRoot) {
+  fs::path root = dir_ / "root";
+  fs::create_directories(root / "etc");
+  write_file(root / "etc/conf", "c");
+  std::string err = compile_c(root / "prog", R"(
+#include <fcntl.h>
+#include <unistd.h>
+int main(void) {
+  int ok = open("/etc/conf", O_RDONLY) >= 0;
+  chdir("/etc");
+  ok &= open("conf", O_RDONLY) >= 0;
+  ok &= open("/etc/missing", O_RDONLY) < 0;
+  return !ok;
+}
+)",
+                              {"-static"});
+  if (!err.empty()) GTEST_SKIP() << "no static libc: " << err;
+  TraceOptions opt;
+  opt.root = root.string();
+  TraceLog log = trace({"/prog"}, opt);
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  EXPECT_EQ(log.root, root.string());
+  EXPECT_TRUE(has(log, "/etc/conf", AccessKind::Read)) << dump(log);
+  EXPECT_TRUE(has(log, "/etc/missing", AccessKind::Read, false)) << dump(log);
+  EXPECT_FALSE(log.used("/etc/missing"));
+  EXPECT_TRUE(has(log, "/prog", AccessKind::Exec)) << dump(log);
+  for (const auto& [path, use] : log.paths) EXPECT_EQ(path.find(dir_.string()), std::string::npos) << path;
+}
+
+TEST_F(TracerTest, ThirtyTwoBitSyscallsAreRefused) {
+#if !defined(__x86_64__)
+  GTEST_SKIP() << "x86-64 only";
+#endif
+  std::string prog = build("prog", R"(
+int main(void) {
+  long r;
+  __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L));   /* i386 getpid */
+  return 0;
+}
+)");
+  TraceOptions opt;
+  opt.command = {prog};
+  auto r = run_trace(opt);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("32-bit"), std::string::npos) << r.error().message();
+}
+
+TEST_F(TracerTest, MissingProgramIsAnError) {
+  TraceOptions opt;
+  opt.command = {(dir_ / "no-such-program").string()};
+  auto r = run_trace(opt);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().err, ENOENT);
+  opt.command = {"no-such-program-in-path-xyz"};
+  r = run_trace(opt);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().err, ENOENT);
+  opt.command = {};
+  r = run_trace(opt);
+  ASSERT_FALSE(r.ok());
+}
+
+TEST_F(TracerTest, PythonImportRecordsTheModule) {
+  if (!have_program("python3")) GTEST_SKIP() << "no python3";
+  std::string mod = file("minify_probe_mod.py", "VALUE = 42\n");
+  TraceLog log = trace({"python3", "-c", "import sys; sys.path.insert(0, '" + dir_.string() +
+                                             "'); import minify_probe_mod; assert minify_probe_mod.VALUE == 42"});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  EXPECT_TRUE(has(log, mod, AccessKind::Read) || has(log, mod, AccessKind::Stat)) << dump(log);
+  EXPECT_TRUE(log.used(mod));
+}
+
+int free_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+TEST_F(TracerTest, ProbeRecordsWhatTheRequestTouched) {
+  if (!have_program("python3")) GTEST_SKIP() << "no python3";
+  std::string page = file("www/page.html", "<p>hello</p>");
+  std::string untouched = file("www/other.html", "<p>other</p>");
+  int port = free_port();
+  TraceOptions opt;
+  opt.probe_urls = {"http://127.0.0.1:" + std::to_string(port) + "/page.html"};
+  opt.timeout = milliseconds(60'000);
+  opt.grace = milliseconds(2000);
+  TraceLog log = trace({"python3", "-m", "http.server", std::to_string(port), "--bind", "127.0.0.1", "--directory",
+                        (dir_ / "www").string()},
+                       opt);
+  EXPECT_EQ(log.stopped_by, StopReason::Probe);
+  ASSERT_EQ(log.probes.size(), 1u);
+  EXPECT_EQ(log.probes[0].http_status, 200) << log.probes[0].error;
+  EXPECT_TRUE(has(log, page, AccessKind::Read)) << dump(log);
+  EXPECT_FALSE(log.paths.contains(untouched));
+}
+
+}  // namespace
+}  // namespace minify

@@ -1,0 +1,127 @@
+// The parts of the tracer that need no tracee: the syscall tables, path arithmetic, durations,
+// URLs and the JSON round trip.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "minify/trace.hpp"
+#include "probe.hpp"
+#include "syscalls.hpp"
+#include "tracee_io.hpp"
+
+namespace minify::tracer {
+namespace {
+
+void expect_table_sane(std::span<const SyscallRow> rows) {
+  std::set<int> nrs;
+  std::set<std::string_view> names;
+  for (const SyscallRow& r : rows) {
+    EXPECT_TRUE(nrs.insert(r.nr).second) << "duplicate number " << r.nr;
+    EXPECT_TRUE(names.insert(r.name).second) << "duplicate name " << r.name;
+  }
+  // The calls the issue names, present on both architectures.
+  for (std::string_view n : {"openat", "openat2", "execve", "execveat", "newfstatat", "statx", "faccessat",
+                             "faccessat2", "readlinkat", "chdir", "fchdir", "truncate", "mkdirat", "renameat",
+                             "renameat2", "unlinkat", "symlinkat", "linkat", "utimensat", "getxattr", "lgetxattr",
+                             "listxattr", "inotify_add_watch", "bind", "connect"})
+    EXPECT_TRUE(names.contains(n)) << n;
+}
+
+TEST(SyscallTable, X86_64TableHasEveryFileSyscallOnce) {
+  expect_table_sane(x86_64_syscalls());
+  std::set<std::string_view> names;
+  for (const auto& r : x86_64_syscalls()) names.insert(r.name);
+  for (std::string_view n : {"open", "creat", "stat", "lstat", "access", "readlink", "mkdir", "rename", "unlink",
+                             "symlink", "link"})
+    EXPECT_TRUE(names.contains(n)) << n;
+}
+
+TEST(SyscallTable, Aarch64TableHasNoLegacyCalls) {
+  expect_table_sane(aarch64_syscalls());
+  for (const auto& r : aarch64_syscalls()) {
+    EXPECT_NE(r.name, "open");
+    EXPECT_NE(r.name, "stat");
+  }
+}
+
+TEST(SyscallTable, NativeTableMatchesBuildArchitecture) {
+#if defined(__x86_64__)
+  EXPECT_EQ(native_syscalls().data(), x86_64_syscalls().data());
+#elif defined(__aarch64__)
+  EXPECT_EQ(native_syscalls().data(), aarch64_syscalls().data());
+#endif
+}
+
+TEST(PathArithmetic, LeadingDotDotPopsTheCanonicalBase) {
+  EXPECT_EQ(join_under("/a/b", "../c"), "/a/c");
+  EXPECT_EQ(join_under("/a/b", "../../../c"), "/c");
+  EXPECT_EQ(join_under("/", ".."), "/");
+}
+
+TEST(PathArithmetic, LaterDotDotIsKeptBecauseOfSymlinks) {
+  EXPECT_EQ(join_under("/a", "link/../x"), "/a/link/../x");
+}
+
+TEST(PathArithmetic, DotsAndRepeatedSlashesAreDropped) {
+  EXPECT_EQ(join_under("/a", "./b//c/"), "/a/b/c");
+  EXPECT_EQ(clean_absolute("//usr/./lib/"), "/usr/lib");
+  EXPECT_EQ(clean_absolute("/"), "/");
+}
+
+TEST(PathArithmetic, InsideRootStripsThePrefix) {
+  EXPECT_EQ(inside_root("/srv/r", "/srv/r/etc/x"), "/etc/x");
+  EXPECT_EQ(inside_root("/srv/r", "/srv/r"), "/");
+  EXPECT_EQ(inside_root("/srv/r", "/srv/rx/etc"), std::nullopt);
+  EXPECT_EQ(inside_root("/", "/etc"), "/etc");
+}
+
+TEST(Duration, UnitsAndBareSeconds) {
+  EXPECT_EQ(*parse_duration("2"), std::chrono::milliseconds(2000));
+  EXPECT_EQ(*parse_duration("1.5s"), std::chrono::milliseconds(1500));
+  EXPECT_EQ(*parse_duration("250ms"), std::chrono::milliseconds(250));
+  EXPECT_EQ(*parse_duration("2m"), std::chrono::milliseconds(120000));
+  EXPECT_FALSE(parse_duration("soon").ok());
+  EXPECT_FALSE(parse_duration("5 parsecs").ok());
+  EXPECT_FALSE(parse_duration("-1").ok());
+}
+
+TEST(ProbeUrl, HostPortAndTarget) {
+  auto u = parse_http_url("http://127.0.0.1:8080/a?b=c");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->host, "127.0.0.1");
+  EXPECT_EQ(u->port, "8080");
+  EXPECT_EQ(u->target, "/a?b=c");
+  auto v = parse_http_url("http://[::1]:99");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->host, "::1");
+  EXPECT_EQ(v->target, "/");
+  EXPECT_FALSE(parse_http_url("https://example.com/").ok());
+}
+
+TEST(TraceJson, RoundTrips) {
+  TraceLog log;
+  log.command = {"prog", "arg"};
+  log.exit.signaled = true;
+  log.exit.signal = 9;
+  log.process_count = 3;
+  log.paths["/etc/a"] = PathUse{{AccessKind::Read, AccessKind::Stat}, {AccessKind::Stat}};
+  log.paths["/missing"] = PathUse{{AccessKind::Read}, {}};
+  log.execs.push_back(ExecRecord{42, "/bin/sh", {"sh", "-c", "x"}, {}, true});
+  log.stats.seccomp_stops = 12;
+  nlohmann::json j = to_json(log);
+  EXPECT_EQ(j["exit"]["status"], 137);
+  EXPECT_EQ(j["paths"]["/etc/a"]["succeeded"], true);
+  EXPECT_EQ(j["paths"]["/missing"]["succeeded"], false);
+  auto back = trace_log_from_json(nlohmann::json::parse(j.dump()));
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(back->command, log.command);
+  EXPECT_EQ(back->exit, log.exit);
+  EXPECT_EQ(back->paths, log.paths);
+  EXPECT_EQ(back->execs, log.execs);
+  EXPECT_EQ(back->stats, log.stats);
+  EXPECT_EQ(back->process_count, 3);
+}
+
+}  // namespace
+}  // namespace minify::tracer
