@@ -1,0 +1,156 @@
+// The FileSet: every path that goes into the minimal root, each with the reasons it is there.
+// analyze() and trace() results are turned into add() calls; the writers in pack.hpp read it.
+// Entries are keyed by their absolute path inside the output root and iterate in byte order of
+// that path, so a parent directory always comes before its children and every writer is
+// deterministic. Paths are taken from a Root (rootfs.hpp), never from the host directly: every
+// symlink crossed on the way to a file is kept as a symlink entry, component by component, and
+// every directory on the way is kept with its mode.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "minify/result.hpp"
+#include "minify/rootfs.hpp"
+
+namespace minify {
+
+// Why an entry is in. The detail names who asked for it ("needed by /usr/bin/curl").
+enum class ReasonKind {
+  Program,          // the program being packed
+  Needed,           // DT_NEEDED of another object
+  Interpreter,      // PT_INTERP of an object
+  Exec,             // exec'd during the trace
+  Opened,           // opened during the trace
+  Shebang,          // a "#!" interpreter
+  Kept,             // --keep
+  Implicit,         // something every program of its kind needs (the loader's cache, ...)
+  SymlinkOnTheWay,  // a symlink crossed on the way to another entry
+  Directory,        // a directory on the way to another entry
+  Dlopen,           // a dlopen() argument found in the code
+  Generated,        // content made by minify (/etc/passwd of a scratch image, a new ld.so.cache)
+};
+
+std::string_view reason_kind_name(ReasonKind kind);  // "needed", "symlink-on-the-way", ...
+std::optional<ReasonKind> parse_reason_kind(std::string_view name);
+
+struct Reason {
+  ReasonKind kind = ReasonKind::Kept;
+  std::string detail;
+  bool operator==(const Reason&) const = default;
+};
+
+enum class EntryType { File, Symlink, Directory };
+std::string_view entry_type_name(EntryType type);  // "file", "symlink", "directory"
+
+struct Entry {
+  std::string path;  // absolute path inside the output root, normalized
+  EntryType type = EntryType::File;
+  mode_t mode = 0;           // permission bits with setuid/setgid/sticky (07777)
+  uint64_t size = 0;         // regular files: bytes at add() time; otherwise 0
+  std::string link_target;   // symlinks: the target as written
+  // Regular files and directories made by minify: the content to write (files). Entries
+  // without it are read from the Root at the same path when written.
+  bool generated = false;
+  std::string content;
+  // Regular files: the paths the file was asked for by (through symlinks), e.g. the soname
+  // "/usr/lib/x86_64-linux-gnu/libssl.so.3" for libssl.so.3.0.11. The Dockerfile writer copies
+  // a file under these names, since COPY dereferences links. Sorted, unique.
+  std::vector<std::string> names;
+  std::vector<Reason> reasons;
+};
+
+// What add() did with a path. Expected outcomes, not errors.
+enum class AddOutcome {
+  Added,        // new entry (or new reason on an existing one)
+  Excluded,     // the path or its target is excluded (/proc, /sys, /dev, --exclude, output dir)
+  Unsupported,  // a socket, FIFO or device node: not something an image can carry
+};
+
+struct Totals {
+  uint64_t files = 0;
+  uint64_t symlinks = 0;
+  uint64_t directories = 0;
+  uint64_t bytes = 0;  // sum of regular file sizes
+};
+
+// Matches an absolute path against a glob with fnmatch(3) FNM_PATHNAME semantics, plus "**"
+// as a whole component matching zero or more components. A pattern without a leading "/"
+// matches at any depth, as in .gitignore: "*.pyc" is "/**/*.pyc".
+bool glob_match(std::string_view pattern, std::string_view path);
+
+class FileSet {
+ public:
+  using Map = std::map<std::string, Entry>;
+
+  // Adds `path` (inside `root`) with `reason`: the final file or directory, every symlink
+  // crossed on the way as a symlink entry, and every parent directory with its real mode.
+  // A directory is added empty unless `recursive`, in which case everything under it is added
+  // (symlinks inside it are kept as symlinks and their targets added too).
+  Result<AddOutcome> add(const Root& root, std::string_view path, const Reason& reason, bool recursive = false);
+  // --keep PATH|GLOB: a plain path is added recursively; a glob is expanded inside the root and
+  // each match added recursively. Returns how many paths matched (0 is not an error).
+  Result<size_t> keep(const Root& root, std::string_view path_or_glob, const Reason& reason);
+
+  // Entries made by minify. Parent directories that are not in the set yet are added with mode
+  // 0755. Replaces an existing entry at the same path.
+  Status add_generated(std::string_view path, std::string content, mode_t mode, const Reason& reason);
+  Status add_directory(std::string_view path, mode_t mode, const Reason& reason);
+  Status add_symlink(std::string_view path, std::string target, const Reason& reason);
+
+  // --exclude GLOB: removes matching entries (and everything under a matching directory) now
+  // and keeps later add() calls from adding them. Returns how many entries were removed.
+  size_t exclude(std::string_view glob);
+  // Excludes a path and everything under it (the output directory when it lies inside the root).
+  size_t exclude_path(std::string_view path);
+  // Is this path excluded (by the fixed /proc, /sys, /dev rule, a glob or an excluded path)?
+  bool is_excluded(std::string_view path) const;
+
+  // Replaces or inserts an entry as is (report.json reader, tests). `entry.path` is normalized.
+  void put(Entry entry);
+  bool remove(std::string_view path);
+
+  const Entry* find(std::string_view path) const;
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  Totals totals() const;
+
+  // Sorted by path (byte order): parents first.
+  Map::const_iterator begin() const { return entries_.begin(); }
+  Map::const_iterator end() const { return entries_.end(); }
+
+ private:
+  Status add_parents(const Root* root, const std::string& path, const std::string& child);
+  Result<AddOutcome> add_tree(const Root& root, const std::string& dir, const Reason& reason, int depth);
+  void add_reason(Entry& e, const Reason& reason);
+
+  Map entries_;
+  std::vector<std::string> exclude_globs_;
+  std::vector<std::string> exclude_paths_;
+};
+
+// minify why PATH: explains why `path` is in the set. A path that reaches an entry through
+// symlinks in the set is followed ("/lib64/ld-linux-x86-64.so.2" -> "/usr/lib64/..."). Returns
+// nullopt when the path is not in the set. Lines are "PATH: KIND DETAIL" and "PATH -> TARGET".
+std::optional<std::string> explain(const FileSet& set, std::string_view path);
+
+// report.json: every entry with its type, mode, size, link target, names, reasons and, when
+// `with_sha256` and a root is given, the sha256 of its content.
+struct ReportOptions {
+  bool with_sha256 = false;
+};
+Result<std::string> report_json(const FileSet& set, const Root* root, const ReportOptions& options = {});
+// Writes report_json() to `out_file` through a temporary file and rename.
+Status write_report(const FileSet& set, const Root* root, const std::string& out_file,
+                    const ReportOptions& options = {});
+// Reads a report back into a FileSet (generated contents are not in the report).
+Result<FileSet> parse_report(std::string_view json_text, std::string_view name = "report.json");
+Result<FileSet> read_report(const std::string& file);
+
+}  // namespace minify

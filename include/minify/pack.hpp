@@ -1,0 +1,149 @@
+// The writers: a FileSet becomes a root directory, a tar, an OCI image archive or the runner
+// stage of a Dockerfile. Every file output is written under a temporary name next to the
+// destination and renamed into place, so an interrupted or failed run leaves no half output.
+// Archives are reproducible: entries sorted by path, uid/gid 0, no user or group names, mtime
+// from SOURCE_DATE_EPOCH (0 by default), no atime/ctime, gzip headers without a name or time.
+// src/pack/ is the only code that includes <archive.h>.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "minify/elf.hpp"
+#include "minify/fileset.hpp"
+#include "minify/result.hpp"
+#include "minify/rootfs.hpp"
+
+namespace minify {
+
+enum class Compression { None, Gzip, Zstd };
+std::string_view compression_name(Compression c);  // "none", "gzip", "zstd"
+
+// SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/): a decimal
+// number of seconds. Empty or null means 0.
+Result<int64_t> parse_source_date_epoch(const char* value);
+
+// Copies the set into `out_dir` (created through a temporary sibling directory and a rename;
+// an existing `out_dir` is replaced atomically with renameat2(RENAME_EXCHANGE)). Modes are
+// kept, symlinks stay symlinks, files are owned by the calling user.
+Status write_rootfs(const FileSet& set, const Root& root, const std::string& out_dir);
+
+struct TarOptions {
+  Compression compression = Compression::None;
+  int level = 0;         // 0: the default of the compressor (gzip 6, zstd 3)
+  int threads = 0;       // zstd worker threads; 0: one per core, capped at 4
+  int64_t mtime = 0;     // SOURCE_DATE_EPOCH
+};
+
+// What was written, for callers that print or record digests.
+struct ArchiveDigest {
+  std::string digest;       // "sha256:<hex>" of the bytes written (compressed)
+  uint64_t size = 0;        // bytes written
+  std::string diff_id;      // "sha256:<hex>" of the uncompressed tar
+  uint64_t tar_size = 0;
+};
+
+// A PAX (restricted: ustar unless a field needs more) tar of the set, optionally compressed.
+Result<ArchiveDigest> write_tar(const FileSet& set, const Root& root, const std::string& out_file,
+                                const TarOptions& options = {});
+
+// The image configuration (OCI image-spec config.md, "config" object plus platform).
+struct ImageConfig {
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::vector<std::string> env;            // "KEY=value"
+  std::string working_dir;
+  std::string user;                        // "65532:65532", "nobody", ...
+  std::vector<std::string> exposed_ports;  // "8080/tcp"
+  std::map<std::string, std::string> labels;
+  std::string architecture = "amd64";      // GOARCH names, see oci_platform()
+  std::string variant;                     // "v7" for arm, ...
+  std::string os = "linux";
+  std::string created_by = "minify";       // history[0].created_by
+};
+
+// The OCI platform (GOARCH, variant) of an ELF machine, e.g. EM_X86_64 -> {"amd64", ""},
+// EM_AARCH64 -> {"arm64", "v8"}. Unknown machines give {"", ""}.
+std::pair<std::string, std::string> oci_platform(const ElfIdent& ident);
+
+struct OciOptions {
+  Compression compression = Compression::Gzip;  // of the layer; None is allowed
+  int level = 0;
+  int threads = 0;
+  int64_t mtime = 0;      // SOURCE_DATE_EPOCH: file mtimes and the config's "created"
+  std::string tag;        // "name:tag" or "name" (":latest"); empty: no name annotations
+};
+
+struct OciDigests {
+  std::string manifest;  // "sha256:<hex>", the image digest
+  std::string config;
+  ArchiveDigest layer;   // digest/size of the compressed blob, diff_id of the tar
+};
+
+// An OCI image archive (image-layout: oci-layout, index.json, blobs/sha256/...) with Docker's
+// manifest.json (and repositories when a tag is given) beside index.json, as BuildKit's
+// exporter writes, so skopeo, podman load and docker load all take it. The layer is hashed
+// while it is written (compressed and uncompressed digests in the same pass) and streamed
+// straight into the archive.
+Result<OciDigests> write_oci(const FileSet& set, const Root& root, const std::string& out_file,
+                             const ImageConfig& config, const OciOptions& options = {});
+
+// ---- Dockerfile runner stage ----
+
+enum class Base { Scratch, DistrolessStatic, DistrolessBase, DistrolessCc };
+std::string_view base_name(Base base);  // "scratch", "distroless-static", ...
+std::optional<Base> parse_base(std::string_view name);
+// The pinned image reference: "scratch", "gcr.io/distroless/static-debian12:nonroot", or with a
+// digest "gcr.io/distroless/static-debian12:nonroot@sha256:...". Never "latest".
+std::string base_image(Base base, std::string_view pin_digest = {});
+// Does the base image already contain this path (same content for a Debian 12 builder)?
+bool base_provides(Base base, std::string_view path);
+// The user a base runs as when nothing else is asked: "65532:65532" (nonroot) for all of them;
+// a scratch image gets it together with add_scratch_basics().
+inline constexpr const char* kNonRootUser = "65532:65532";
+
+// What a program expects of any Linux root and distroless-static provides: /etc/passwd and
+// /etc/group with root, nobody (65534) and nonroot (65532), and /tmp with mode 1777. Only adds
+// the files when the set has none at those paths.
+Status add_scratch_basics(FileSet& set);
+
+enum class CopyStyle { Lines, Rootfs };
+
+struct DockerfileOptions {
+  Base base = Base::Scratch;
+  std::string pin_digest;            // "sha256:..."
+  std::string from_stage = "builder";
+  CopyStyle copy_style = CopyStyle::Lines;
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string workdir;
+  std::optional<std::string> user;   // unset: kNonRootUser
+  std::vector<std::string> exposed_ports;
+  // Lines style: generated files (/etc/passwd of a scratch image) do not exist in the builder;
+  // they are copied from this directory of the build context (the rootfs minify wrote).
+  std::string generated_context_dir = "minify-out/rootfs";
+  // Rootfs style: the builder runs `minify_command`, which writes `builder_out_dir`/rootfs.
+  std::string minify_command = "minify pack -o /minify-out PROGRAM";
+  std::string builder_out_dir = "/minify-out";
+};
+
+// The runner stage: FROM, COPY lines, then ENV/WORKDIR/USER/EXPOSE/ENTRYPOINT/CMD.
+//
+// Lines style. COPY dereferences a source symlink (moby/moby#40449) and cannot make one, so:
+// each regular file is copied once under each name it was asked for (Entry::names: the soname,
+// the PT_INTERP path), never under the names of the links it crossed and never as both a link
+// and its target. A destination path whose directory is a symlink in the source (/lib64 ->
+// usr/lib64 on merged /usr) becomes a real directory in the image holding the files asked for
+// through it, so the loader's path keeps working; when the base already has the link, COPY
+// follows it. Files are grouped by destination directory in the JSON form, and the groups are
+// ordered by how often their content changes: the loader and libc, other libraries, certificates
+// and data, other files, the program last. Files the base provides are skipped.
+std::string render_dockerfile(const FileSet& set, const DockerfileOptions& options);
+
+}  // namespace minify

@@ -1,0 +1,433 @@
+// The FileSet: adding paths from a Root (with the symlinks and directories on the way), globs for
+// --keep and --exclude, generated entries and totals. Lookups go through Root::resolve, which
+// reports every symlink it crosses; those links become entries of their own, so the output root
+// has the same names as the source (/lib64 -> usr/lib64, libssl.so.3 -> libssl.so.3.0.11).
+#include "minify/fileset.hpp"
+
+#include <dirent.h>
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <memory>
+
+namespace minify {
+
+namespace {
+
+constexpr std::array<std::pair<ReasonKind, std::string_view>, 12> kReasonNames = {{
+    {ReasonKind::Program, "program"},
+    {ReasonKind::Needed, "needed"},
+    {ReasonKind::Interpreter, "interpreter"},
+    {ReasonKind::Exec, "exec"},
+    {ReasonKind::Opened, "opened"},
+    {ReasonKind::Shebang, "shebang"},
+    {ReasonKind::Kept, "kept"},
+    {ReasonKind::Implicit, "implicit"},
+    {ReasonKind::SymlinkOnTheWay, "symlink-on-the-way"},
+    {ReasonKind::Directory, "directory"},
+    {ReasonKind::Dlopen, "dlopen"},
+    {ReasonKind::Generated, "generated"},
+}};
+
+// Pseudo file systems never enter an image: their contents are made by the kernel at run time.
+constexpr std::array<std::string_view, 3> kNeverPaths = {"/proc", "/sys", "/dev"};
+
+bool under(std::string_view path, std::string_view dir) {
+  if (dir == "/") return true;
+  return path.size() >= dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         (path.size() == dir.size() || path[dir.size()] == '/');
+}
+
+std::vector<std::string_view> components(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+bool match_components(const std::vector<std::string>& pat, size_t pi, const std::vector<std::string>& comp,
+                      size_t ci) {
+  while (pi < pat.size()) {
+    if (pat[pi] == "**") {
+      while (pi + 1 < pat.size() && pat[pi + 1] == "**") ++pi;
+      for (size_t k = ci; k <= comp.size(); ++k)
+        if (match_components(pat, pi + 1, comp, k)) return true;
+      return false;
+    }
+    if (ci >= comp.size()) return false;
+    // Components hold no '/', so FNM_PATHNAME holds by construction: '*' never crosses one.
+    if (::fnmatch(pat[pi].c_str(), comp[ci].c_str(), 0) != 0) return false;
+    ++pi;
+    ++ci;
+  }
+  return ci == comp.size();
+}
+
+bool has_glob_chars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+
+std::string absolute(std::string_view path) {
+  if (!path.empty() && path.front() == '/') return normalize_path(path);
+  return normalize_path("/" + std::string(path));
+}
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+
+// The names in a directory inside the root, sorted, without "." and "..".
+Result<std::vector<std::string>> list_dir(const Root& root, const std::string& dir) {
+  auto fd = root.open_read(dir);
+  if (!fd) return fd.error();
+  std::unique_ptr<DIR, DirCloser> d(::fdopendir(fd->get()));
+  if (!d) return sys_error("opendir", dir);
+  fd->release();
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* de = ::readdir(d.get())) {
+    std::string_view n = de->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  if (errno != 0) return sys_error("readdir", dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string child_path(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+}  // namespace
+
+std::string_view reason_kind_name(ReasonKind kind) {
+  for (const auto& [k, n] : kReasonNames)
+    if (k == kind) return n;
+  return "unknown";
+}
+
+std::optional<ReasonKind> parse_reason_kind(std::string_view name) {
+  for (const auto& [k, n] : kReasonNames)
+    if (n == name) return k;
+  return std::nullopt;
+}
+
+std::string_view entry_type_name(EntryType type) {
+  switch (type) {
+    case EntryType::File: return "file";
+    case EntryType::Symlink: return "symlink";
+    case EntryType::Directory: return "directory";
+  }
+  return "file";
+}
+
+bool glob_match(std::string_view pattern, std::string_view path) {
+  std::vector<std::string> pat;
+  if (pattern.empty() || pattern.front() != '/') pat.emplace_back("**");
+  for (auto c : components(pattern)) pat.emplace_back(c);
+  std::vector<std::string> comp;
+  for (auto c : components(path)) comp.emplace_back(c);
+  return match_components(pat, 0, comp, 0);
+}
+
+bool FileSet::is_excluded(std::string_view path) const {
+  for (auto p : kNeverPaths)
+    if (under(path, p)) return true;
+  for (const auto& p : exclude_paths_)
+    if (under(path, p)) return true;
+  if (exclude_globs_.empty()) return false;
+  // A match on any ancestor excludes everything under it, as in .gitignore.
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    std::string_view prefix = path.substr(0, i);
+    for (const auto& g : exclude_globs_)
+      if (glob_match(g, prefix)) return true;
+  }
+  return false;
+}
+
+void FileSet::add_reason(Entry& e, const Reason& reason) {
+  // A directory or link on the way to many files would collect thousands of copies of the same
+  // kind of reason; the first one says enough.
+  bool implicit = reason.kind == ReasonKind::SymlinkOnTheWay || reason.kind == ReasonKind::Directory;
+  for (const auto& r : e.reasons) {
+    if (r == reason) return;
+    if (implicit && r.kind == reason.kind) return;
+  }
+  e.reasons.push_back(reason);
+}
+
+Status FileSet::add_parents(const Root* root, const std::string& path, const std::string& child) {
+  // Ancestors from the top down, so a missing one is stat'ed before its children.
+  std::vector<std::string> missing;
+  for (std::string d = dirname_of(path); d != "/" && d != "."; d = dirname_of(d)) {
+    if (entries_.count(d)) break;
+    missing.push_back(d);
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    Entry e;
+    e.path = *it;
+    e.type = EntryType::Directory;
+    e.mode = 0755;
+    if (root) {
+      auto st = root->stat(*it, FollowLast::No);
+      if (!st) return st.error();
+      if (!S_ISDIR(st->st_mode)) return bad_input("add", *it, "not a directory");
+      e.mode = st->st_mode & 07777;
+    } else {
+      e.generated = true;
+    }
+    e.reasons.push_back({ReasonKind::Directory, "on the way to " + child});
+    entries_.emplace(*it, std::move(e));
+  }
+  return Ok{};
+}
+
+Result<AddOutcome> FileSet::add(const Root& root, std::string_view path_in, const Reason& reason, bool recursive) {
+  std::string path = absolute(path_in);
+  if (path == "/") {
+    if (recursive) return add_tree(root, "/", reason, 0);
+    return AddOutcome::Added;
+  }
+  if (is_excluded(path)) return AddOutcome::Excluded;
+  auto r = root.resolve(path, FollowLast::Yes);
+  if (!r) return r.error();
+  const std::string& final_path = r->path;
+  if (final_path == "/") {
+    if (recursive) return add_tree(root, "/", reason, 0);
+    return AddOutcome::Added;
+  }
+  if (is_excluded(final_path)) return AddOutcome::Excluded;
+  for (const auto& step : r->links)
+    if (is_excluded(step.link)) return AddOutcome::Excluded;
+  auto st = root.stat(final_path, FollowLast::No);
+  if (!st) return st.error();
+  if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) return AddOutcome::Unsupported;
+
+  for (const auto& step : r->links) {
+    if (auto s = add_parents(&root, step.link, step.link); !s) return s.error();
+    auto [it, inserted] = entries_.try_emplace(step.link);
+    Entry& e = it->second;
+    if (inserted) {
+      e.path = step.link;
+      e.type = EntryType::Symlink;
+      e.mode = 0777;
+      e.link_target = step.target;
+    }
+    add_reason(e, {ReasonKind::SymlinkOnTheWay, "to " + final_path});
+  }
+  if (auto s = add_parents(&root, final_path, final_path); !s) return s.error();
+  auto [it, inserted] = entries_.try_emplace(final_path);
+  Entry& e = it->second;
+  if (inserted || e.type == EntryType::Symlink) {
+    e.path = final_path;
+    e.type = S_ISDIR(st->st_mode) ? EntryType::Directory : EntryType::File;
+    e.mode = st->st_mode & 07777;
+    e.size = e.type == EntryType::File ? static_cast<uint64_t>(st->st_size) : 0;
+    e.link_target.clear();
+  }
+  // An implicit parent that is now asked for by itself gets the real reason instead.
+  if (e.type == EntryType::Directory && e.reasons.size() == 1 && e.reasons[0].kind == ReasonKind::Directory &&
+      reason.kind != ReasonKind::Directory)
+    e.reasons.clear();
+  add_reason(e, reason);
+  if (e.type == EntryType::File) {
+    auto pos = std::lower_bound(e.names.begin(), e.names.end(), path);
+    if (pos == e.names.end() || *pos != path) e.names.insert(pos, path);
+  }
+  if (e.type == EntryType::Directory && recursive) return add_tree(root, final_path, reason, 0);
+  return AddOutcome::Added;
+}
+
+Result<AddOutcome> FileSet::add_tree(const Root& root, const std::string& dir, const Reason& reason, int depth) {
+  if (depth > 256) return sys_error("add", dir, ELOOP);
+  auto names = list_dir(root, dir);
+  if (!names) return names.error();
+  for (const auto& name : *names) {
+    std::string p = child_path(dir, name);
+    if (is_excluded(p)) continue;
+    auto st = root.stat(p, FollowLast::No);
+    if (!st) {
+      if (st.error().err == ENOENT) continue;  // removed while we walked
+      return st.error();
+    }
+    if (S_ISLNK(st->st_mode)) {
+      auto target = root.read_link(p);
+      if (!target) return target.error();
+      auto [it, inserted] = entries_.try_emplace(p);
+      if (inserted) {
+        it->second.path = p;
+        it->second.type = EntryType::Symlink;
+        it->second.mode = 0777;
+        it->second.link_target = *target;
+      }
+      add_reason(it->second, reason);
+      // The link's target comes too (not recursively: a link to a directory elsewhere brings
+      // that directory, not its contents). A dangling link stays a dangling link, as in the source.
+      auto added = add(root, p, reason, false);
+      if (!added && added.error().err != ENOENT && added.error().err != ENOTDIR && added.error().err != ELOOP)
+        return added.error();
+      continue;
+    }
+    if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) continue;
+    auto [it, inserted] = entries_.try_emplace(p);
+    Entry& e = it->second;
+    if (inserted) {
+      e.path = p;
+      e.type = S_ISDIR(st->st_mode) ? EntryType::Directory : EntryType::File;
+      e.mode = st->st_mode & 07777;
+      e.size = e.type == EntryType::File ? static_cast<uint64_t>(st->st_size) : 0;
+    }
+    if (e.type == EntryType::Directory && e.reasons.size() == 1 && e.reasons[0].kind == ReasonKind::Directory)
+      e.reasons.clear();
+    add_reason(e, reason);
+    if (e.type == EntryType::File) {
+      auto pos = std::lower_bound(e.names.begin(), e.names.end(), p);
+      if (pos == e.names.end() || *pos != p) e.names.insert(pos, p);
+    } else if (S_ISDIR(st->st_mode)) {
+      auto sub = add_tree(root, p, reason, depth + 1);
+      if (!sub) return sub.error();
+    }
+  }
+  return AddOutcome::Added;
+}
+
+Result<size_t> FileSet::keep(const Root& root, std::string_view path_or_glob, const Reason& reason) {
+  std::string pattern = absolute(path_or_glob);
+  if (!has_glob_chars(pattern)) {
+    auto r = add(root, pattern, reason, true);
+    if (!r) return r.error();
+    return static_cast<size_t>(*r == AddOutcome::Added ? 1 : 0);
+  }
+  // Walk from the longest directory prefix without glob characters, without following
+  // symlinks; a matching directory is added whole and not descended into.
+  std::string start = "/";
+  for (auto c : components(pattern)) {
+    if (has_glob_chars(c)) break;
+    start = child_path(start, std::string(c));
+  }
+  if (start == pattern) start = dirname_of(pattern);
+  auto st0 = root.stat(start, FollowLast::Yes);
+  if (!st0) return static_cast<size_t>(0);
+  auto resolved = root.resolve(start);
+  if (!resolved) return static_cast<size_t>(0);
+  size_t matched = 0;
+  std::vector<std::pair<std::string, std::string>> todo;  // (path as named, real path to list)
+  todo.emplace_back(start, resolved->path);
+  while (!todo.empty()) {
+    auto [named, real] = std::move(todo.back());
+    todo.pop_back();
+    auto names = list_dir(root, real);
+    if (!names) continue;  // unreadable or vanished directories simply do not match
+    for (auto it = names->rbegin(); it != names->rend(); ++it) {
+      std::string p = child_path(named, *it);
+      std::string rp = child_path(real, *it);
+      if (is_excluded(rp)) continue;
+      if (glob_match(pattern, p)) {
+        auto r = add(root, p, reason, true);
+        if (!r) return r.error();
+        if (*r == AddOutcome::Added) ++matched;
+        continue;
+      }
+      auto st = root.stat(rp, FollowLast::No);
+      if (st && S_ISDIR(st->st_mode)) todo.emplace_back(p, rp);
+    }
+  }
+  return matched;
+}
+
+Status FileSet::add_generated(std::string_view path_in, std::string content, mode_t mode, const Reason& reason) {
+  std::string path = absolute(path_in);
+  if (path == "/") return bad_input("add", path, "not a file");
+  if (auto s = add_parents(nullptr, path, path); !s) return s;
+  Entry e;
+  e.path = path;
+  e.type = EntryType::File;
+  e.mode = mode & 07777;
+  e.size = content.size();
+  e.generated = true;
+  e.content = std::move(content);
+  e.names = {path};
+  e.reasons = {reason};
+  entries_[path] = std::move(e);
+  return Ok{};
+}
+
+Status FileSet::add_directory(std::string_view path_in, mode_t mode, const Reason& reason) {
+  std::string path = absolute(path_in);
+  if (path == "/") return bad_input("add", path, "the root is implicit");
+  if (auto s = add_parents(nullptr, path, path); !s) return s;
+  Entry& e = entries_[path];
+  e.path = path;
+  e.type = EntryType::Directory;
+  e.mode = mode & 07777;
+  e.size = 0;
+  e.generated = true;
+  e.content.clear();
+  e.link_target.clear();
+  e.names.clear();
+  if (e.reasons.size() == 1 && e.reasons[0].kind == ReasonKind::Directory) e.reasons.clear();
+  add_reason(e, reason);
+  return Ok{};
+}
+
+Status FileSet::add_symlink(std::string_view path_in, std::string target, const Reason& reason) {
+  std::string path = absolute(path_in);
+  if (path == "/") return bad_input("add", path, "the root is implicit");
+  if (target.empty()) return bad_input("add", path, "empty symlink target");
+  if (auto s = add_parents(nullptr, path, path); !s) return s;
+  Entry e;
+  e.path = path;
+  e.type = EntryType::Symlink;
+  e.mode = 0777;
+  e.link_target = std::move(target);
+  e.generated = true;
+  e.reasons = {reason};
+  entries_[path] = std::move(e);
+  return Ok{};
+}
+
+size_t FileSet::exclude(std::string_view glob) {
+  exclude_globs_.emplace_back(glob);
+  return std::erase_if(entries_, [&](const auto& kv) { return is_excluded(kv.first); });
+}
+
+size_t FileSet::exclude_path(std::string_view path) {
+  exclude_paths_.push_back(absolute(path));
+  return std::erase_if(entries_, [&](const auto& kv) { return is_excluded(kv.first); });
+}
+
+void FileSet::put(Entry entry) {
+  entry.path = absolute(entry.path);
+  std::string key = entry.path;
+  entries_[key] = std::move(entry);
+}
+
+bool FileSet::remove(std::string_view path) { return entries_.erase(absolute(path)) > 0; }
+
+const Entry* FileSet::find(std::string_view path) const {
+  auto it = entries_.find(absolute(path));
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+Totals FileSet::totals() const {
+  Totals t;
+  for (const auto& [path, e] : entries_) {
+    switch (e.type) {
+      case EntryType::File:
+        ++t.files;
+        t.bytes += e.size;
+        break;
+      case EntryType::Symlink: ++t.symlinks; break;
+      case EntryType::Directory: ++t.directories; break;
+    }
+  }
+  return t;
+}
+
+}  // namespace minify

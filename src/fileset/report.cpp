@@ -1,0 +1,235 @@
+// report.json (every entry with its type, mode, size, link target, names, reasons and optional
+// sha256) and `minify why`: the explanation of one path, from a FileSet or a report read back.
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "minify/fileset.hpp"
+
+namespace minify {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string octal_mode(mode_t mode) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+
+std::string hex(const unsigned char* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  s.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    s += d[p[i] >> 4];
+    s += d[p[i] & 15];
+  }
+  return s;
+}
+
+// Requires: e.generated or root != nullptr.
+Result<std::string> sha256_of(const Root* root, const Entry& e) {
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return bad_input("sha256", e.path, "EVP init failed");
+  if (e.generated) {
+    EVP_DigestUpdate(ctx.get(), e.content.data(), e.content.size());
+  } else {
+    auto fd = root->open_read(e.path);
+    if (!fd) return fd.error();
+    std::string buf(1 << 17, '\0');
+    for (;;) {
+      ssize_t n = ::read(fd->get(), buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return sys_error("read", e.path);
+      if (n == 0) break;
+      EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
+    }
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  return hex(md, len);
+}
+
+// Follows a link target written in `link_path` (inside the set's root), lexically.
+std::string follow(const std::string& link_path, const std::string& target) {
+  if (!target.empty() && target.front() == '/') return normalize_path(target);
+  return normalize_path(join_path(dirname_of(link_path), target));
+}
+
+void describe(std::string& out, const Entry& e) {
+  out += e.path;
+  out += ": ";
+  out += entry_type_name(e.type);
+  if (e.type == EntryType::Symlink) {
+    out += " -> " + e.link_target;
+  } else {
+    out += " " + octal_mode(e.mode);
+    if (e.type == EntryType::File) out += ", " + std::to_string(e.size) + " bytes";
+  }
+  if (e.generated) out += ", generated";
+  out += '\n';
+  for (const auto& r : e.reasons) {
+    out += "  ";
+    out += reason_kind_name(r.kind);
+    if (!r.detail.empty()) out += ": " + r.detail;
+    out += '\n';
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> explain(const FileSet& set, std::string_view path_in) {
+  std::string path = normalize_path(path_in.empty() || path_in.front() != '/' ? "/" + std::string(path_in)
+                                                                               : std::string(path_in));
+  std::string out;
+  bool found = false;
+  for (int hops = 0; hops <= kMaxSymlinks; ++hops) {
+    if (const Entry* e = set.find(path)) {
+      found = true;
+      describe(out, *e);
+      if (e->type != EntryType::Symlink) return out;
+      path = follow(e->path, e->link_target);
+      continue;
+    }
+    // Not an entry itself: maybe a directory symlink in the set leads to it (/lib64/ld.so).
+    std::string prefix = path;
+    const Entry* link = nullptr;
+    while (prefix != "/") {
+      prefix = dirname_of(prefix);
+      const Entry* e = set.find(prefix);
+      if (e && e->type == EntryType::Symlink) {
+        link = e;
+        break;
+      }
+      if (e) break;  // a real directory in the set: the path is just not there
+    }
+    if (!link) break;
+    found = true;
+    describe(out, *link);
+    path = normalize_path(follow(link->path, link->link_target) + path.substr(link->path.size()));
+  }
+  if (!found) return std::nullopt;
+  out += path + ": not in the set\n";
+  return out;
+}
+
+Result<std::string> report_json(const FileSet& set, const Root* root, const ReportOptions& options) {
+  Totals t = set.totals();
+  json entries = json::array();
+  for (const auto& [path, e] : set) {
+    json j;
+    j["path"] = e.path;
+    j["type"] = entry_type_name(e.type);
+    j["mode"] = octal_mode(e.mode);
+    if (e.type == EntryType::File) j["size"] = e.size;
+    if (e.type == EntryType::Symlink) j["link"] = e.link_target;
+    if (e.generated) j["generated"] = true;
+    if (!e.names.empty() && !(e.names.size() == 1 && e.names[0] == e.path)) j["names"] = e.names;
+    if (options.with_sha256 && e.type == EntryType::File && (root || e.generated)) {
+      auto h = sha256_of(root, e);
+      if (!h) return h.error();
+      j["sha256"] = *h;
+    }
+    json reasons = json::array();
+    for (const auto& r : e.reasons) reasons.push_back({{"kind", reason_kind_name(r.kind)}, {"detail", r.detail}});
+    j["reasons"] = std::move(reasons);
+    entries.push_back(std::move(j));
+  }
+  json doc;
+  doc["version"] = 1;
+  doc["totals"] = {{"files", t.files}, {"symlinks", t.symlinks}, {"directories", t.directories}, {"bytes", t.bytes}};
+  doc["entries"] = std::move(entries);
+  return doc.dump(2) + "\n";
+}
+
+Status write_report(const FileSet& set, const Root* root, const std::string& out_file, const ReportOptions& options) {
+  auto text = report_json(set, root, options);
+  if (!text) return text.error();
+  std::string tmp = out_file + ".tmp-XXXXXX";
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return sys_error("create", out_file);
+  UniqueFd owned(fd);
+  const char* p = text->data();
+  size_t left = text->size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return sys_error("write", out_file, err);
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  ::fchmod(fd, 0644);
+  if (::rename(tmp.c_str(), out_file.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return sys_error("rename", out_file, err);
+  }
+  return Ok{};
+}
+
+Result<FileSet> parse_report(std::string_view text, std::string_view name) {
+  FileSet set;
+  try {
+    json doc = json::parse(text);
+    if (!doc.is_object() || doc.value("version", 0) != 1) return bad_input("read report", std::string(name), "not a minify report (version 1)");
+    for (const auto& j : doc.at("entries")) {
+      Entry e;
+      e.path = j.at("path").get<std::string>();
+      std::string type = j.at("type").get<std::string>();
+      if (type == "file") e.type = EntryType::File;
+      else if (type == "symlink") e.type = EntryType::Symlink;
+      else if (type == "directory") e.type = EntryType::Directory;
+      else return bad_input("read report", std::string(name), "unknown entry type `" + type + "`");
+      e.mode = static_cast<mode_t>(std::stoul(j.value("mode", std::string("0")), nullptr, 8));
+      e.size = j.value("size", uint64_t{0});
+      e.link_target = j.value("link", std::string());
+      e.generated = j.value("generated", false);
+      if (j.contains("names")) e.names = j.at("names").get<std::vector<std::string>>();
+      else if (e.type == EntryType::File) e.names = {e.path};
+      for (const auto& r : j.at("reasons")) {
+        std::string kind = r.at("kind").get<std::string>();
+        auto k = parse_reason_kind(kind);
+        if (!k) return bad_input("read report", std::string(name), "unknown reason `" + kind + "`");
+        e.reasons.push_back({*k, r.value("detail", std::string())});
+      }
+      set.put(std::move(e));
+    }
+  } catch (const std::exception& ex) {
+    return bad_input("read report", std::string(name), ex.what());
+  }
+  return set;
+}
+
+Result<FileSet> read_report(const std::string& file) {
+  // The report lives on the host, not inside the packed root.
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sys_error("open", file);
+  UniqueFd owned(fd);
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sys_error("read", file);
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  return parse_report(text, file);
+}
+
+}  // namespace minify

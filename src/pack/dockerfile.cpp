@@ -1,0 +1,242 @@
+// The runner stage of a multi-stage Dockerfile, and what each base image already provides.
+//
+// COPY cannot make a symlink and dereferences one given as a source (moby/moby#40449), so the
+// lines style copies each regular file under the names it was asked for (Entry::names) and no
+// link at all: `libssl.so.3 -> libssl.so.3.0.11` becomes one file named libssl.so.3, and a file
+// asked for as /lib64/ld-linux-x86-64.so.2 through the merged-/usr link /lib64 -> usr/lib64 is
+// copied to "/lib64/" (a real directory on scratch; on a base that has the link, COPY follows it
+// at the destination). The rootfs style copies the tree minify wrote, links and all.
+//
+// Line order follows how often content changes (docs.docker.com/build/cache/): the loader and
+// libc, then other libraries, then certificates and data, then other files, and the program
+// last, so that rebuilding after a code change reuses every layer but the last.
+#include <fnmatch.h>
+
+#include <array>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "minify/pack.hpp"
+
+namespace minify {
+
+namespace {
+
+// Debian 12 distroless images (github.com/GoogleContainerTools/distroless, base/README.md):
+// static has ca-certificates, tzdata, /etc/passwd and /etc/group with root/nobody/nonroot, /tmp;
+// base adds glibc and OpenSSL; cc adds libgcc and libstdc++.
+constexpr std::array<std::string_view, 6> kStaticPaths = {
+    "/etc/passwd", "/etc/group", "/etc/os-release", "/etc/ssl/certs/ca-certificates.crt", "/tmp", "/home/nonroot"};
+constexpr std::array<std::string_view, 1> kStaticTrees = {"/usr/share/zoneinfo"};
+constexpr std::array<std::string_view, 18> kGlibcLibs = {
+    "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "ld-linux-armhf.so.3", "ld64.so.2", "ld64.so.1",
+    "libc.so.6",   "libm.so.6",   "libpthread.so.0", "libdl.so.2",       "librt.so.1",
+    "libresolv.so.2", "libnss_dns.so.2", "libnss_files.so.2", "libutil.so.1", "libanl.so.1",
+    "libssl.so.3", "libcrypto.so.3", "libz.so.1*"};
+constexpr std::array<std::string_view, 3> kCcLibs = {"libgcc_s.so.1", "libstdc++.so.6*", "libgomp.so.1*"};
+// Loader and libc: what changes least (the first COPY lines).
+constexpr std::array<std::string_view, 12> kLibcLibs = {
+    "ld-linux*.so*", "ld64.so*", "ld-musl-*.so*", "libc.so*", "libm.so*", "libpthread.so*",
+    "libdl.so*",     "librt.so*", "libresolv.so*", "libnss_*.so*", "libutil.so*", "libc.musl-*.so*"};
+
+bool in_lib_dir(std::string_view path) {
+  for (std::string_view d : {"/lib/", "/lib64/", "/lib32/", "/usr/lib/", "/usr/lib64/", "/usr/lib32/"})
+    if (path.substr(0, d.size()) == d) return true;
+  return false;
+}
+
+template <size_t N>
+bool basename_matches(const std::array<std::string_view, N>& patterns, std::string_view path) {
+  std::string base = basename_of(path);
+  for (auto p : patterns)
+    if (::fnmatch(std::string(p).c_str(), base.c_str(), 0) == 0) return true;
+  return false;
+}
+
+bool has_reason(const Entry& e, ReasonKind k) {
+  for (const auto& r : e.reasons)
+    if (r.kind == k) return true;
+  return false;
+}
+
+enum class Layer { Libc, Libraries, Data, Other, Program };
+
+Layer layer_of(const Entry& e, const std::string& name) {
+  if (has_reason(e, ReasonKind::Program)) return Layer::Program;
+  if (has_reason(e, ReasonKind::Interpreter)) return Layer::Libc;
+  if (in_lib_dir(name) && basename_matches(kLibcLibs, name)) return Layer::Libc;
+  std::string base = basename_of(name);
+  if (has_reason(e, ReasonKind::Needed) || has_reason(e, ReasonKind::Dlopen) || base.find(".so") != std::string::npos)
+    return Layer::Libraries;
+  if (name.rfind("/etc/", 0) == 0 || name.rfind("/usr/share/", 0) == 0) return Layer::Data;
+  return Layer::Other;
+}
+
+std::string_view layer_comment(Layer l) {
+  switch (l) {
+    case Layer::Libc: return "# The loader and the C library: they change least.";
+    case Layer::Libraries: return "# Shared libraries.";
+    case Layer::Data: return "# Certificates, configuration and data.";
+    case Layer::Other: return "# Other files the program uses.";
+    case Layer::Program: return "# The program itself, last: it changes most.";
+  }
+  return "";
+}
+
+std::string quote(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
+
+std::string json_array(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + quote(v[i]);
+  return out + "]";
+}
+
+std::string dir_with_slash(std::string d) {
+  if (d.empty() || d.back() != '/') d += '/';
+  return d;
+}
+
+// One COPY in JSON form; many sources go one per line.
+void copy_line(std::string& out, const std::string& from, const std::vector<std::string>& sources,
+               const std::string& dest) {
+  out += "COPY ";
+  if (!from.empty()) out += "--from=" + from + " ";
+  if (sources.size() <= 2) {
+    std::vector<std::string> all = sources;
+    all.push_back(dest);
+    out += json_array(all) + "\n";
+    return;
+  }
+  out += "[";
+  for (const auto& s : sources) out += quote(s) + ", \\\n     ";
+  out += quote(dest) + "]\n";
+}
+
+}  // namespace
+
+std::string_view base_name(Base base) {
+  switch (base) {
+    case Base::Scratch: return "scratch";
+    case Base::DistrolessStatic: return "distroless-static";
+    case Base::DistrolessBase: return "distroless-base";
+    case Base::DistrolessCc: return "distroless-cc";
+  }
+  return "scratch";
+}
+
+std::optional<Base> parse_base(std::string_view name) {
+  for (Base b : {Base::Scratch, Base::DistrolessStatic, Base::DistrolessBase, Base::DistrolessCc})
+    if (base_name(b) == name) return b;
+  return std::nullopt;
+}
+
+std::string base_image(Base base, std::string_view pin_digest) {
+  std::string image;
+  switch (base) {
+    case Base::Scratch: return "scratch";  // not an image: nothing to pin
+    case Base::DistrolessStatic: image = "gcr.io/distroless/static-debian12:nonroot"; break;
+    case Base::DistrolessBase: image = "gcr.io/distroless/base-debian12:nonroot"; break;
+    case Base::DistrolessCc: image = "gcr.io/distroless/cc-debian12:nonroot"; break;
+  }
+  if (!pin_digest.empty()) image += "@" + std::string(pin_digest);
+  return image;
+}
+
+bool base_provides(Base base, std::string_view path) {
+  switch (base) {
+    case Base::Scratch: return false;
+    case Base::DistrolessCc:
+      if (in_lib_dir(path) && basename_matches(kCcLibs, path)) return true;
+      [[fallthrough]];
+    case Base::DistrolessBase:
+      if (in_lib_dir(path) && basename_matches(kGlibcLibs, path)) return true;
+      [[fallthrough]];
+    case Base::DistrolessStatic:
+      for (auto p : kStaticPaths)
+        if (path == p) return true;
+      for (auto t : kStaticTrees)
+        if (path.substr(0, t.size()) == t && (path.size() == t.size() || path[t.size()] == '/')) return true;
+      return false;
+  }
+  return false;
+}
+
+Status add_scratch_basics(FileSet& set) {
+  // The same users and groups as distroless (base/base.bzl), so USER 65532 means the same there.
+  const Reason why{ReasonKind::Generated, "users of a scratch image (root, nobody, nonroot)"};
+  if (!set.find("/etc/passwd")) {
+    auto s = set.add_generated("/etc/passwd",
+                               "root:x:0:0:root:/root:/sbin/nologin\n"
+                               "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
+                               "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
+                               0644, why);
+    if (!s) return s;
+  }
+  if (!set.find("/etc/group")) {
+    auto s = set.add_generated("/etc/group", "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n", 0644, why);
+    if (!s) return s;
+  }
+  if (!set.find("/tmp")) return set.add_directory("/tmp", 01777, {ReasonKind::Generated, "a writable /tmp (mode 1777)"});
+  return Ok{};
+}
+
+std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
+  Totals t = set.totals();
+  std::string out;
+  out += "# Runner stage written by minify: " + std::to_string(t.files) + " files, " + std::to_string(t.bytes) +
+         " bytes. Its builder stage is named \"" + o.from_stage + "\".\n";
+  std::string image = base_image(o.base, o.pin_digest);
+  out += "FROM " + image + "\n";
+
+  if (o.copy_style == CopyStyle::Rootfs) {
+    out += "# The builder stage runs:\n#   RUN " + o.minify_command + "\n";
+    out += "COPY --from=" + o.from_stage + " " + dir_with_slash(o.builder_out_dir) + "rootfs/ /\n";
+  } else {
+    // (layer, from builder?, destination directory) -> sources. std::map keeps it all sorted.
+    struct Key {
+      Layer layer;
+      bool generated;
+      std::string dir;
+      auto operator<=>(const Key&) const = default;
+    };
+    std::map<Key, std::set<std::string>> groups;
+    for (const auto& [path, e] : set) {
+      if (e.type == EntryType::Directory) {
+        if (e.generated && !base_provides(o.base, path)) groups[{Layer::Data, true, path}];
+        continue;
+      }
+      if (e.type != EntryType::File) continue;  // links: their targets are copied under the links' names
+      std::vector<std::string> names = e.names.empty() ? std::vector<std::string>{path} : e.names;
+      for (const auto& n : names) {
+        if (base_provides(o.base, n) || base_provides(o.base, path)) continue;
+        std::string src = e.generated ? o.generated_context_dir + n : n;
+        groups[{e.generated ? Layer::Data : layer_of(e, n), e.generated, dirname_of(n)}].insert(src);
+      }
+    }
+    std::optional<Layer> current;
+    for (const auto& [key, sources] : groups) {
+      if (!current || *current != key.layer) {
+        out += std::string(layer_comment(key.layer)) + "\n";
+        current = key.layer;
+      }
+      if (sources.empty()) {
+        // A directory made by minify (/tmp 1777): copied from the rootfs minify wrote, whose
+        // directory carries the mode.
+        copy_line(out, "", {o.generated_context_dir + key.dir + "/"}, dir_with_slash(key.dir));
+        continue;
+      }
+      copy_line(out, key.generated ? "" : o.from_stage, {sources.begin(), sources.end()}, dir_with_slash(key.dir));
+    }
+  }
+
+  for (const auto& [k, v] : o.env) out += "ENV " + k + "=" + quote(v) + "\n";
+  if (!o.workdir.empty()) out += "WORKDIR " + o.workdir + "\n";
+  out += "USER " + o.user.value_or(kNonRootUser) + "\n";
+  for (const auto& p : o.exposed_ports) out += "EXPOSE " + p + "\n";
+  if (!o.entrypoint.empty()) out += "ENTRYPOINT " + json_array(o.entrypoint) + "\n";
+  if (!o.cmd.empty()) out += "CMD " + json_array(o.cmd) + "\n";
+  return out;
+}
+
+}  // namespace minify

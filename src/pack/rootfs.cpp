@@ -1,0 +1,148 @@
+// The root directory writer: the set is copied into a temporary directory beside the output
+// (same file system, so the final rename is atomic), then renamed into place. An existing output
+// is swapped out with renameat2(RENAME_EXCHANGE) and removed afterwards, so at every moment the
+// output path holds either the old tree or the complete new one. Directories are created
+// writable and get their real modes at the end, children first (a 0555 directory must still
+// receive its files). File data goes through copy_file_range(2), which reflinks where it can.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <unordered_set>
+
+#include "minify/pack.hpp"
+
+namespace minify {
+
+namespace {
+
+Status write_all(int fd, const char* p, size_t n, const std::string& name) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return sys_error("write", name);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return Ok{};
+}
+
+Status copy_data(int in, int out, const std::string& name) {
+  bool use_cfr = true;
+  std::vector<char> buf;
+  for (;;) {
+    if (use_cfr) {
+      ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
+      if (n > 0) continue;
+      if (n == 0) return Ok{};
+      if (errno == EINTR) continue;
+      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) return sys_error("copy", name);
+      use_cfr = false;
+      buf.resize(1 << 18);
+    }
+    ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sys_error("read", name);
+    if (n == 0) return Ok{};
+    if (auto s = write_all(out, buf.data(), static_cast<size_t>(n), name); !s) return s;
+  }
+}
+
+// Removes the temporary tree unless released.
+class TreeGuard {
+ public:
+  explicit TreeGuard(std::string path) : path_(std::move(path)) {}
+  ~TreeGuard() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  void release() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+Status write_rootfs(const FileSet& set, const Root& root, const std::string& out_dir_in) {
+  std::string out_dir = out_dir_in;
+  while (out_dir.size() > 1 && out_dir.back() == '/') out_dir.pop_back();
+  std::string tmp = out_dir + ".tmp-XXXXXX";
+  if (::mkdtemp(tmp.data()) == nullptr) return sys_error("create", out_dir);
+  TreeGuard guard(tmp);
+  int dirfd = ::open(tmp.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) return sys_error("open", tmp);
+  UniqueFd dir(dirfd);
+
+  std::unordered_set<std::string> links;       // symlink entries: nothing may be created below them
+  std::vector<std::pair<std::string, mode_t>> dirs;  // real modes, applied at the end
+  std::unordered_set<std::string> made_dirs;
+  auto ensure_parents = [&](const std::string& path) -> Status {
+    std::vector<std::string> missing;
+    for (std::string d = dirname_of(path); d != "/"; d = dirname_of(d)) {
+      if (links.count(d)) return bad_input("write rootfs", path, "lies below the symlink " + d);
+      if (made_dirs.count(d)) break;
+      missing.push_back(d);
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      if (::mkdirat(dir.get(), it->c_str() + 1, 0755) != 0 && errno != EEXIST) return sys_error("mkdir", *it);
+      made_dirs.insert(*it);
+    }
+    return Ok{};
+  };
+
+  for (const auto& [path, e] : set) {
+    if (auto s = ensure_parents(path); !s) return s;
+    const char* rel = path.c_str() + 1;
+    std::string out_name = tmp + path;
+    switch (e.type) {
+      case EntryType::Directory:
+        if (::mkdirat(dir.get(), rel, 0700) != 0) return sys_error("mkdir", out_name);
+        made_dirs.insert(path);
+        dirs.emplace_back(path, e.mode);
+        break;
+      case EntryType::Symlink:
+        if (::symlinkat(e.link_target.c_str(), dir.get(), rel) != 0) return sys_error("symlink", out_name);
+        links.insert(path);
+        break;
+      case EntryType::File: {
+        int ofd = ::openat(dir.get(), rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (ofd < 0) return sys_error("create", out_name);
+        UniqueFd out(ofd);
+        if (e.generated) {
+          if (auto s = write_all(ofd, e.content.data(), e.content.size(), out_name); !s) return s;
+        } else {
+          auto in = root.open_read(path);
+          if (!in) return in.error();
+          if (auto s = copy_data(in->get(), ofd, path); !s) return s;
+        }
+        // fchmod, not the open mode: the umask must not change the image, and setuid bits stay.
+        if (::fchmod(ofd, e.mode & 07777) != 0) return sys_error("chmod", out_name);
+        break;
+      }
+    }
+  }
+  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it)
+    if (::fchmodat(dir.get(), it->first.c_str() + 1, it->second & 07777, 0) != 0) return sys_error("chmod", tmp + it->first);
+  if (::fchmodat(dir.get(), ".", 0755, 0) != 0) return sys_error("chmod", tmp);
+
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, out_dir.c_str(), RENAME_NOREPLACE) == 0) {
+    guard.release();
+    return Ok{};
+  }
+  if (errno != EEXIST) return sys_error("rename", out_dir);
+  struct stat st;
+  if (::lstat(out_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return bad_input("write rootfs", out_dir, "exists and is not a directory");
+  // Swap the new tree in; the guard then removes the old one, now at the temporary name.
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, out_dir.c_str(), RENAME_EXCHANGE) != 0)
+    return sys_error("rename", out_dir);
+  return Ok{};
+}
+
+}  // namespace minify

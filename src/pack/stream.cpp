@@ -1,0 +1,236 @@
+// Sinks, compressors and the temporary-file-then-rename output. gzip goes through zlib with the
+// default header (no name, mtime 0, OS byte 3), so equal input gives equal bytes; zstd through
+// libzstd, multi-threaded when asked: its output does not depend on the number of workers once
+// there is at least one (lib/compress/zstdmt_compress.c cuts jobs by size, not by timing).
+#include "pack/stream.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cstring>
+
+namespace minify::pack {
+
+namespace {
+
+constexpr size_t kChunk = 1 << 18;
+
+std::string hex(const unsigned char* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  s.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    s += d[p[i] >> 4];
+    s += d[p[i] & 15];
+  }
+  return s;
+}
+
+Status write_all(int fd, const char* p, size_t n, const std::string& name) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return sys_error("write", name);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return Ok{};
+}
+
+class PassThrough : public Sink {
+ public:
+  explicit PassThrough(Sink& next) : next_(next) {}
+  Status write(const void* data, size_t size) override { return next_.write(data, size); }
+  Status finish() override { return next_.finish(); }
+
+ private:
+  Sink& next_;
+};
+
+class GzipSink : public Sink {
+ public:
+  GzipSink(int level, Sink& next, std::string name) : next_(next), name_(std::move(name)), out_(kChunk) {
+    // windowBits 15 + 16: a gzip wrapper with zlib's default header, which has no file name and
+    // mtime 0 (RFC 1952 MTIME = 0: no time stamp), as `gzip -n` writes.
+    ok_ = deflateInit2(&z_, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+  }
+  ~GzipSink() override {
+    if (ok_) deflateEnd(&z_);
+  }
+  Status write(const void* data, size_t size) override { return run(data, size, Z_NO_FLUSH); }
+  Status finish() override {
+    if (auto s = run(nullptr, 0, Z_FINISH); !s) return s;
+    return next_.finish();
+  }
+
+ private:
+  Status run(const void* data, size_t size, int flush) {
+    if (!ok_) return bad_input("gzip", name_, "deflateInit2 failed");
+    z_.next_in = static_cast<Bytef*>(const_cast<void*>(data));
+    z_.avail_in = static_cast<uInt>(size);
+    for (;;) {
+      z_.next_out = reinterpret_cast<Bytef*>(out_.data());
+      z_.avail_out = static_cast<uInt>(out_.size());
+      int rc = deflate(&z_, flush);
+      if (rc == Z_STREAM_ERROR) return bad_input("gzip", name_, "deflate failed");
+      size_t have = out_.size() - z_.avail_out;
+      if (have > 0)
+        if (auto s = next_.write(out_.data(), have); !s) return s;
+      if (flush == Z_FINISH ? rc == Z_STREAM_END : (z_.avail_in == 0 && z_.avail_out != 0)) break;
+    }
+    return Ok{};
+  }
+
+  Sink& next_;
+  std::string name_;
+  std::vector<char> out_;
+  z_stream z_{};
+  bool ok_ = false;
+};
+
+class ZstdSink : public Sink {
+ public:
+  ZstdSink(int level, int threads, Sink& next, std::string name)
+      : next_(next), name_(std::move(name)), out_(ZSTD_CStreamOutSize()), cctx_(ZSTD_createCCtx()) {
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);  // as the zstd CLI writes by default
+    if (threads > 0) ZSTD_CCtx_setParameter(cctx_, ZSTD_c_nbWorkers, threads);
+  }
+  ~ZstdSink() override { ZSTD_freeCCtx(cctx_); }
+  Status write(const void* data, size_t size) override {
+    ZSTD_inBuffer in{data, size, 0};
+    while (in.pos < in.size) {
+      ZSTD_outBuffer out{out_.data(), out_.size(), 0};
+      size_t rc = ZSTD_compressStream2(cctx_, &out, &in, ZSTD_e_continue);
+      if (ZSTD_isError(rc)) return bad_input("zstd", name_, ZSTD_getErrorName(rc));
+      if (out.pos > 0)
+        if (auto s = next_.write(out_.data(), out.pos); !s) return s;
+    }
+    return Ok{};
+  }
+  Status finish() override {
+    ZSTD_inBuffer in{nullptr, 0, 0};
+    for (;;) {
+      ZSTD_outBuffer out{out_.data(), out_.size(), 0};
+      size_t rc = ZSTD_compressStream2(cctx_, &out, &in, ZSTD_e_end);
+      if (ZSTD_isError(rc)) return bad_input("zstd", name_, ZSTD_getErrorName(rc));
+      if (out.pos > 0)
+        if (auto s = next_.write(out_.data(), out.pos); !s) return s;
+      if (rc == 0) break;
+    }
+    return next_.finish();
+  }
+
+ private:
+  Sink& next_;
+  std::string name_;
+  std::vector<char> out_;
+  ZSTD_CCtx* cctx_;
+};
+
+}  // namespace
+
+Status FdSink::write(const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  offset_ += size;
+  if (buf_.size() + size > kBufferSize) {
+    if (auto s = flush(); !s) return s;
+    if (size >= kBufferSize) return write_all(fd_, p, size, name_);
+  }
+  buf_.insert(buf_.end(), p, p + size);
+  return Ok{};
+}
+
+Status FdSink::flush() {
+  if (buf_.empty()) return Ok{};
+  auto s = write_all(fd_, buf_.data(), buf_.size(), name_);
+  buf_.clear();
+  return s;
+}
+
+struct HashSink::Ctx {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  ~Ctx() { EVP_MD_CTX_free(md); }
+};
+
+HashSink::HashSink(Sink& next) : next_(next), ctx_(std::make_unique<Ctx>()) {
+  EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr);
+}
+
+HashSink::~HashSink() = default;
+
+Status HashSink::write(const void* data, size_t size) {
+  EVP_DigestUpdate(ctx_->md, data, size);
+  size_ += size;
+  return next_.write(data, size);
+}
+
+Status HashSink::finish() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx_->md, md, &len);
+  digest_ = "sha256:" + hex(md, len);
+  return next_.finish();
+}
+
+std::unique_ptr<Sink> make_compressor(Compression c, int level, int threads, Sink& next, std::string name) {
+  switch (c) {
+    case Compression::None: return std::make_unique<PassThrough>(next);
+    case Compression::Gzip: return std::make_unique<GzipSink>(level > 0 ? level : 6, next, std::move(name));
+    case Compression::Zstd: {
+      // Workers: one per core up to 4; at least one, so the output is the same on every machine.
+      if (threads <= 0) {
+        long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n < 1 ? 1 : n > 4 ? 4 : static_cast<int>(n);
+      }
+      return std::make_unique<ZstdSink>(level > 0 ? level : 3, threads, next, std::move(name));
+    }
+  }
+  return std::make_unique<PassThrough>(next);
+}
+
+std::string sha256_digest(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  return "sha256:" + hex(md, len);
+}
+
+Result<TempFile> TempFile::create(const std::string& dest) {
+  std::string tmp = dest + ".tmp-XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return sys_error("create", dest);
+  return TempFile(dest, tmp, fd);
+}
+
+TempFile::~TempFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+Status TempFile::commit() {
+  // mkstemp makes 0600; an archive is not secret. (Reading umask(2) would change it.)
+  if (::fchmod(fd_, 0644) != 0) return sys_error("chmod", tmp_);
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    int err = errno;
+    ::unlink(tmp_.c_str());
+    return sys_error("close", dest_, err);
+  }
+  fd_ = -1;
+  if (::rename(tmp_.c_str(), dest_.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp_.c_str());
+    return sys_error("rename", dest_, err);
+  }
+  return Ok{};
+}
+
+}  // namespace minify::pack

@@ -1,0 +1,88 @@
+// Byte streams for the writers: a buffered file sink, a SHA-256 tee and gzip/zstd compressors,
+// chained so that an archive is hashed (before and after compression) and compressed in the
+// pass that writes it. OCI digests come out of this one pass; nothing is read back.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "minify/pack.hpp"
+#include "minify/result.hpp"
+
+namespace minify::pack {
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual Status write(const void* data, size_t size) = 0;
+  // Ends the stream (compressor trailers) and flushes everything below.
+  virtual Status finish() = 0;
+};
+
+// Writes to a file descriptor through a buffer, counting the bytes.
+class FdSink : public Sink {
+ public:
+  FdSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) { buf_.reserve(kBufferSize); }
+  Status write(const void* data, size_t size) override;
+  Status finish() override { return flush(); }
+  Status flush();
+  uint64_t offset() const { return offset_; }  // bytes accepted so far, buffered or not
+
+ private:
+  static constexpr size_t kBufferSize = 1 << 20;
+  int fd_;
+  std::string name_;
+  std::vector<char> buf_;
+  uint64_t offset_ = 0;
+};
+
+// Hashes what passes through with SHA-256 (OpenSSL EVP) and counts it.
+class HashSink : public Sink {
+ public:
+  explicit HashSink(Sink& next);
+  ~HashSink() override;
+  Status write(const void* data, size_t size) override;
+  Status finish() override;
+  // "sha256:<hex>". Requires: finish() returned ok.
+  const std::string& digest() const { return digest_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  Sink& next_;
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+  uint64_t size_ = 0;
+  std::string digest_;
+};
+
+// Compresses into `next`; Compression::None passes bytes through.
+std::unique_ptr<Sink> make_compressor(Compression c, int level, int threads, Sink& next, std::string name);
+
+// "sha256:<hex>" of a buffer.
+std::string sha256_digest(const std::string& data);
+
+// A file written under a temporary name in the destination's directory and renamed over the
+// destination by commit(); destroyed uncommitted, it removes the temporary file.
+class TempFile {
+ public:
+  static Result<TempFile> create(const std::string& dest);
+  TempFile(TempFile&& o) noexcept : dest_(std::move(o.dest_)), tmp_(std::move(o.tmp_)), fd_(o.fd_) { o.fd_ = -1; }
+  TempFile& operator=(TempFile&&) = delete;
+  ~TempFile();
+  int fd() const { return fd_; }
+  const std::string& dest() const { return dest_; }
+  Status commit();
+
+ private:
+  TempFile(std::string dest, std::string tmp, int fd) : dest_(std::move(dest)), tmp_(std::move(tmp)), fd_(fd) {}
+  std::string dest_;
+  std::string tmp_;
+  int fd_ = -1;
+};
+
+// Streams the set as a tar (PAX restricted, sorted, uid/gid 0, mtime fixed) into `out`.
+Status write_tar_stream(const FileSet& set, const Root& root, int64_t mtime, Sink& out);
+
+}  // namespace minify::pack

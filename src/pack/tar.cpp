@@ -1,0 +1,152 @@
+// The tar writer. libarchive formats the entries (PAX restricted: plain ustar headers unless a
+// name, link or size needs a PAX extended header) and hands the bytes to our sink chain, which
+// hashes and compresses them in the same pass. Reproducibility (reproducible-builds.org/docs/
+// archives): entries in path order, uid/gid 0 with no names, one mtime (SOURCE_DATE_EPOCH), no
+// atime/ctime, no xattrs, and file sizes taken from the open descriptor.
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <memory>
+
+#include "pack/stream.hpp"
+
+namespace minify {
+
+namespace {
+
+struct ArchiveFree {
+  void operator()(struct archive* a) const { archive_write_free(a); }
+};
+struct EntryFree {
+  void operator()(struct archive_entry* e) const { archive_entry_free(e); }
+};
+
+struct CallbackState {
+  pack::Sink* sink;
+  std::optional<Error> error;
+};
+
+la_ssize_t write_cb(struct archive* a, void* data, const void* buf, size_t n) {
+  auto* st = static_cast<CallbackState*>(data);
+  if (auto s = st->sink->write(buf, n); !s) {
+    st->error = s.error();
+    archive_set_error(a, s.error().err ? s.error().err : EIO, "%s", s.error().message().c_str());
+    return -1;
+  }
+  return static_cast<la_ssize_t>(n);
+}
+
+Error archive_error(struct archive* a, const CallbackState& st, const std::string& op, const std::string& path) {
+  if (st.error) return *st.error;
+  const char* msg = archive_error_string(a);
+  return Error{archive_errno(a) > 0 ? archive_errno(a) : 0, op, path, msg ? msg : "libarchive error"};
+}
+
+}  // namespace
+
+namespace pack {
+
+Status write_tar_stream(const FileSet& set, const Root& root, int64_t mtime, Sink& out) {
+  std::unique_ptr<struct archive, ArchiveFree> a(archive_write_new());
+  CallbackState st{&out, std::nullopt};
+  if (archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
+      archive_write_open2(a.get(), &st, nullptr, write_cb, nullptr, nullptr) != ARCHIVE_OK)
+    return archive_error(a.get(), st, "write tar", "");
+  std::unique_ptr<struct archive_entry, EntryFree> ae(archive_entry_new());
+  std::vector<char> buf(1 << 18);
+  for (const auto& [path, e] : set) {
+    archive_entry_clear(ae.get());
+    std::string name = path.substr(1);  // tar names are relative: "usr/bin/x"
+    archive_entry_set_pathname(ae.get(), name.c_str());
+    archive_entry_set_uid(ae.get(), 0);
+    archive_entry_set_gid(ae.get(), 0);
+    archive_entry_set_mtime(ae.get(), mtime, 0);
+    archive_entry_set_perm(ae.get(), e.mode & 07777);
+    UniqueFd fd;
+    uint64_t size = 0;
+    switch (e.type) {
+      case EntryType::Directory: archive_entry_set_filetype(ae.get(), AE_IFDIR); break;
+      case EntryType::Symlink:
+        archive_entry_set_filetype(ae.get(), AE_IFLNK);
+        archive_entry_set_perm(ae.get(), 0777);
+        archive_entry_set_symlink(ae.get(), e.link_target.c_str());
+        break;
+      case EntryType::File: {
+        archive_entry_set_filetype(ae.get(), AE_IFREG);
+        if (e.generated) {
+          size = e.content.size();
+        } else {
+          auto f = root.open_read(path);
+          if (!f) return f.error();
+          struct stat sb;
+          if (::fstat(f->get(), &sb) != 0) return sys_error("stat", path);
+          if (!S_ISREG(sb.st_mode)) return bad_input("write tar", path, "no longer a regular file");
+          size = static_cast<uint64_t>(sb.st_size);
+          fd = std::move(*f);
+        }
+        archive_entry_set_size(ae.get(), static_cast<la_int64_t>(size));
+        break;
+      }
+    }
+    if (archive_write_header(a.get(), ae.get()) != ARCHIVE_OK) return archive_error(a.get(), st, "write tar", path);
+    if (e.type != EntryType::File) continue;
+    if (e.generated) {
+      if (!e.content.empty() && archive_write_data(a.get(), e.content.data(), e.content.size()) < 0)
+        return archive_error(a.get(), st, "write tar", path);
+      continue;
+    }
+    uint64_t left = size;
+    while (left > 0) {
+      ssize_t n = ::read(fd.get(), buf.data(), std::min<uint64_t>(buf.size(), left));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return sys_error("read", path);
+      if (n == 0) return bad_input("read", path, "file shrank while it was archived");
+      if (archive_write_data(a.get(), buf.data(), static_cast<size_t>(n)) < 0)
+        return archive_error(a.get(), st, "write tar", path);
+      left -= static_cast<uint64_t>(n);
+    }
+  }
+  if (archive_write_close(a.get()) != ARCHIVE_OK) return archive_error(a.get(), st, "write tar", "");
+  return Ok{};
+}
+
+}  // namespace pack
+
+std::string_view compression_name(Compression c) {
+  switch (c) {
+    case Compression::None: return "none";
+    case Compression::Gzip: return "gzip";
+    case Compression::Zstd: return "zstd";
+  }
+  return "none";
+}
+
+Result<int64_t> parse_source_date_epoch(const char* value) {
+  if (value == nullptr || *value == '\0') return int64_t{0};
+  std::string_view v = value;
+  int64_t out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || p != v.data() + v.size() || out < 0)
+    return bad_input("parse SOURCE_DATE_EPOCH", std::string(v), "not a non-negative decimal number of seconds");
+  return out;
+}
+
+Result<ArchiveDigest> write_tar(const FileSet& set, const Root& root, const std::string& out_file,
+                                const TarOptions& options) {
+  auto tmp = pack::TempFile::create(out_file);
+  if (!tmp) return tmp.error();
+  pack::FdSink file(tmp->fd(), out_file);
+  pack::HashSink compressed(file);
+  auto compressor = pack::make_compressor(options.compression, options.level, options.threads, compressed, out_file);
+  pack::HashSink tar(*compressor);
+  if (auto s = pack::write_tar_stream(set, root, options.mtime, tar); !s) return s.error();
+  if (auto s = tar.finish(); !s) return s.error();
+  if (auto s = tmp->commit(); !s) return s.error();
+  return ArchiveDigest{compressed.digest(), compressed.size(), tar.digest(), tar.size()};
+}
+
+}  // namespace minify
