@@ -1,0 +1,411 @@
+// Recovers the library names a program passes to dlopen, statically, with Capstone.
+// The scan never disassembles a whole text segment. It first finds where dlopen-like functions
+// are reached: their GOT slots (JUMP_SLOT/GLOB_DAT relocations), the PLT stubs that jump through
+// those slots, and their addresses in .dynsym/.symtab (static binaries). A byte-level pass then
+// looks for direct calls to those addresses (x86-64 `call rel32`/`jmp rel32`/`call *slot(%rip)`,
+// AArch64 `bl`/`b`), and only the function around each call site is disassembled, from its start
+// in .eh_frame_hdr (or .symtab) up to the call, tracking which argument registers hold constant
+// addresses. A constant pointing at a string is the name; anything else is reported as computed,
+// with the instruction that set the register, never guessed.
+// Calling conventions: System V AMD64 ABI (rdi, rsi) and AAPCS64 (x0, x1).
+#include <capstone/capstone.h>
+#include <elf.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <map>
+
+#include "minify/inspect.hpp"
+
+namespace minify {
+
+namespace {
+
+struct Target {
+  std::string_view function;
+  int arg;  // which argument is the file name
+};
+constexpr Target kTargets[] = {
+    {"dlopen", 0}, {"dlmopen", 1}, {"__libc_dlopen_mode", 0}, {"g_module_open", 0}, {"g_module_open_full", 0},
+};
+
+const Target* target_of(std::string_view name) {
+  for (const auto& t : kTargets)
+    if (t.function == name) return &t;
+  return nullptr;
+}
+
+constexpr uint64_t kMaxFunctionWindow = 64 * 1024;  // a longer "function" means a bad start
+constexpr uint64_t kFallbackWindow = 512;           // no known function start: look back this far
+constexpr size_t kMaxString = 4096;
+constexpr size_t kMaxSites = 256;
+
+struct CsHandle {
+  csh h = 0;
+  bool ok = false;
+  CsHandle(cs_arch arch, cs_mode mode) {
+    ok = cs_open(arch, mode, &h) == CS_ERR_OK;
+    if (ok) cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
+  }
+  ~CsHandle() {
+    if (ok) cs_close(&h);
+  }
+  CsHandle(const CsHandle&) = delete;
+  CsHandle& operator=(const CsHandle&) = delete;
+};
+
+struct InsnDeleter {
+  size_t n;
+  void operator()(cs_insn* p) const { cs_free(p, n); }
+};
+
+// What a register holds at a point of the linear walk.
+struct RegValue {
+  bool known = false;
+  uint64_t value = 0;
+  std::string how;  // for an unknown value: what set it last
+};
+
+// ---- x86-64 ----------------------------------------------------------------------------------
+
+int x86_full_reg(unsigned r) {
+  switch (r) {
+    case X86_REG_RDI: case X86_REG_EDI: case X86_REG_DI: case X86_REG_DIL: return X86_REG_RDI;
+    case X86_REG_RSI: case X86_REG_ESI: case X86_REG_SI: case X86_REG_SIL: return X86_REG_RSI;
+    case X86_REG_RAX: case X86_REG_EAX: case X86_REG_AX: case X86_REG_AL: return X86_REG_RAX;
+    case X86_REG_RBX: case X86_REG_EBX: case X86_REG_BX: case X86_REG_BL: return X86_REG_RBX;
+    case X86_REG_RCX: case X86_REG_ECX: case X86_REG_CX: case X86_REG_CL: return X86_REG_RCX;
+    case X86_REG_RDX: case X86_REG_EDX: case X86_REG_DX: case X86_REG_DL: return X86_REG_RDX;
+    case X86_REG_RBP: case X86_REG_EBP: case X86_REG_BP: case X86_REG_BPL: return X86_REG_RBP;
+    case X86_REG_R8: case X86_REG_R8D: case X86_REG_R8W: case X86_REG_R8B: return X86_REG_R8;
+    case X86_REG_R9: case X86_REG_R9D: case X86_REG_R9W: case X86_REG_R9B: return X86_REG_R9;
+    case X86_REG_R10: case X86_REG_R10D: case X86_REG_R10W: case X86_REG_R10B: return X86_REG_R10;
+    case X86_REG_R11: case X86_REG_R11D: case X86_REG_R11W: case X86_REG_R11B: return X86_REG_R11;
+    case X86_REG_R12: case X86_REG_R12D: case X86_REG_R12W: case X86_REG_R12B: return X86_REG_R12;
+    case X86_REG_R13: case X86_REG_R13D: case X86_REG_R13W: case X86_REG_R13B: return X86_REG_R13;
+    case X86_REG_R14: case X86_REG_R14D: case X86_REG_R14W: case X86_REG_R14B: return X86_REG_R14;
+    case X86_REG_R15: case X86_REG_R15D: case X86_REG_R15W: case X86_REG_R15B: return X86_REG_R15;
+    default: return -1;
+  }
+}
+
+constexpr std::array<int, 9> kX86CallerSaved = {X86_REG_RAX, X86_REG_RCX, X86_REG_RDX, X86_REG_RSI, X86_REG_RDI,
+                                                X86_REG_R8,  X86_REG_R9,  X86_REG_R10, X86_REG_R11};
+constexpr int kX86Args[] = {X86_REG_RDI, X86_REG_RSI};
+
+// Steps the register state over one instruction.
+void x86_step(csh h, const cs_insn& in, std::map<int, RegValue>& regs) {
+  const cs_x86& x = in.detail->x86;
+  uint64_t next = in.address + in.size;
+  auto set_unknown = [&](int r, std::string how) {
+    if (r >= 0) regs[r] = {false, 0, std::move(how)};
+  };
+  if (in.id == X86_INS_CALL) {
+    for (int r : kX86CallerSaved) set_unknown(r, "the result of a call");
+    return;
+  }
+  if (x.op_count == 2 && x.operands[0].type == X86_OP_REG) {
+    int dst = x86_full_reg(x.operands[0].reg);
+    const cs_x86_op& src = x.operands[1];
+    bool narrow_ok = x.operands[0].size >= 4;  // 32-bit writes zero-extend
+    if (dst >= 0 && narrow_ok) {
+      if (in.id == X86_INS_LEA && src.type == X86_OP_MEM && src.mem.index == X86_REG_INVALID) {
+        if (src.mem.base == X86_REG_RIP) {
+          regs[dst] = {true, next + static_cast<uint64_t>(src.mem.disp), {}};
+          return;
+        }
+        auto base = regs.find(x86_full_reg(src.mem.base));
+        if (base != regs.end() && base->second.known) {
+          regs[dst] = {true, base->second.value + static_cast<uint64_t>(src.mem.disp), {}};
+          return;
+        }
+      }
+      if (in.id == X86_INS_MOV || in.id == X86_INS_MOVABS) {
+        if (src.type == X86_OP_IMM) {
+          regs[dst] = {true, static_cast<uint64_t>(src.imm), {}};
+          return;
+        }
+        if (src.type == X86_OP_REG && x86_full_reg(src.reg) >= 0) {
+          auto from = regs.find(x86_full_reg(src.reg));
+          if (from != regs.end())
+            regs[dst] = from->second;
+          else
+            regs[dst] = {false, 0, std::string("copied from ") + cs_reg_name(h, src.reg) + ", not set in this function"};
+          return;
+        }
+      }
+      if (in.id == X86_INS_XOR && src.type == X86_OP_REG && x86_full_reg(src.reg) == dst) {
+        regs[dst] = {true, 0, {}};
+        return;
+      }
+    }
+  }
+  cs_regs rd, wr;
+  uint8_t nrd = 0, nwr = 0;
+  if (cs_regs_access(h, &in, rd, &nrd, wr, &nwr) == CS_ERR_OK)
+    for (uint8_t i = 0; i < nwr; ++i) set_unknown(x86_full_reg(wr[i]), std::string(in.mnemonic) + " " + in.op_str);
+}
+
+// ---- AArch64 ---------------------------------------------------------------------------------
+
+int a64_full_reg(unsigned r) {
+  if (r >= ARM64_REG_X0 && r <= ARM64_REG_X28) return static_cast<int>(r - ARM64_REG_X0);
+  if (r >= ARM64_REG_W0 && r <= ARM64_REG_W30) return static_cast<int>(r - ARM64_REG_W0);
+  if (r == ARM64_REG_X29) return 29;
+  if (r == ARM64_REG_X30) return 30;
+  return -1;
+}
+
+void a64_step(csh h, const cs_insn& in, std::map<int, RegValue>& regs) {
+  const cs_arm64& a = in.detail->arm64;
+  auto set_unknown = [&](int r, std::string how) {
+    if (r >= 0) regs[r] = {false, 0, std::move(how)};
+  };
+  if (in.id == ARM64_INS_BL || in.id == ARM64_INS_BLR) {
+    for (int r = 0; r <= 18; ++r) set_unknown(r, "the result of a call");
+    return;
+  }
+  if (a.op_count >= 2 && a.operands[0].type == ARM64_OP_REG) {
+    int dst = a64_full_reg(a.operands[0].reg);
+    const cs_arm64_op& s1 = a.operands[1];
+    if (dst >= 0) {
+      if ((in.id == ARM64_INS_ADRP || in.id == ARM64_INS_ADR) && s1.type == ARM64_OP_IMM) {
+        regs[dst] = {true, static_cast<uint64_t>(s1.imm), {}};
+        return;
+      }
+      if (in.id == ARM64_INS_ADD && a.op_count == 3 && s1.type == ARM64_OP_REG && a.operands[2].type == ARM64_OP_IMM &&
+          a.operands[2].shift.type == ARM64_SFT_INVALID) {
+        auto src = regs.find(a64_full_reg(s1.reg));
+        if (src != regs.end() && src->second.known) {
+          regs[dst] = {true, src->second.value + static_cast<uint64_t>(a.operands[2].imm), {}};
+          return;
+        }
+      }
+      if ((in.id == ARM64_INS_MOV || in.id == ARM64_INS_MOVZ) && a.op_count == 2) {
+        if (s1.type == ARM64_OP_IMM && s1.shift.type == ARM64_SFT_INVALID) {
+          regs[dst] = {true, static_cast<uint64_t>(s1.imm), {}};
+          return;
+        }
+        if (s1.type == ARM64_OP_REG && a64_full_reg(s1.reg) >= 0) {
+          auto from = regs.find(a64_full_reg(s1.reg));
+          if (from != regs.end())
+            regs[dst] = from->second;
+          else
+            regs[dst] = {false, 0, std::string("copied from ") + cs_reg_name(h, s1.reg) + ", not set in this function"};
+          return;
+        }
+      }
+    }
+  }
+  cs_regs rd, wr;
+  uint8_t nrd = 0, nwr = 0;
+  if (cs_regs_access(h, &in, rd, &nrd, wr, &nwr) == CS_ERR_OK)
+    for (uint8_t i = 0; i < nwr; ++i) set_unknown(a64_full_reg(wr[i]), std::string(in.mnemonic) + " " + in.op_str);
+  // Capstone 4 does not always list explicit destinations among written registers.
+  if (a.op_count >= 1 && a.operands[0].type == ARM64_OP_REG && (a.operands[0].access & CS_AC_WRITE))
+    set_unknown(a64_full_reg(a.operands[0].reg), std::string(in.mnemonic) + " " + in.op_str);
+}
+
+// ---- the scan --------------------------------------------------------------------------------
+
+struct Exec {
+  uint64_t vaddr;
+  std::string_view bytes;
+};
+
+std::vector<Exec> exec_regions(const ElfDetail& elf, std::string_view image) {
+  std::vector<Exec> out;
+  for (const auto& s : elf.segments)
+    if (s.type == PT_LOAD && (s.flags & PF_X) && s.offset < image.size())
+      out.push_back({s.vaddr, image.substr(s.offset, std::min<uint64_t>(s.filesz, image.size() - s.offset))});
+  return out;
+}
+
+const Exec* region_of(const std::vector<Exec>& ex, uint64_t addr) {
+  for (const auto& e : ex)
+    if (addr >= e.vaddr && addr - e.vaddr < e.bytes.size()) return &e;
+  return nullptr;
+}
+
+int32_t rd32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);  // x86-64 and our AArch64 targets are little-endian
+  return static_cast<int32_t>(v);
+}
+
+std::optional<std::string> string_at(const ElfDetail& elf, std::string_view image, uint64_t addr) {
+  std::string_view s = bytes_at(elf, image, addr, kMaxString);
+  size_t n = s.find('\0');
+  if (n == std::string_view::npos || n == 0) return std::nullopt;
+  s = s.substr(0, n);
+  for (unsigned char c : s)
+    if (c < 0x20 || c >= 0x7f) return std::nullopt;
+  return std::string(s);
+}
+
+struct Site {
+  uint64_t addr;
+  const Target* target;
+};
+
+}  // namespace
+
+std::vector<DlopenCall> scan_dlopen_calls(const ElfDetail& elf, std::string_view image, const std::vector<ElfSymbol>& symtab) {
+  bool x86 = elf.ident.machine == EM_X86_64, a64 = elf.ident.machine == EM_AARCH64;
+  if ((!x86 && !a64) || elf.ident.data != ELFDATA2LSB) return {};
+
+  // 1. Where the targets are reached: direct addresses and GOT slots.
+  std::map<uint64_t, const Target*> direct, slots;
+  for (const auto& s : elf.import_slots)
+    if (const Target* t = target_of(s.symbol)) slots[s.slot] = t;
+  auto add_defined = [&](const std::vector<ElfSymbol>& syms) {
+    for (const auto& s : syms)
+      if (s.defined && s.type == STT_FUNC && s.value != 0)
+        if (const Target* t = target_of(s.name)) direct[s.value] = t;
+  };
+  add_defined(elf.dynsym);
+  add_defined(symtab);
+  if (direct.empty() && slots.empty()) return {};
+
+  std::vector<Exec> ex = exec_regions(elf, image);
+  // PLT stubs jumping through a slot become direct targets. Scan the PLT sections when known.
+  std::vector<Exec> plt_scan;
+  for (const auto& s : elf.sections)
+    if ((s.name == ".plt" || s.name == ".plt.sec" || s.name == ".plt.got") && s.offset < image.size())
+      plt_scan.push_back({s.addr, image.substr(s.offset, std::min<uint64_t>(s.size, image.size() - s.offset))});
+  if (elf.sections.empty()) plt_scan = ex;
+  if (!slots.empty()) {
+    for (const auto& r : plt_scan) {
+      const char* p = r.bytes.data();
+      if (x86) {
+        for (size_t i = 0; i + 6 <= r.bytes.size(); ++i) {
+          if (static_cast<unsigned char>(p[i]) != 0xff || static_cast<unsigned char>(p[i + 1]) != 0x25) continue;
+          uint64_t at = r.vaddr + i;
+          auto it = slots.find(at + 6 + static_cast<uint64_t>(static_cast<int64_t>(rd32(p + i + 2))));
+          if (it == slots.end()) continue;
+          uint64_t start = at;
+          if (i >= 1 && static_cast<unsigned char>(p[i - 1]) == 0xf2) start -= 1;  // bnd jmp
+          size_t sidx = static_cast<size_t>(start - r.vaddr);
+          if (sidx >= 4 && std::memcmp(p + sidx - 4, "\xf3\x0f\x1e\xfa", 4) == 0) start -= 4;  // endbr64
+          direct[start] = it->second;
+          direct[at] = it->second;
+        }
+      } else {
+        for (size_t i = 0; i + 8 <= r.bytes.size(); i += 4) {
+          auto adrp = static_cast<uint32_t>(rd32(p + i)), ldr = static_cast<uint32_t>(rd32(p + i + 4));
+          if ((adrp & 0x9f000000u) != 0x90000000u || (ldr & 0xffc00000u) != 0xf9400000u) continue;
+          if (((ldr >> 5) & 0x1f) != (adrp & 0x1f)) continue;
+          uint64_t pc = r.vaddr + i;
+          int64_t imm = static_cast<int64_t>((((adrp >> 5) & 0x7ffff) << 2) | ((adrp >> 29) & 3));
+          if (imm & (1 << 20)) imm -= (1 << 21);
+          uint64_t slot = (pc & ~uint64_t{0xfff}) + static_cast<uint64_t>(imm * 4096) + ((ldr >> 10) & 0xfff) * 8;
+          auto it = slots.find(slot);
+          if (it == slots.end()) continue;
+          uint64_t start = pc;
+          if (i >= 4 && static_cast<uint32_t>(rd32(p + i - 4)) == 0xd503245fu) start -= 4;  // bti c
+          direct[start] = it->second;
+        }
+      }
+    }
+  }
+
+  // 2. Candidate call sites: a byte pass, validated below by disassembling up to each one.
+  std::vector<Site> sites;
+  for (const auto& r : ex) {
+    const char* p = r.bytes.data();
+    size_t n = r.bytes.size();
+    if (x86) {
+      for (size_t i = 0; i + 5 <= n && sites.size() < kMaxSites; ++i) {
+        auto b = static_cast<unsigned char>(p[i]);
+        if (b == 0xe8 || b == 0xe9) {
+          uint64_t to = r.vaddr + i + 5 + static_cast<uint64_t>(static_cast<int64_t>(rd32(p + i + 1)));
+          if (auto it = direct.find(to); it != direct.end()) sites.push_back({r.vaddr + i, it->second});
+        } else if (b == 0xff && i + 6 <= n && (static_cast<unsigned char>(p[i + 1]) == 0x15 || static_cast<unsigned char>(p[i + 1]) == 0x25)) {
+          uint64_t to = r.vaddr + i + 6 + static_cast<uint64_t>(static_cast<int64_t>(rd32(p + i + 2)));
+          if (auto it = slots.find(to); it != slots.end() && !direct.count(r.vaddr + i) &&
+                                        !(i >= 4 && direct.count(r.vaddr + i - 4)))
+            sites.push_back({r.vaddr + i, it->second});
+        }
+      }
+    } else {
+      for (size_t i = 0; i + 4 <= n && sites.size() < kMaxSites; i += 4) {
+        auto w = static_cast<uint32_t>(rd32(p + i));
+        if ((w & 0x7c000000u) != 0x14000000u) continue;  // b / bl
+        int64_t imm = w & 0x3ffffff;
+        if (imm & (1 << 25)) imm -= (1 << 26);
+        uint64_t to = r.vaddr + i + static_cast<uint64_t>(imm * 4);
+        if (auto it = direct.find(to); it != direct.end()) sites.push_back({r.vaddr + i, it->second});
+      }
+    }
+  }
+  if (sites.empty()) return {};
+
+  // Function starts: .eh_frame_hdr, plus .symtab functions.
+  std::vector<uint64_t> starts = elf.function_starts;
+  for (const auto& s : symtab)
+    if (s.type == STT_FUNC && s.defined && s.value != 0) starts.push_back(s.value);
+  std::sort(starts.begin(), starts.end());
+
+  CsHandle cs(x86 ? CS_ARCH_X86 : CS_ARCH_ARM64, x86 ? CS_MODE_64 : CS_MODE_ARM);
+  if (!cs.ok) return {};
+  std::vector<DlopenCall> out;
+  for (const Site& site : sites) {
+    const Exec* r = region_of(ex, site.addr);
+    if (r == nullptr) continue;
+    uint64_t fn = 0;
+    auto it = std::upper_bound(starts.begin(), starts.end(), site.addr);
+    if (it != starts.begin() && site.addr - *std::prev(it) <= kMaxFunctionWindow) fn = *std::prev(it);
+    std::vector<uint64_t> tries;
+    if (fn != 0 && fn >= r->vaddr) {
+      tries.push_back(fn);
+    } else {
+      uint64_t lo = site.addr - std::min<uint64_t>(kFallbackWindow, site.addr - r->vaddr);
+      for (uint64_t k = 0; k < (x86 ? 16u : 1u) && lo + k < site.addr; ++k) tries.push_back(lo + k);
+      if (tries.empty()) tries.push_back(site.addr);
+    }
+    bool done = false;
+    for (uint64_t start : tries) {
+      if (done) break;
+      std::string_view code = r->bytes.substr(static_cast<size_t>(start - r->vaddr), static_cast<size_t>(site.addr - start) + 16);
+      cs_insn* raw = nullptr;
+      size_t count = cs_disasm(cs.h, reinterpret_cast<const uint8_t*>(code.data()), code.size(), start, 0, &raw);
+      std::unique_ptr<cs_insn, InsnDeleter> insns(raw, InsnDeleter{count});
+      std::map<int, RegValue> regs;
+      for (size_t i = 0; i < count; ++i) {
+        const cs_insn& in = raw[i];
+        if (in.address > site.addr) break;
+        if (in.address == site.addr) {
+          bool is_branch = x86 ? (in.id == X86_INS_CALL || in.id == X86_INS_JMP)
+                               : (in.id == ARM64_INS_BL || in.id == ARM64_INS_B);
+          if (!is_branch) break;
+          int reg = x86 ? kX86Args[site.target->arg] : site.target->arg;
+          auto rv = regs.find(reg);
+          DlopenCall call{std::string(site.target->function), site.addr, std::nullopt, {}};
+          if (rv == regs.end()) {
+            call.unknown_reason = "argument not set in the calling function (passed in from its caller)";
+          } else if (!rv->second.known) {
+            call.unknown_reason = "argument computed at run time (" + rv->second.how + ")";
+          } else if (rv->second.value == 0) {
+            done = true;  // dlopen(NULL): the program itself
+            break;
+          } else if (auto s = string_at(elf, image, rv->second.value)) {
+            call.name = std::move(*s);
+          } else {
+            call.unknown_reason = "argument is a constant address that holds no string";
+          }
+          out.push_back(std::move(call));
+          done = true;
+          break;
+        }
+        if (x86)
+          x86_step(cs.h, in, regs);
+        else
+          a64_step(cs.h, in, regs);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace minify

@@ -1,0 +1,619 @@
+// The Inspector: for one file, the kind, libc, Go build info, runtime needs, dlopen targets and
+// base recommendation of inspect.hpp. Each ELF object's facts (imports, versions, dlopen calls) are
+// read once per Inspector and cached by real path, so inspecting every program in /usr/bin reads
+// libc once. dlopen targets are resolved the way ld.so resolves a DT_NEEDED entry of the object
+// that calls dlopen (glibc elf/dl-open.c uses _dl_map_object with the caller's link map).
+#include <elf.h>
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "inspect/inspect_internal.hpp"
+
+namespace minify {
+
+using namespace inspect_internal;
+
+std::string file_kind_name(FileKind kind) {
+  switch (kind) {
+    case FileKind::Static: return "static";
+    case FileKind::StaticPie: return "static-pie";
+    case FileKind::Dynamic: return "dynamic";
+    case FileKind::Script: return "script";
+    case FileKind::NotElf: return "not-elf";
+  }
+  return "unknown";
+}
+
+std::string base_image_name(BaseImage base) {
+  switch (base) {
+    case BaseImage::Scratch: return "scratch";
+    case BaseImage::DistrolessStatic: return "distroless-static";
+    case BaseImage::DistrolessBase: return "distroless-base";
+    case BaseImage::DistrolessCc: return "distroless-cc";
+  }
+  return "unknown";
+}
+
+const RuntimeNeed* FileReport::need(NeedKind which) const {
+  for (const auto& n : needs)
+    if (n.kind == which) return &n;
+  return nullptr;
+}
+
+std::vector<DlopenTarget> read_dlopen_notes(const ElfDetail& elf, std::vector<std::string>& problems) {
+  constexpr uint32_t kNtFdoDlopenMetadata = 0x407c0c0a;
+  std::vector<DlopenTarget> out;
+  for (const auto& n : elf.notes) {
+    if (n.owner != "FDO" || n.type != kNtFdoDlopenMetadata) continue;
+    std::string_view text(n.desc.data(), strnlen(n.desc.data(), n.desc.size()));
+    auto doc = nlohmann::json::parse(text, nullptr, false);
+    if (doc.is_discarded() || !doc.is_array()) {
+      problems.push_back(".note.dlopen: payload is not a JSON array");
+      continue;
+    }
+    for (const auto& e : doc) {
+      if (!e.is_object() || !e.contains("soname") || !e["soname"].is_array()) {
+        problems.push_back(".note.dlopen: entry without a \"soname\" array");
+        continue;
+      }
+      auto str = [&](const char* key) { return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : std::string(); };
+      for (const auto& s : e["soname"]) {
+        if (!s.is_string()) continue;
+        DlopenTarget t;
+        t.name = s.get<std::string>();
+        t.source = DlopenSource::Note;
+        t.function = "dlopen";
+        t.feature = str("feature");
+        t.priority = str("priority");
+        t.description = str("description");
+        out.push_back(std::move(t));
+      }
+    }
+  }
+  return out;
+}
+
+namespace {
+
+bool symtab_filter(std::string_view name) {
+  return is_needs_symbol(name) || name == "dlopen" || name == "dlmopen" || name == "__libc_dlopen_mode" ||
+         name == "g_module_open" || name == "__libc_start_main" || name == "_cgo_init";
+}
+
+std::string multiarch_tuple(uint16_t machine) {
+  switch (machine) {
+    case EM_X86_64: return "x86_64-linux-gnu";
+    case EM_AARCH64: return "aarch64-linux-gnu";
+    case EM_386: return "i386-linux-gnu";
+    case EM_ARM: return "arm-linux-gnueabihf";
+    case EM_RISCV: return "riscv64-linux-gnu";
+    case EM_PPC64: return "powerpc64le-linux-gnu";
+    case EM_S390: return "s390x-linux-gnu";
+    default: return "";
+  }
+}
+
+bool has_note(const ElfDetail& d, std::string_view owner, uint32_t type) {
+  return std::any_of(d.notes.begin(), d.notes.end(), [&](const ElfNote& n) { return n.owner == owner && n.type == type; });
+}
+
+// Libraries a distroless image already carries (gcr.io/distroless, Debian 12 flavours).
+bool in_glibc(std::string_view soname) {
+  static constexpr std::string_view kGlibc[] = {"libc.so.", "libm.so.", "libpthread.so.", "libdl.so.", "librt.so.",
+                                                "libresolv.so.", "libutil.so.", "libanl.so.", "libnss_", "ld-linux",
+                                                "libmvec.so.", "libBrokenLocale.so.", "libthread_db.so."};
+  return std::any_of(std::begin(kGlibc), std::end(kGlibc), [&](std::string_view p) { return soname.rfind(p, 0) == 0; });
+}
+bool in_distroless_base(std::string_view soname) {
+  return soname.rfind("libssl.so.3", 0) == 0 || soname.rfind("libcrypto.so.3", 0) == 0 || soname.rfind("libz.so.1", 0) == 0;
+}
+bool in_distroless_cc(std::string_view soname) {
+  return soname.rfind("libstdc++.so.", 0) == 0 || soname.rfind("libgcc_s.so.", 0) == 0 || soname.rfind("libgomp.so.", 0) == 0;
+}
+
+}  // namespace
+
+struct Inspector::Impl {
+  const Root& root;
+  InspectOptions opt;
+  Resolver resolver;
+  std::unordered_map<std::string, std::shared_ptr<const ObjectFacts>> facts_cache;
+  bool cache_read = false;
+  std::optional<LdCache> ld_cache;
+  std::optional<std::optional<std::string>> nsswitch;
+
+  Impl(const Root& r, InspectOptions o) : root(r), opt(std::move(o)), resolver(r, opt.env) {}
+
+  const LdCache* cache() {
+    if (!cache_read) {
+      cache_read = true;
+      if (auto bytes = root.read_file("/etc/ld.so.cache"))
+        if (auto parsed = parse_ld_cache(*bytes)) ld_cache = std::move(*parsed);
+    }
+    return ld_cache ? &*ld_cache : nullptr;
+  }
+
+  const std::optional<std::string>& nsswitch_conf() {
+    if (!nsswitch) {
+      auto text = root.read_file("/etc/nsswitch.conf", 1 << 20);
+      nsswitch = text ? std::optional<std::string>(std::move(*text)) : std::nullopt;
+    }
+    return *nsswitch;
+  }
+
+  // Facts of one object, computed from an already mapped image.
+  ObjectFacts facts_of(const std::string& path, const ElfDetail& d, std::string_view image, const ElfInfo& info,
+                       bool want_symtab, bool is_go, std::vector<ElfSymbol>* symtab_out) {
+    ObjectFacts f;
+    f.path = path;
+    f.soname = info.soname;
+    f.needed = info.needed;
+    f.problems = d.problems;
+    for (const auto& s : d.dynsym)
+      if (!s.defined && !s.name.empty()) f.imports.emplace(s.name, s.version);
+    for (const auto& need : d.version_needs)
+      for (const auto& v : need.versions)
+        if (v != "GLIBC_PRIVATE") f.newest_glibc_needed = newer_glibc(f.newest_glibc_needed, v);
+    for (const auto& v : d.version_defs)
+      if (v != "GLIBC_PRIVATE") f.newest_glibc_defined = newer_glibc(f.newest_glibc_defined, v);
+    if (info.soname.rfind("libcrypto.so", 0) == 0) {
+      constexpr std::string_view kTag = "OPENSSLDIR: \"";
+      if (size_t at = image.find(kTag); at != std::string_view::npos) {
+        size_t end = image.find('"', at + kTag.size());
+        if (end != std::string_view::npos && end - at < 512) f.openssl_dir = std::string(image.substr(at + kTag.size(), end - at - kTag.size()));
+      }
+    }
+    std::vector<ElfSymbol> symtab;
+    if (want_symtab) {
+      if (auto st = read_elf_symtab(image, path, &symtab_filter)) symtab = std::move(*st);
+      for (const auto& s : symtab)
+        if (s.defined && is_needs_symbol(s.name)) f.static_defs.insert(s.name);
+    }
+    if (is_go)
+      for (auto m : go_marker_strings())
+        if (image.find(m) != std::string_view::npos) f.go_markers.emplace_back(m);
+    if (opt.scan_dlopen) {
+      f.dlopen_calls = scan_dlopen_calls(d, image, symtab);
+      f.dlopen_notes = read_dlopen_notes(d, f.problems);
+    }
+    if (symtab_out) *symtab_out = std::move(symtab);
+    return f;
+  }
+
+  std::shared_ptr<const ObjectFacts> library_facts(const LoadedObject& o) {
+    auto it = facts_cache.find(o.real_path);
+    if (it != facts_cache.end()) return it->second;
+    std::shared_ptr<const ObjectFacts> f;
+    auto fd = root.open_read(o.real_path);
+    if (fd)
+      if (auto m = MappedFile::map(fd->get(), o.real_path))
+        if (auto d = read_elf_detail(m->bytes(), o.real_path)) {
+          ObjectFacts facts = facts_of(o.path, *d, m->bytes(), *o.elf, false, false, nullptr);
+          f = std::make_shared<const ObjectFacts>(std::move(facts));
+        }
+    if (!f) {
+      ObjectFacts empty;
+      empty.path = o.path;
+      empty.problems.push_back("cannot read " + o.real_path);
+      f = std::make_shared<const ObjectFacts>(std::move(empty));
+    }
+    facts_cache.emplace(o.real_path, f);
+    return f;
+  }
+
+  // A candidate file for a dlopen name: present, ELF, and loadable next to `want`.
+  bool candidate(const std::string& path, const ElfIdent& want) {
+    auto fd = root.open_read(path);
+    if (!fd) return false;
+    auto id = read_elf_ident(fd->get(), path);
+    return id && id->compatible_with(want);
+  }
+
+  // Resolves `name` as ld.so would for a DT_NEEDED entry of closure object `requester`.
+  void resolve_name(const Closure& c, int requester, const std::string& name, DlopenTarget& t) {
+    const ElfIdent& want = c.objects[0].elf->ident;
+    auto found = [&](std::string path, FoundBy how) {
+      t.resolved = true;
+      t.path = std::move(path);
+      t.how = how;
+      auto r = root.resolve(t.path);
+      t.real_path = r ? r->path : t.path;
+    };
+    if (name.find('/') != std::string::npos) {
+      std::string p = normalize_path(join_path(opt.env.cwd, name));
+      if (candidate(p, want)) found(p, FoundBy::Path);
+      return;
+    }
+    for (const auto& o : c.objects)
+      if (o.name == name || (o.elf && o.elf->soname == name)) return found(o.path, FoundBy::Loaded);
+    auto try_dirs = [&](const std::vector<std::string>& dirs, FoundBy how) {
+      for (const auto& d : dirs) {
+        t.searched.push_back(d);
+        std::string p = d == "/" ? "/" + name : d + "/" + name;
+        if (candidate(p, want)) {
+          found(p, how);
+          return true;
+        }
+      }
+      return false;
+    };
+    size_t req = static_cast<size_t>(std::max(requester, 0));
+    const LoadedObject* ro = req < c.objects.size() ? &c.objects[req] : nullptr;
+    bool nodeflib = ro && ro->elf && ro->elf->nodeflib();
+    if (c.family == LoaderFamily::Musl) {
+      if (try_dirs(opt.env.ld_library_path, FoundBy::LdLibraryPath)) return;
+      for (int l = static_cast<int>(req); l >= 0 && static_cast<size_t>(l) < c.objects.size(); l = c.objects[static_cast<size_t>(l)].loader) {
+        if (try_dirs(c.objects[static_cast<size_t>(l)].rpath, FoundBy::Rpath)) return;
+        if (try_dirs(c.objects[static_cast<size_t>(l)].runpath, FoundBy::Runpath)) return;
+      }
+      try_dirs(c.default_dirs, FoundBy::DefaultPath);
+      return;
+    }
+    if (ro && ro->runpath.empty()) {
+      // The RPATH stack: the object's own, then its loaders' (elf/dl-load.c _dl_map_object).
+      for (int l = static_cast<int>(req); l >= 0 && static_cast<size_t>(l) < c.objects.size(); l = c.objects[static_cast<size_t>(l)].loader)
+        if (try_dirs(c.objects[static_cast<size_t>(l)].rpath, FoundBy::Rpath)) return;
+      if (req != 0 && try_dirs(c.objects[0].rpath, FoundBy::Rpath)) return;
+    }
+    if (try_dirs(opt.env.ld_library_path, FoundBy::LdLibraryPath)) return;
+    if (ro && try_dirs(ro->runpath, FoundBy::Runpath)) return;
+    if (!nodeflib) {
+      t.searched.push_back("ld.so.cache");
+      if (const LdCache* lc = cache()) {
+        auto flags = ld_cache_flags_for(want);
+        for (const auto& e : lc->entries)
+          if (e.name == name && e.hwcaps.empty() && e.legacy_hwcap == 0 &&
+              std::find(flags.begin(), flags.end(), e.flags) != flags.end() && candidate(e.path, want))
+            return found(e.path, FoundBy::LdSoCache);
+      }
+      std::vector<std::string> dirs = c.default_dirs;
+      if (dirs.empty()) {
+        std::string tuple = multiarch_tuple(want.machine);
+        if (!tuple.empty()) dirs = {"/lib/" + tuple, "/usr/lib/" + tuple};
+        for (const char* d : {"/lib64", "/usr/lib64", "/lib", "/usr/lib"}) dirs.emplace_back(d);
+      }
+      try_dirs(dirs, FoundBy::DefaultPath);
+    }
+  }
+
+  void fill_target_closure(DlopenTarget& t) {
+    if (!t.resolved) return;
+    if (auto c = resolver.closure(t.path))
+      for (size_t i = 1; i < c->objects.size(); ++i) t.closure.push_back(c->objects[i].path);
+  }
+
+  Status inspect_elf(const std::string& path, const std::string& real_path, FileReport& rep);
+  void recommend(FileReport& rep, const Closure& c, const std::vector<std::string>& nss_libs);
+};
+
+Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& real_path, FileReport& rep) {
+  auto fd = root.open_read(real_path);
+  if (!fd) return fd.error();
+  auto mapped = MappedFile::map(fd->get(), path);
+  if (!mapped) return mapped.error();
+  std::string_view image = mapped->bytes();
+  auto detail = read_elf_detail(image, path);
+  if (!detail) return detail.error();
+  auto closure = resolver.closure(real_path);
+  if (!closure) return closure.error();
+  const Closure& c = *closure;
+  const ElfInfo& info = *c.objects[0].elf;
+
+  rep.ident = info.ident;
+  rep.interp = info.interp;
+  rep.needed = info.needed;
+  switch (info.linkage) {
+    case Linkage::Static: rep.kind = FileKind::Static; break;
+    case Linkage::StaticPie: rep.kind = FileKind::StaticPie; break;
+    case Linkage::Dynamic: rep.kind = FileKind::Dynamic; break;
+  }
+  for (size_t i = 1; i < c.objects.size(); ++i) rep.closure.push_back(c.objects[i].path);
+  for (const auto& m : c.missing) rep.missing.push_back(m.name);
+  for (const auto& p : detail->problems) rep.warnings.push_back(path + ": " + p);
+
+  // Go build info first: it decides how the rest is read.
+  auto go = read_go_buildinfo(*detail, image, path);
+  if (!go)
+    rep.warnings.push_back(go.error().message());
+  else
+    rep.go = std::move(*go);
+  bool is_go = rep.go.has_value();
+  if (const ElfSection* s = detail->section(".comment"); s && s->offset < image.size())
+    rep.rust = image.substr(s->offset, std::min<uint64_t>(s->size, image.size() - s->offset)).find("rustc version") != std::string_view::npos;
+
+  bool is_static = rep.kind != FileKind::Dynamic;
+  std::vector<ElfSymbol> symtab;
+  ObjectFacts prog = facts_of(path, *detail, image, info, is_static, is_go, &symtab);
+
+  // libc family: from the loader, or for a static file from glibc's crt1.o ABI note.
+  rep.libc = c.family;
+  constexpr uint32_t kNtGnuAbiTag = 1;
+  if (is_static && !is_go) {
+    if (has_note(*detail, "GNU", kNtGnuAbiTag))
+      rep.libc = LoaderFamily::Glibc;
+    else if (std::any_of(symtab.begin(), symtab.end(), [](const ElfSymbol& s) { return s.name == "__libc_start_main"; }))
+      rep.libc = LoaderFamily::Musl;
+  }
+
+  rep.newest_glibc = prog.newest_glibc_needed;
+  rep.newest_glibc_closure = prog.newest_glibc_needed;
+  std::vector<std::shared_ptr<const ObjectFacts>> libs;
+  std::string libc_dir, glibc_version;
+  int libc_index = 0;
+  for (size_t i = 1; i < c.objects.size(); ++i) {
+    const LoadedObject& o = c.objects[i];
+    bool is_libc = o.elf->soname.rfind("libc.so.", 0) == 0;
+    if (!is_libc && !opt.scan_libraries) continue;
+    auto f = library_facts(o);
+    if (is_libc) {
+      libc_dir = dirname_of(o.real_path);
+      libc_index = static_cast<int>(i);
+      if (!f->newest_glibc_defined.empty()) glibc_version = f->newest_glibc_defined.substr(6);
+    }
+    if (!in_glibc(o.elf->soname)) rep.newest_glibc_closure = newer_glibc(rep.newest_glibc_closure, f->newest_glibc_needed);
+    if (opt.scan_libraries) libs.push_back(std::move(f));
+  }
+  if (rep.libc == LoaderFamily::Glibc && libc_dir.empty()) {
+    // A static glibc program: the NSS and gconv modules it loads come from the root's glibc.
+    DlopenTarget probe;
+    resolve_name(c, 0, "libc.so.6", probe);
+    if (probe.resolved) {
+      libc_dir = dirname_of(probe.real_path);
+      Closure lc;
+      if (auto fd2 = root.open_read(probe.real_path))
+        if (auto m = MappedFile::map(fd2->get(), probe.real_path))
+          if (auto d = read_elf_detail(m->bytes(), probe.real_path))
+            for (const auto& v : d->version_defs)
+              if (v.rfind("GLIBC_2", 0) == 0 && (glibc_version.empty() || compare_versions(v.substr(6), glibc_version) > 0))
+                glibc_version = v.substr(6);
+    }
+  }
+
+  // cgo: the C runtime linked into a Go program.
+  if (is_go) {
+    bool cgo_symbol = std::any_of(symtab.begin(), symtab.end(), [](const ElfSymbol& s) { return s.name == "_cgo_init"; }) ||
+                      prog.imports.count("__libc_start_main") || image.find("_cgo_init") != std::string_view::npos;
+    rep.cgo = rep.interp.has_value() || !rep.needed.empty() || cgo_symbol;
+  }
+
+  // Runtime needs over the program and its libraries.
+  std::vector<const ObjectFacts*> objs = {&prog};
+  for (const auto& l : libs) objs.push_back(l.get());
+  NeedsContext ctx;
+  ctx.family = rep.libc;
+  ctx.go = is_go;
+  ctx.go_cgo = rep.cgo;
+  ctx.libc_dir = libc_dir;
+  ctx.glibc_version = glibc_version;
+  if (rep.libc == LoaderFamily::Glibc) ctx.nsswitch_conf = nsswitch_conf();
+  NeedsResult needs = collect_needs(objs, ctx);
+  rep.needs = std::move(needs.needs);
+  rep.nss_modules = std::move(needs.nss_modules);
+  std::vector<std::string> nss_libs;
+  for (auto& m : rep.nss_modules) {
+    if (m.builtin) continue;
+    DlopenTarget t;
+    resolve_name(c, libc_index, m.library, t);
+    if (t.resolved) {
+      m.path = t.path;
+      nss_libs.push_back(t.path);
+      for (auto& n : rep.needs)
+        if (n.kind == NeedKind::Nss && std::find(n.paths.begin(), n.paths.end(), t.path) == n.paths.end()) n.paths.push_back(t.path);
+    }
+  }
+  for (auto& n : rep.needs) {
+    if (n.kind != NeedKind::LibgccS) continue;
+    DlopenTarget t;
+    resolve_name(c, libc_index, "libgcc_s.so.1", t);
+    n.paths.push_back(t.resolved ? t.path : "libgcc_s.so.1");
+    if (!t.resolved) n.note = "libgcc_s.so.1 is not in the root";
+  }
+
+  // dlopen targets: call sites and notes of the program and of every library.
+  auto add_targets = [&](const ObjectFacts& f, int requester) {
+    for (const auto& call : f.dlopen_calls) {
+      DlopenTarget t;
+      t.object = f.path;
+      t.function = call.function;
+      t.call_site = call.call_site;
+      if (call.name) {
+        t.name = *call.name;
+        resolve_name(c, requester, t.name, t);
+        fill_target_closure(t);
+      } else {
+        t.unknown_reason = call.unknown_reason;
+      }
+      rep.dlopen.push_back(std::move(t));
+    }
+    for (auto t : f.dlopen_notes) {
+      t.object = f.path;
+      resolve_name(c, requester, t.name, t);
+      fill_target_closure(t);
+      rep.dlopen.push_back(std::move(t));
+    }
+    for (const auto& p : f.problems)
+      if (p.rfind(".note.dlopen", 0) == 0) rep.warnings.push_back(f.path + ": " + p);
+  };
+  add_targets(prog, 0);
+  for (size_t i = 0; i < libs.size(); ++i) {
+    int idx = 0;
+    for (size_t k = 1; k < c.objects.size(); ++k)
+      if (c.objects[k].path == libs[i]->path) idx = static_cast<int>(k);
+    add_targets(*libs[i], idx);
+  }
+
+  // --require-static: what keeps it from being truly static.
+  if (rep.interp) rep.not_static_reasons.push_back("has a PT_INTERP: " + *rep.interp);
+  for (const auto& n : rep.needed) rep.not_static_reasons.push_back("needs a shared library: " + n);
+  if (rep.cgo) {
+    auto setting = rep.go->setting("CGO_ENABLED");
+    rep.not_static_reasons.push_back(std::string("cgo is linked in") + (setting ? " (CGO_ENABLED=" + *setting + ")" : ""));
+  }
+
+  recommend(rep, c, nss_libs);
+  return Ok{};
+}
+
+void Inspector::Impl::recommend(FileReport& rep, const Closure& c, const std::vector<std::string>& nss_libs) {
+  BaseRecommendation& b = rep.base;
+  auto required = [&](NeedKind k) {
+    const RuntimeNeed* n = rep.need(k);
+    return n != nullptr && !n->optional;
+  };
+  bool needs_files = required(NeedKind::CaCertificates) || required(NeedKind::Zoneinfo) ||
+                     required(NeedKind::UserDatabase) || required(NeedKind::HostResolver);
+  if (rep.truly_static() || (rep.kind != FileKind::Dynamic && rep.kind != FileKind::NotElf)) {
+    bool nss_modules = std::any_of(rep.nss_modules.begin(), rep.nss_modules.end(), [](const NssModule& m) { return !m.builtin; });
+    if (rep.libc == LoaderFamily::Glibc && (required(NeedKind::Nss) || required(NeedKind::Gconv))) {
+      b.base = BaseImage::DistrolessBase;
+      b.why.push_back("statically linked glibc still dlopens " +
+                      std::string(required(NeedKind::Nss) ? "NSS modules" : "gconv modules") + " from the image's glibc");
+      if (!nss_modules) b.why.push_back("the modules nsswitch.conf names are built into glibc, but the image needs its libc.so.6");
+    } else if (needs_files) {
+      b.base = BaseImage::DistrolessStatic;
+      std::string what;
+      for (const auto& n : rep.needs)
+        if (!n.optional) what += (what.empty() ? "" : ", ") + need_kind_name(n.kind);
+      b.why.push_back("statically linked, but reads " + what + " at run time; distroless-static carries CA certificates, "
+                      "tzdata, /etc/passwd, /etc/group and /etc/nsswitch.conf");
+    } else {
+      b.base = BaseImage::Scratch;
+      b.why.push_back("statically linked and reads no system files at run time");
+      for (const auto& n : rep.needs)
+        if (n.optional) b.why.push_back("optional: " + need_kind_name(n.kind) + " (works without it)");
+    }
+    return;
+  }
+  if (rep.libc == LoaderFamily::Musl) {
+    b.base = BaseImage::Scratch;
+    b.why.push_back("linked against musl: no distroless image carries it; the musl loader and the closure are copied in");
+    b.extra_libraries = rep.closure;
+    if (needs_files) b.why.push_back("also copy the run-time files listed under needs");
+    return;
+  }
+  bool cc = required(NeedKind::LibgccS), cc_linked = false;
+  for (size_t i = 1; i < c.objects.size(); ++i) {
+    const LoadedObject& o = c.objects[i];
+    std::string soname = o.elf->soname.empty() ? basename_of(o.path) : o.elf->soname;
+    if (in_glibc(soname) || in_distroless_base(soname)) continue;
+    if (in_distroless_cc(soname)) {
+      cc = cc_linked = true;
+      continue;
+    }
+    b.extra_libraries.push_back(o.path);
+  }
+  (void)nss_libs;
+  b.base = cc ? BaseImage::DistrolessCc : BaseImage::DistrolessBase;
+  b.why.push_back(cc_linked ? "dynamically linked against glibc and the C++/GCC runtime (libstdc++, libgcc_s)"
+                  : cc      ? "dynamically linked against glibc; glibc dlopens libgcc_s.so.1 for pthread_cancel/pthread_exit, "
+                              "which distroless-cc carries"
+                            : "dynamically linked against glibc");
+  if (!rep.newest_glibc_closure.empty())
+    b.why.push_back("needs glibc >= " + rep.newest_glibc_closure.substr(6) + " (distroless Debian 12 images ship glibc 2.36)");
+  if (!b.extra_libraries.empty())
+    b.why.push_back(std::to_string(b.extra_libraries.size()) + " libraries of the closure are not in the base and are copied in");
+}
+
+Inspector::Inspector(const Root& root, InspectOptions options) : impl_(std::make_unique<Impl>(root, std::move(options))) {}
+Inspector::~Inspector() = default;
+
+namespace {
+
+// Splits a #! line the way Linux does (fs/binfmt_script.c): the interpreter, then at most one
+// argument with the rest of the line; env's own arguments are then split on blanks.
+ScriptInfo parse_shebang(std::string_view first_line) {
+  ScriptInfo s;
+  s.line = std::string(first_line.substr(2));
+  std::string_view rest = first_line.substr(2);
+  auto skip = [&] {
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+  };
+  skip();
+  size_t end = rest.find_first_of(" \t");
+  s.interpreter = std::string(rest.substr(0, end));
+  rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
+  skip();
+  while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t' || rest.back() == '\r')) rest.remove_suffix(1);
+  if (!rest.empty()) s.args.emplace_back(rest);
+  s.program = s.interpreter;
+  if (basename_of(s.interpreter) == "env" && !s.args.empty()) {
+    std::vector<std::string> words;
+    std::string_view a = s.args[0];
+    while (!a.empty()) {
+      size_t sp = a.find_first_of(" \t");
+      if (sp != 0) words.emplace_back(a.substr(0, sp));
+      a.remove_prefix(sp == std::string_view::npos ? a.size() : sp + 1);
+    }
+    for (const auto& w : words)
+      if (w.front() != '-' && w.find('=') == std::string::npos) {
+        s.program = w;
+        break;
+      }
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<FileReport> Inspector::inspect(std::string_view path) {
+  const Root& root = impl_->root;
+  FileReport rep;
+  rep.path = normalize_path(std::string(path));
+  auto resolved = root.resolve(rep.path);
+  if (!resolved) return resolved.error();
+  rep.real_path = resolved->path;
+  auto fd = root.open_read(rep.real_path);
+  if (!fd) return sys_error("open", rep.path, fd.error().err);
+  char head[512];
+  ssize_t n = ::pread(fd->get(), head, sizeof head, 0);
+  if (n < 0) return sys_error("read", rep.path);
+  std::string_view first(head, static_cast<size_t>(n));
+
+  if (first.size() >= 4 && first.substr(0, 4) == "\x7f" "ELF") {
+    if (auto st = impl_->inspect_elf(rep.path, rep.real_path, rep); !st) return st.error();
+    return rep;
+  }
+  if (first.rfind("#!", 0) != 0) return rep;  // NotElf
+
+  rep.kind = FileKind::Script;
+  ScriptInfo s = parse_shebang(first.substr(0, first.find('\n')));
+  std::vector<std::string> candidates;
+  if (s.program.find('/') != std::string::npos) {
+    candidates.push_back(s.program);
+  } else {
+    // env searches PATH; the image's PATH is unknown, so use the usual default.
+    for (const char* d : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"})
+      candidates.push_back(std::string(d) + "/" + s.program);
+  }
+  for (const auto& cand : candidates) {
+    auto st = root.stat(cand);
+    if (st && S_ISREG(st->st_mode) && (st->st_mode & 0111)) {
+      s.resolved = cand;
+      break;
+    }
+  }
+  rep.script = s;
+  if (!s.resolved) {
+    rep.warnings.push_back("interpreter `" + s.program + "` not found in the root");
+    return rep;
+  }
+  auto ireal = root.resolve(*s.resolved);
+  FileReport interp;
+  if (ireal)
+    if (auto st = impl_->inspect_elf(*s.resolved, ireal->path, interp); st) {
+      interp.path = rep.path;
+      interp.real_path = rep.real_path;
+      interp.kind = FileKind::Script;
+      interp.script = rep.script;
+      interp.base.why.insert(interp.base.why.begin(), "a script: the image carries its interpreter " + *s.resolved +
+                                                          " (and whatever library tree the interpreter reads)");
+      return interp;
+    }
+  rep.warnings.push_back("interpreter `" + *s.resolved + "` is not an ELF file");
+  return rep;
+}
+
+}  // namespace minify
