@@ -92,6 +92,9 @@ Result<ElfInfo> read_elf_info(int fd, std::string_view name) {
 
   size_t phnum = 0;
   if (elf_getphdrnum(elf.get(), &phnum) != 0) return corrupt(name, libelf_reason("program headers"));
+  // libelf quietly reports no program headers when the table does not fit in the file; the
+  // header's own count is what ld.so would read.
+  if (eh.e_phnum != PN_XNUM && phnum != eh.e_phnum) phnum = eh.e_phnum;
   // A header may claim up to 2^32 entries (PN_XNUM): refuse tables that cannot fit in the file
   // before libelf allocates room for them.
   size_t phentsize = gelf_fsize(elf.get(), ELF_T_PHDR, 1, EV_CURRENT);

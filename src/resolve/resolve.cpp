@@ -685,16 +685,9 @@ Status MapBuilder::run(std::string_view file) {
   auto fd = r_.root.open_read(path);
   if (!fd) return fd.error();
   const Probe& p = r_.probe(path);
-  if (p.kind != Probe::Kind::Found) {
-    auto info = read_elf_info(fd->get(), r_.root.host_path(path));
-    return info ? bad_input("read ELF", path, "not a regular file") : info.error();
-  }
-  LoadedObject prog;
-  prog.name = path;
-  prog.path = path;
-  prog.how = FoundBy::Program;
+  if (p.kind != Probe::Kind::Found)
+    return bad_input("read ELF", path, p.kind == Probe::Kind::Invalid ? p.reason : "not a regular file");
   const ElfInfo& e = *p.elf;
-
   if (e.interp)
     interp_ = *e.interp;
   if (e.interp && basename_of(*e.interp).rfind("ld-musl-", 0) == 0) {
@@ -707,16 +700,19 @@ Status MapBuilder::run(std::string_view file) {
     c_.family = musl ? LoaderFamily::Musl : LoaderFamily::Glibc;
     interp_ = musl ? "/lib/ld-musl-" + musl_arch(e.ident) + ".so.1" : default_glibc_interp(e.ident);
   }
-  int self = add_object(std::move(prog), p);
-  (void)self;
-  if (c_.family == LoaderFamily::None) return Ok{};  // static, static-pie, or nothing needed
-
+  // The loader's configuration comes first: $LIB in the program's own DT_RPATH needs it.
   if (c_.family == LoaderFamily::Glibc) {
     glibc_ = r_.glibc_config(interp_, e.ident);
     c_.default_dirs = glibc_.system_dirs;
-  } else {
+  } else if (c_.family == LoaderFamily::Musl) {
     c_.default_dirs = r_.musl_sys_path(interp_);
   }
+  LoadedObject prog;
+  prog.name = path;
+  prog.path = path;
+  prog.how = FoundBy::Program;
+  add_object(std::move(prog), p);
+  if (c_.family == LoaderFamily::None) return Ok{};  // static, static-pie, or nothing needed
 
   // The interpreter is mapped by the kernel; ld.so answers to its PT_INTERP path and its soname.
   // A library has no PT_INTERP: the loader that lists it (ld.so --list) is in the map all the
