@@ -119,13 +119,15 @@ nlohmann::json to_json(const TraceLog& log) {
     if (!p.error.empty()) pj["error"] = p.error;
     probes.push_back(pj);
   }
-  j["probes"] = probes;
+  j["probes"] = std::move(probes);
   nlohmann::json paths = nlohmann::json::object();
-  for (const auto& [path, use] : log.paths)
-    paths[path] = {{"access", kinds_json(use.access)},
-                   {"succeeded", use.any_succeeded()},
-                   {"succeeded_access", kinds_json(use.succeeded)}};
-  j["paths"] = paths;
+  for (const auto& [path, use] : log.paths) {
+    nlohmann::json& pj = paths[path];
+    pj["access"] = kinds_json(use.access);
+    pj["succeeded"] = use.any_succeeded();
+    pj["succeeded_access"] = kinds_json(use.succeeded);
+  }
+  j["paths"] = std::move(paths);
   nlohmann::json execs = nlohmann::json::array();
   for (const auto& e : log.execs)
     execs.push_back({{"pid", e.pid},
@@ -133,7 +135,7 @@ nlohmann::json to_json(const TraceLog& log) {
                      {"argv", e.argv},
                      {"interpreters", e.interpreters},
                      {"succeeded", e.succeeded}});
-  j["execs"] = execs;
+  j["execs"] = std::move(execs);
   j["stats"] = {{"ptrace_stops", log.stats.ptrace_stops},
                 {"seccomp_stops", log.stats.seccomp_stops},
                 {"exit_stops", log.stats.exit_stops},

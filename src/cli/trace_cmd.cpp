@@ -2,6 +2,7 @@
 // every syscall record to --events as JSON Lines). minify behaves like the program it wraps: its
 // stdio passes through, SIGINT/SIGTERM/SIGHUP are forwarded, and it exits with the program's
 // status (128+N when the program died of signal N).
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,13 +36,17 @@ struct TraceCliOptions {
 };
 
 // A file written under a temporary name and renamed into place on commit(), so a failed run
-// never leaves a partial file behind.
+// never leaves a partial file behind. Something that exists and is not a regular file
+// (/dev/null, a FIFO, /dev/stdout) is written in place: renaming over it would replace it.
 class AtomicFile {
  public:
-  explicit AtomicFile(std::string path)
-      : path_(std::move(path)), tmp_(path_ + ".tmp-" + std::to_string(::getpid())) {}
+  explicit AtomicFile(std::string path) : path_(std::move(path)) {
+    struct stat st {};
+    in_place_ = ::stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+    tmp_ = in_place_ ? path_ : path_ + ".tmp-" + std::to_string(::getpid());
+  }
   ~AtomicFile() {
-    if (!committed_) std::remove(tmp_.c_str());
+    if (!committed_ && !in_place_) std::remove(tmp_.c_str());
   }
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -57,6 +62,7 @@ class AtomicFile {
     out_.flush();
     if (!out_) return "write `" + tmp_ + "`: " + std::strerror(errno);
     out_.close();
+    if (in_place_) return "";
     if (std::rename(tmp_.c_str(), path_.c_str()) != 0) return "rename `" + tmp_ + "`: " + std::strerror(errno);
     committed_ = true;
     return "";
@@ -65,6 +71,7 @@ class AtomicFile {
  private:
   std::string path_, tmp_;
   std::ofstream out_;
+  bool in_place_ = false;
   bool committed_ = false;
 };
 

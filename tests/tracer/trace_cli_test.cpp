@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -130,6 +132,26 @@ TEST_F(TraceCliTest, StdoutTraceWithDash) {
   EXPECT_EQ(r.status, 0);
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["command"][0], "true");
+}
+
+// -o onto something that is not a regular file (/dev/null, a FIFO) writes into it: renaming a
+// temporary file over it would replace it. Checked with a FIFO, never with /dev/null itself.
+TEST_F(TraceCliTest, NonRegularOutputIsWrittenInPlaceNotReplaced) {
+  fs::path fifo = dir_ / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string received;
+  std::thread reader([&] {
+    std::ifstream in(fifo);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    received = ss.str();
+  });
+  RunResult r = trace({"-o", fifo.string(), "--", "true"});
+  reader.join();
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  EXPECT_EQ(nlohmann::json::parse(received)["command"][0], "true");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1) << "no temporary file left";
 }
 
 // SIGTERM sent to minify reaches the program, which reports it through its exit status.
