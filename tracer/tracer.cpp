@@ -10,7 +10,9 @@
 //    filesystem (and chdir, which moves the cwd cache) take the extra exit stop;
 //  - execve success is taken from PTRACE_EVENT_EXEC, failure from the thread's next stop;
 //  - fstat() spelled newfstatat(fd, "", AT_EMPTY_PATH) never stops (filtered in BPF);
-//  - while there is a single tracee thread, it and the tracer are pinned to one CPU.
+//  - the tracer and the tracees share one CPU while the trace is stop-bound: from the start, and
+//    then while stops come faster than kPinStopsPerSecond (a tenth of that for one thread). A
+//    tick re-checks every 100 ms, so a parallel program that stops rarely gets its CPUs back.
 //
 // Per-thread state machine (Thread below):
 //  - running: resumed with PTRACE_CONT, stops only at seccomp events, signals and ptrace events;
@@ -73,6 +75,10 @@ constexpr long kSeizeOptions = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACESECCOMP | P
                                PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
                                PTRACE_O_EXITKILL;
 constexpr std::size_t kMaxArgv = 256;
+// Above this many stops a second the tracer is the bottleneck and sharing a CPU with every
+// tracee is cheaper than running them in parallel (a stop costs ~4 us on one CPU, ~50-75 us
+// across two on the benchmark VM).
+constexpr double kPinStopsPerSecond = 2000;
 constexpr int kFdCwd = AT_FDCWD;
 
 class UniqueFd {
@@ -325,6 +331,8 @@ class Tracer {
   bool have_original_cpus_ = false;
   bool pinned_ = false;
   int pin_cpu_ = -1;
+  Clock::time_point window_start_;
+  std::uint64_t window_stops_ = 0;  // log_.stats.ptrace_stops at window_start_
 };
 
 Status Tracer::prepare() {
@@ -479,14 +487,11 @@ Status Tracer::start_child(const std::vector<sock_filter>& filter) {
 
 Status Tracer::run() {
   if (auto st = prepare(); !st) return st;
-  bool need_tick = opt_.timeout.has_value() || !opt_.probe_urls.empty();
-  SignalScope signals(opt_.forward_signals, need_tick);
-  std::optional<TickTimer> timer;
-  if (need_tick) timer.emplace();
+  SignalScope signals(opt_.forward_signals, true);
+  TickTimer timer;
 
   // Pin the tracer (and so the child, which inherits it) to the CPU it is on: a ptrace stop is
-  // an order of magnitude cheaper when both sides share a CPU. update_affinity() undoes this as
-  // soon as there is more than one tracee thread.
+  // an order of magnitude cheaper when both sides share a CPU. update_affinity() decides later.
   if (::sched_getaffinity(0, sizeof original_cpus_, &original_cpus_) == 0 && CPU_COUNT(&original_cpus_) > 1) {
     have_original_cpus_ = true;
     pin_cpu_ = ::sched_getcpu();
@@ -498,6 +503,7 @@ Status Tracer::run() {
     }
   }
   started_ = Clock::now();
+  window_start_ = started_;
   Status started = start_child(filter_);
   if (!started) {
     if (pinned_) ::sched_setaffinity(0, sizeof original_cpus_, &original_cpus_);
@@ -1076,6 +1082,7 @@ void Tracer::record_note(pid_t tid, const Thread& t, std::string_view syscall, s
 
 void Tracer::tick() {
   auto now = Clock::now();
+  update_affinity();
   switch (phase_) {
     case Phase::Running:
       if (opt_.timeout && now - started_ >= *opt_.timeout) {
@@ -1126,24 +1133,33 @@ void Tracer::kill_all_and_reap() {
   root_pid_ = 0;
 }
 
-// One tracee thread: keep it on the tracer's CPU. More: give every thread all its CPUs back, so
-// a parallel program isn't serialised (and new threads, which inherit the pin, are unpinned).
+// Pinned or not (see the file comment). Called when the thread count changes and on every tick.
 void Tracer::update_affinity() {
   if (!have_original_cpus_ || pin_cpu_ < 0) return;
-  bool want_pinned = threads_.size() == 1;
-  if (want_pinned == pinned_) return;
-  if (want_pinned) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(pin_cpu_, &one);
-    ::sched_setaffinity(0, sizeof one, &one);
-    for (const auto& [tid, t] : threads_) ::sched_setaffinity(tid, sizeof one, &one);
-    pinned_ = true;
-  } else {
-    ::sched_setaffinity(0, sizeof original_cpus_, &original_cpus_);
-    for (const auto& [tid, t] : threads_) ::sched_setaffinity(tid, sizeof original_cpus_, &original_cpus_);
-    pinned_ = false;
+  auto now = Clock::now();
+  bool want = pinned_;
+  if (now - window_start_ >= std::chrono::milliseconds(100)) {
+    double secs = std::chrono::duration<double>(now - window_start_).count();
+    double rate = static_cast<double>(log_.stats.ptrace_stops - window_stops_) / secs;
+    // One thread loses no parallelism by sharing the tracer's CPU, so it pins at a lower rate;
+    // without stops it is left free to move away from other load. Hysteresis, so a
+    // borderline rate doesn't flip the pin every tick.
+    double pin_at = threads_.size() <= 1 ? kPinStopsPerSecond / 10 : kPinStopsPerSecond;
+    if (rate >= pin_at) want = true;
+    if (rate < pin_at / 4) want = false;
   }
+  if (now - window_start_ >= std::chrono::milliseconds(100)) {
+    window_start_ = now;
+    window_stops_ = log_.stats.ptrace_stops;
+  }
+  if (want == pinned_) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(pin_cpu_, &one);
+  const cpu_set_t& mask = want ? one : original_cpus_;
+  ::sched_setaffinity(0, sizeof mask, &mask);
+  for (const auto& [tid, t] : threads_) ::sched_setaffinity(tid, sizeof mask, &mask);
+  pinned_ = want;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // section 6, after ReproZip's tests/*.c), traces it with run_trace() and checks the TraceLog.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -518,6 +519,38 @@ int main(int argc, char** argv) {
   // The dynamic loader's handful of opens and stats, nothing per getppid() or fstat().
   EXPECT_LT(log.stats.ptrace_stops, 200u);
   EXPECT_LT(log.stats.seccomp_stops, 100u);
+}
+
+// The tracer pins tracees to its CPU while stops are frequent; a program that computes without
+// stopping must get all its CPUs back (the tracer re-checks every 100 ms).
+TEST_F(TracerTest, ParallelProgramThatRarelyStopsGetsItsCpusBack) {
+  cpu_set_t mine;
+  if (sched_getaffinity(0, sizeof mine, &mine) != 0 || CPU_COUNT(&mine) < 2) GTEST_SKIP() << "one CPU";
+  std::string prog = build("prog", R"(
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+static void* spin(void* p) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  do clock_gettime(CLOCK_MONOTONIC, &t); while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 1500);
+  return p;
+}
+int main(void) {
+  pthread_t a, b;
+  pthread_create(&a, 0, spin, 0);
+  pthread_create(&b, 0, spin, 0);
+  pthread_join(a, 0);
+  pthread_join(b, 0);
+  cpu_set_t s;
+  sched_getaffinity(0, sizeof s, &s);
+  return CPU_COUNT(&s);
+}
+)",
+                           {"-pthread"});
+  TraceLog log = trace({prog});
+  EXPECT_EQ(log.exit.code, CPU_COUNT(&mine));
 }
 
 TEST_F(TracerTest, GroupStopAndContinue) {
