@@ -86,6 +86,7 @@ struct ElfNote {
 struct ElfDetail {
   ElfIdent ident;
   uint64_t entry = 0;
+  uint64_t file_size = 0;                  // offsets past it are never returned
   std::vector<ElfSegment> segments;        // every program header
   std::vector<ElfSection> sections;        // empty when the file has no section headers
   std::vector<ElfSymbol> dynsym;           // index 0 (the null symbol) left out
@@ -97,7 +98,7 @@ struct ElfDetail {
   std::vector<std::string> problems;       // parts that could not be read (the rest still is)
 
   const ElfSection* section(std::string_view name) const;
-  // The file offset behind [vaddr, vaddr + size) inside one PT_LOAD's file image.
+  // The file offset behind [vaddr, vaddr + size) inside one PT_LOAD's file image and the file.
   std::optional<uint64_t> offset_of(uint64_t vaddr, uint64_t size = 1) const;
 };
 

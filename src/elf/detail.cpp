@@ -100,8 +100,11 @@ const ElfSection* ElfDetail::section(std::string_view name) const {
 
 std::optional<uint64_t> ElfDetail::offset_of(uint64_t vaddr, uint64_t size) const {
   for (const auto& s : segments)
-    if (s.type == PT_LOAD && vaddr >= s.vaddr && vaddr - s.vaddr < s.filesz && size <= s.filesz - (vaddr - s.vaddr))
-      return s.offset + (vaddr - s.vaddr);
+    if (s.type == PT_LOAD && vaddr >= s.vaddr && vaddr - s.vaddr < s.filesz && size <= s.filesz - (vaddr - s.vaddr)) {
+      uint64_t off = s.offset + (vaddr - s.vaddr);
+      if (off < s.offset || off >= file_size || size > file_size - off) return std::nullopt;
+      return off;
+    }
   return std::nullopt;
 }
 
@@ -127,6 +130,7 @@ Result<ElfDetail> read_elf_detail(std::string_view image, std::string_view name)
   if (gelf_getehdr(elf.get(), &eh) == nullptr) return corrupt(std::string("ELF header: ") + elf_errmsg(-1));
 
   ElfDetail d;
+  d.file_size = image.size();
   d.ident.elf_class = eh.e_ident[EI_CLASS];
   d.ident.data = eh.e_ident[EI_DATA];
   d.ident.osabi = eh.e_ident[EI_OSABI];

@@ -80,7 +80,7 @@ namespace {
 
 bool symtab_filter(std::string_view name) {
   return is_needs_symbol(name) || name == "dlopen" || name == "dlmopen" || name == "__libc_dlopen_mode" ||
-         name == "g_module_open" || name == "__libc_start_main" || name == "_cgo_init";
+         name == "g_module_open" || name == "__libc_start_main" || name == "x_cgo_init";
 }
 
 std::string multiarch_tuple(uint16_t machine) {
@@ -374,8 +374,10 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
 
   // cgo: the C runtime linked into a Go program.
   if (is_go) {
-    bool cgo_symbol = std::any_of(symtab.begin(), symtab.end(), [](const ElfSymbol& s) { return s.name == "_cgo_init"; }) ||
-                      prog.imports.count("__libc_start_main") || image.find("_cgo_init") != std::string_view::npos;
+    // x_cgo_init is runtime/cgo's C half (gcc_linux_*.c); its error strings survive -s -w.
+    // (The Go runtime declares _cgo_init in every program, so that name proves nothing.)
+    bool cgo_symbol = std::any_of(symtab.begin(), symtab.end(), [](const ElfSymbol& s) { return s.name == "x_cgo_init"; }) ||
+                      image.find("runtime/cgo: out of memory") != std::string_view::npos;
     rep.cgo = rep.interp.has_value() || !rep.needed.empty() || cgo_symbol;
   }
 

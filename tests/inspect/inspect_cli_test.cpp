@@ -1,0 +1,92 @@
+// `minify inspect` from the command line: text, --json, --require-static exit codes and reasons,
+// --root, and errors.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "inspect_support.hpp"
+
+namespace minify {
+namespace {
+
+using testing::compile_c;
+using testing::minify_bin;
+using testing::run;
+
+class InspectCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::have_program("cc")) GTEST_SKIP() << "no cc";
+    ASSERT_EQ(compile_c(tmp_ / "dyn", "#include <dlfcn.h>\nint main(void) { return dlopen(\"libz.so.1\", RTLD_NOW) == 0; }"), "");
+  }
+  testing::TempDir tmp_;
+};
+
+TEST_F(InspectCli, TextNamesKindLibcAndDlopenTarget) {
+  auto r = run({minify_bin(), "inspect", (tmp_ / "dyn").string()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("dynamic, ELF64"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("glibc"), std::string::npos);
+  EXPECT_NE(r.out.find("dlopen libz.so.1 => "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("base: distroless-base"), std::string::npos) << r.out;
+}
+
+TEST_F(InspectCli, JsonHasOneEntryPerFile) {
+  testing::write_file(tmp_ / "s.sh", "#!/bin/sh\n");
+  auto r = run({minify_bin(), "inspect", "--json", (tmp_ / "dyn").string(), (tmp_ / "s.sh").string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc["files"].size(), 2u);
+  const auto& f = doc["files"][0];
+  EXPECT_EQ(f["kind"], "dynamic");
+  EXPECT_EQ(f["libc"], "glibc");
+  EXPECT_EQ(f["dlopen"][0]["name"], "libz.so.1");
+  EXPECT_EQ(f["dlopen"][0]["resolved"], true);
+  EXPECT_EQ(f["truly_static"], false);
+  EXPECT_EQ(doc["files"][1]["kind"], "script");
+  EXPECT_EQ(doc["files"][1]["script"]["interpreter"], "/bin/sh");
+}
+
+TEST_F(InspectCli, RequireStaticFailsForDynamicWithTheReason) {
+  auto r = run({minify_bin(), "inspect", "--require-static", (tmp_ / "dyn").string()});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("not static: has a PT_INTERP"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("needs a shared library: libc.so.6"), std::string::npos) << r.err;
+}
+
+TEST_F(InspectCli, RequireStaticPassesForStaticPie) {
+  std::string err = compile_c(tmp_ / "spie", "int main(void) { return 0; }", {"-static-pie"});
+  if (!err.empty()) GTEST_SKIP() << err;
+  auto r = run({minify_bin(), "inspect", "--require-static", (tmp_ / "spie").string()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("static-pie"), std::string::npos);
+}
+
+TEST_F(InspectCli, RequireStaticFailsForScripts) {
+  testing::write_file(tmp_ / "s.sh", "#!/bin/sh\n");
+  auto r = run({minify_bin(), "inspect", "--require-static", (tmp_ / "s.sh").string()});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("a script"), std::string::npos) << r.err;
+}
+
+TEST_F(InspectCli, MissingFileIsExitTwoWithOneLine) {
+  auto r = run({minify_bin(), "inspect", (tmp_ / "nope").string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err.rfind("minify: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1);
+}
+
+TEST_F(InspectCli, RootPathsAreInsideTheRoot) {
+  // A static program inside a root: paths print as seen inside it.
+  std::string err = compile_c(tmp_ / "root/bin/app", "int main(void) { return 0; }", {"-static"});
+  if (!err.empty()) GTEST_SKIP() << err;
+  auto r = run({minify_bin(), "inspect", "--json", "--root", (tmp_ / "root").string(), "/bin/app"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["files"][0]["file"], "/bin/app");
+  EXPECT_EQ(doc["files"][0]["kind"], "static");
+  EXPECT_EQ(doc["files"][0]["base"]["image"], "scratch");
+}
+
+}  // namespace
+}  // namespace minify

@@ -1,0 +1,367 @@
+// minify inspect on C programs compiled at test time: dlopen recovery (literal, computed, through
+// the PLT and the GOT, RUNPATH, .note.dlopen, AArch64), runtime needs from imports, static and
+// static-pie files, scripts. One test per rule, named after it.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "inspect_support.hpp"
+#include "minify/elf_detail.hpp"
+
+namespace minify {
+namespace {
+
+using testing::compile_c;
+using testing::dlopen_in;
+using testing::inspect_host;
+using testing::TempDir;
+using testing::write_file;
+
+constexpr const char* kDlopenLiteral = R"(
+#include <dlfcn.h>
+#include <stdio.h>
+int main(void) {
+  void* h = dlopen("libz.so.1", RTLD_NOW);
+  printf("%p\n", h);
+  return 0;
+}
+)";
+
+bool has_path(const std::vector<std::string>& v, const std::string& p) { return std::find(v.begin(), v.end(), p) != v.end(); }
+
+class Inspect : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::have_program("cc")) GTEST_SKIP() << "no cc";
+  }
+  TempDir tmp_;
+};
+
+TEST_F(Inspect, DlopenLiteralIsRecoveredAndResolvedLikeDtNeeded) {
+  for (const char* opt : {"-O0", "-O2"}) {
+    auto bin = tmp_ / (std::string("prog") + opt);
+    ASSERT_EQ(compile_c(bin, kDlopenLiteral, {opt}), "");
+    FileReport r = inspect_host(bin);
+    auto t = dlopen_in(r, bin);
+    ASSERT_EQ(t.size(), 1u) << opt;
+    EXPECT_EQ(t[0].name, "libz.so.1");
+    EXPECT_EQ(t[0].function, "dlopen");
+    EXPECT_EQ(t[0].source, DlopenSource::CallSite);
+    EXPECT_NE(t[0].call_site, 0u);
+    EXPECT_TRUE(t[0].resolved);
+    EXPECT_EQ(t[0].how, FoundBy::LdSoCache);
+    EXPECT_EQ(testing::fs::path(t[0].path).filename(), "libz.so.1");
+  }
+}
+
+TEST_F(Inspect, DlopenThroughGotWithNoPltIsRecovered) {
+  auto bin = tmp_ / "noplt";
+  ASSERT_EQ(compile_c(bin, kDlopenLiteral, {"-O2", "-fno-plt"}), "");
+  auto t = dlopen_in(inspect_host(bin), bin);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].name, "libz.so.1");
+}
+
+TEST_F(Inspect, DlopenWithoutSectionHeadersStillRecovered) {
+  auto bin = tmp_ / "nosections";
+  ASSERT_EQ(compile_c(bin, kDlopenLiteral, {"-O2"}), "");
+  testing::drop_section_headers(bin);
+  FileReport r = inspect_host(bin);
+  auto t = dlopen_in(r, bin);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].name, "libz.so.1");
+}
+
+TEST_F(Inspect, DlopenComputedNameIsUnknownNotGuessed) {
+  auto bin = tmp_ / "computed";
+  ASSERT_EQ(compile_c(bin, R"(
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char** argv) {
+  char name[64];
+  snprintf(name, sizeof name, "lib%s.so.1", argc > 1 ? argv[1] : "z");
+  return dlopen(name, RTLD_NOW) == 0;
+}
+)", {"-O2"}), "");
+  auto t = dlopen_in(inspect_host(bin), bin);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_TRUE(t[0].name.empty());
+  EXPECT_FALSE(t[0].resolved);
+  EXPECT_FALSE(t[0].unknown_reason.empty());
+}
+
+TEST_F(Inspect, DlopenNullIsTheProgramItselfAndNotReported) {
+  auto bin = tmp_ / "self";
+  ASSERT_EQ(compile_c(bin, "#include <dlfcn.h>\nint main(void) { return dlopen(0, RTLD_NOW) == 0; }", {"-O2"}), "");
+  EXPECT_TRUE(dlopen_in(inspect_host(bin), bin).empty());
+}
+
+TEST_F(Inspect, DlopenTargetFoundThroughCallersRunpath) {
+  ASSERT_EQ(compile_c(tmp_ / "plug/libplug.so", "int plug(void) { return 1; }", {"-shared", "-fPIC", "-Wl,-soname,libplug.so"}), "");
+  auto bin = tmp_ / "host";
+  ASSERT_EQ(compile_c(bin, "#include <dlfcn.h>\nint main(void) { return dlopen(\"libplug.so\", RTLD_NOW) == 0; }",
+                      {"-Wl,--enable-new-dtags", "-Wl,-rpath," + (tmp_ / "plug").string()}),
+            "");
+  auto t = dlopen_in(inspect_host(bin), bin);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_TRUE(t[0].resolved);
+  EXPECT_EQ(t[0].how, FoundBy::Runpath);
+  EXPECT_EQ(t[0].path, (tmp_ / "plug/libplug.so").string());
+}
+
+TEST_F(Inspect, DlopenAbsolutePathIsOpenedAsWritten) {
+  ASSERT_EQ(compile_c(tmp_ / "libabs.so", "int f(void) { return 1; }", {"-shared", "-fPIC"}), "");
+  auto bin = tmp_ / "abs";
+  ASSERT_EQ(compile_c(bin, "#include <dlfcn.h>\nint main(void) { return dlopen(\"" + (tmp_ / "libabs.so").string() +
+                               "\", RTLD_LAZY) == 0; }"),
+            "");
+  auto t = dlopen_in(inspect_host(bin), bin);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].how, FoundBy::Path);
+  EXPECT_TRUE(t[0].resolved);
+}
+
+TEST_F(Inspect, DlopenMissingLibraryIsUnresolvedWithSearchedDirs) {
+  auto bin = tmp_ / "missing";
+  ASSERT_EQ(compile_c(bin, "#include <dlfcn.h>\nint main(void) { return dlopen(\"libnot-there-minify.so.7\", RTLD_NOW) == 0; }"), "");
+  auto t = dlopen_in(inspect_host(bin), bin);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].name, "libnot-there-minify.so.7");
+  EXPECT_FALSE(t[0].resolved);
+  EXPECT_TRUE(has_path(t[0].searched, "ld.so.cache"));
+}
+
+TEST_F(Inspect, DlmopenNameIsTheSecondArgument) {
+  auto bin = tmp_ / "dlmopen";
+  ASSERT_EQ(compile_c(bin, "#define _GNU_SOURCE\n#include <dlfcn.h>\nint main(void) { return dlmopen(LM_ID_NEWLM, \"libz.so.1\", RTLD_NOW) == 0; }", {"-O2"}), "");
+  auto t = dlopen_in(inspect_host(bin), bin);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].function, "dlmopen");
+  EXPECT_EQ(t[0].name, "libz.so.1");
+}
+
+TEST_F(Inspect, NoteDlopenDeclaresOptionalDependencies) {
+  auto lib = tmp_ / "libnoted.so";
+  ASSERT_EQ(compile_c(lib, R"(
+__asm__(".pushsection .note.dlopen,\"a\",@note\n"
+        ".balign 4\n"
+        ".long 4\n"
+        ".long 2f-1f\n"
+        ".long 0x407c0c0a\n"
+        ".asciz \"FDO\"\n"
+        "1: .asciz \"[{\\\"feature\\\":\\\"compression\\\",\\\"description\\\":\\\"zlib\\\",\\\"priority\\\":\\\"recommended\\\",\\\"soname\\\":[\\\"libz.so.1\\\"]}]\"\n"
+        "2: .balign 4\n"
+        ".popsection\n");
+int noted(void) { return 1; }
+)", {"-shared", "-fPIC", "-Wl,-soname,libnoted.so"}), "");
+  FileReport r = inspect_host(lib);
+  auto t = dlopen_in(r, lib);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].source, DlopenSource::Note);
+  EXPECT_EQ(t[0].name, "libz.so.1");
+  EXPECT_EQ(t[0].feature, "compression");
+  EXPECT_EQ(t[0].priority, "recommended");
+  EXPECT_TRUE(t[0].resolved);
+}
+
+TEST_F(Inspect, GetaddrinfoNeedsResolverFilesAndNssModules) {
+  auto bin = tmp_ / "gai";
+  ASSERT_EQ(compile_c(bin, R"(
+#include <netdb.h>
+#include <stddef.h>
+int main(void) { struct addrinfo* ai; return getaddrinfo("localhost", NULL, NULL, &ai); }
+)"), "");
+  FileReport r = inspect_host(bin);
+  const RuntimeNeed* hr = r.need(NeedKind::HostResolver);
+  ASSERT_NE(hr, nullptr);
+  EXPECT_FALSE(hr->optional);
+  EXPECT_TRUE(has_path(hr->paths, "/etc/hosts"));
+  EXPECT_TRUE(has_path(hr->paths, "/etc/resolv.conf"));
+  ASSERT_FALSE(hr->evidence.empty());
+  EXPECT_EQ(hr->evidence[0].object, bin.string());
+  EXPECT_EQ(hr->evidence[0].detail.rfind("imports getaddrinfo", 0), 0u);
+  const RuntimeNeed* nss = r.need(NeedKind::Nss);
+  ASSERT_NE(nss, nullptr);
+  EXPECT_TRUE(has_path(nss->paths, "/etc/nsswitch.conf"));
+  EXPECT_TRUE(std::any_of(r.nss_modules.begin(), r.nss_modules.end(), [](const NssModule& m) { return m.database == "hosts"; }));
+  EXPECT_EQ(r.need(NeedKind::UserDatabase), nullptr);
+}
+
+TEST_F(Inspect, GetpwnamNeedsPasswdAndPasswdNssModules) {
+  auto bin = tmp_ / "pw";
+  ASSERT_EQ(compile_c(bin, "#include <pwd.h>\nint main(void) { return getpwnam(\"root\") == 0; }"), "");
+  FileReport r = inspect_host(bin);
+  const RuntimeNeed* u = r.need(NeedKind::UserDatabase);
+  ASSERT_NE(u, nullptr);
+  EXPECT_TRUE(has_path(u->paths, "/etc/passwd"));
+  EXPECT_TRUE(std::all_of(r.nss_modules.begin(), r.nss_modules.end(), [](const NssModule& m) { return m.database == "passwd"; }));
+  EXPECT_FALSE(r.nss_modules.empty());
+  EXPECT_EQ(r.need(NeedKind::HostResolver), nullptr);
+}
+
+TEST_F(Inspect, IconvOpenNeedsGconvModules) {
+  auto bin = tmp_ / "iconv";
+  ASSERT_EQ(compile_c(bin, "#include <iconv.h>\nint main(void) { return iconv_open(\"UTF-8\", \"LATIN1\") == (iconv_t)-1; }"), "");
+  FileReport r = inspect_host(bin);
+  const RuntimeNeed* g = r.need(NeedKind::Gconv);
+  ASSERT_NE(g, nullptr);
+  ASSERT_FALSE(g->paths.empty());
+  EXPECT_TRUE(std::all_of(g->paths.begin(), g->paths.end(), [](const std::string& p) { return p.find("/gconv/") != std::string::npos; }));
+}
+
+TEST_F(Inspect, PthreadCancelNeedsLibgccS) {
+  auto bin = tmp_ / "cancel";
+  ASSERT_EQ(compile_c(bin, "#include <pthread.h>\nint main(void) { return pthread_cancel(pthread_self()); }", {"-pthread"}), "");
+  FileReport r = inspect_host(bin);
+  const RuntimeNeed* n = r.need(NeedKind::LibgccS);
+  ASSERT_NE(n, nullptr);
+  ASSERT_EQ(n->paths.size(), 1u);
+  EXPECT_EQ(testing::fs::path(n->paths[0]).filename(), "libgcc_s.so.1");
+}
+
+TEST_F(Inspect, DynamicGlibcProgramReportsNewestGlibcVersion) {
+  auto bin = tmp_ / "hello";
+  ASSERT_EQ(compile_c(bin, "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }"), "");
+  FileReport r = inspect_host(bin);
+  EXPECT_EQ(r.kind, FileKind::Dynamic);
+  EXPECT_EQ(r.libc, LoaderFamily::Glibc);
+  ASSERT_EQ(r.newest_glibc.rfind("GLIBC_2.", 0), 0u) << r.newest_glibc;
+  EXPECT_FALSE(r.newest_glibc_closure.empty());
+  EXPECT_FALSE(r.truly_static());
+  EXPECT_TRUE(std::any_of(r.not_static_reasons.begin(), r.not_static_reasons.end(),
+                          [](const std::string& s) { return s.find("PT_INTERP") != std::string::npos; }));
+  EXPECT_EQ(r.base.base, BaseImage::DistrolessBase);
+  EXPECT_TRUE(r.base.extra_libraries.empty());
+}
+
+TEST_F(Inspect, StaticPieIsTrulyStaticAndFitsScratch) {
+  auto bin = tmp_ / "spie";
+  std::string err = compile_c(bin, "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }", {"-static-pie"});
+  if (!err.empty()) GTEST_SKIP() << "no static-pie support: " << err;
+  FileReport r = inspect_host(bin);
+  EXPECT_EQ(r.kind, FileKind::StaticPie);
+  EXPECT_TRUE(r.truly_static());
+  EXPECT_EQ(r.libc, LoaderFamily::Glibc);
+  EXPECT_TRUE(r.closure.empty());
+  EXPECT_EQ(r.base.base, BaseImage::Scratch);
+}
+
+TEST_F(Inspect, StaticGlibcWithGetaddrinfoStillNeedsGlibcForNss) {
+  auto bin = tmp_ / "static-gai";
+  std::string err = compile_c(bin, R"(
+#include <netdb.h>
+#include <stddef.h>
+int main(void) { struct addrinfo* ai; return getaddrinfo("localhost", NULL, NULL, &ai); }
+)", {"-static"});
+  if (!err.empty()) GTEST_SKIP() << "no static glibc: " << err;
+  FileReport r = inspect_host(bin);
+  EXPECT_EQ(r.kind, FileKind::Static);
+  EXPECT_TRUE(r.truly_static());
+  const RuntimeNeed* hr = r.need(NeedKind::HostResolver);
+  ASSERT_NE(hr, nullptr);
+  EXPECT_NE(hr->evidence.at(0).detail.find("statically"), std::string::npos);
+  ASSERT_NE(r.need(NeedKind::Nss), nullptr);
+  EXPECT_EQ(r.base.base, BaseImage::DistrolessBase);
+}
+
+TEST_F(Inspect, MuslProgramIsMusl) {
+  if (!testing::have_program("musl-gcc")) GTEST_SKIP() << "no musl-gcc";
+  auto dyn = tmp_ / "musl-dyn", st = tmp_ / "musl-static";
+  ASSERT_EQ(compile_c(dyn, "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }", {}, "musl-gcc"), "");
+  ASSERT_EQ(compile_c(st, "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }", {"-static"}, "musl-gcc"), "");
+  FileReport d = inspect_host(dyn);
+  EXPECT_EQ(d.libc, LoaderFamily::Musl);
+  EXPECT_TRUE(d.newest_glibc.empty());
+  FileReport s = inspect_host(st);
+  EXPECT_EQ(s.kind, FileKind::Static);
+  EXPECT_EQ(s.libc, LoaderFamily::Musl);
+  EXPECT_EQ(s.base.base, BaseImage::Scratch);
+}
+
+TEST_F(Inspect, ShellScriptReportsItsInterpreter) {
+  auto script = tmp_ / "run.sh";
+  write_file(script, "#!/bin/sh -e\necho hi\n");
+  FileReport r = inspect_host(script);
+  EXPECT_EQ(r.kind, FileKind::Script);
+  ASSERT_TRUE(r.script.has_value());
+  EXPECT_EQ(r.script->interpreter, "/bin/sh");
+  EXPECT_EQ(r.script->args, std::vector<std::string>{"-e"});
+  ASSERT_TRUE(r.script->resolved.has_value());
+  ASSERT_TRUE(r.ident.has_value());  // the interpreter's ELF facts
+  EXPECT_EQ(r.libc, LoaderFamily::Glibc);
+  EXPECT_FALSE(r.truly_static());
+}
+
+TEST_F(Inspect, PythonScriptThroughEnvFindsPython) {
+  if (!testing::have_program("python3")) GTEST_SKIP() << "no python3";
+  auto script = tmp_ / "tool.py";
+  write_file(script, "#!/usr/bin/env python3\nprint('hi')\n");
+  FileReport r = inspect_host(script);
+  EXPECT_EQ(r.kind, FileKind::Script);
+  ASSERT_TRUE(r.script.has_value());
+  EXPECT_EQ(r.script->interpreter, "/usr/bin/env");
+  EXPECT_EQ(r.script->program, "python3");
+  ASSERT_TRUE(r.script->resolved.has_value());
+  EXPECT_EQ(testing::fs::path(*r.script->resolved).filename(), "python3");
+  EXPECT_FALSE(r.closure.empty());
+}
+
+TEST_F(Inspect, TextFileIsNotElf) {
+  write_file(tmp_ / "notes.txt", "hello\n");
+  FileReport r = inspect_host(tmp_ / "notes.txt");
+  EXPECT_EQ(r.kind, FileKind::NotElf);
+  EXPECT_FALSE(r.truly_static());
+}
+
+TEST_F(Inspect, TruncatedElfIsAnErrorNotACrash) {
+  auto bin = tmp_ / "hello";
+  ASSERT_EQ(compile_c(bin, "int main(void) { return 0; }"), "");
+  std::string bytes = testing::read_file(bin);
+  write_file(tmp_ / "cut", bytes.substr(0, 100));
+  auto root = Root::open("/");
+  ASSERT_TRUE(root.ok());
+  Inspector in(*root, {});
+  EXPECT_FALSE(in.inspect((tmp_ / "cut").string()).ok());
+}
+
+TEST(InspectAarch64, DlopenLiteralIsRecoveredFromAarch64Code) {
+  if (!testing::have_program("aarch64-linux-gnu-gcc")) GTEST_SKIP() << "no aarch64 cross compiler";
+  TempDir tmp;
+  for (const char* opt : {"-O0", "-O2"}) {
+    auto bin = tmp / (std::string("prog") + opt);
+    ASSERT_EQ(compile_c(bin, kDlopenLiteral, {opt}, "aarch64-linux-gnu-gcc"), "");
+    std::string image = testing::read_file(bin);
+    auto d = read_elf_detail(image, bin.string());
+    ASSERT_TRUE(d.ok());
+    auto calls = scan_dlopen_calls(*d, image, {});
+    ASSERT_EQ(calls.size(), 1u) << opt;
+    ASSERT_TRUE(calls[0].name.has_value());
+    EXPECT_EQ(*calls[0].name, "libz.so.1");
+  }
+}
+
+TEST(InspectAarch64, ComputedNameIsUnknownInAarch64Code) {
+  if (!testing::have_program("aarch64-linux-gnu-gcc")) GTEST_SKIP() << "no aarch64 cross compiler";
+  TempDir tmp;
+  auto bin = tmp / "computed";
+  ASSERT_EQ(compile_c(bin, "#include <dlfcn.h>\nint main(int c, char** v) { return dlopen(v[c - 1], RTLD_NOW) == 0; }",
+                      {"-O2"}, "aarch64-linux-gnu-gcc"),
+            "");
+  std::string image = testing::read_file(bin);
+  auto d = read_elf_detail(image, bin.string());
+  ASSERT_TRUE(d.ok());
+  auto calls = scan_dlopen_calls(*d, image, {});
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_FALSE(calls[0].name.has_value());
+  EXPECT_FALSE(calls[0].unknown_reason.empty());
+}
+
+TEST(NsswitchServices, ActionsAreSkippedAndLastLineWins) {
+  std::string conf = "# comment\nhosts: files dns\npasswd: files\nhosts:  files [NOTFOUND=return] mdns4_minimal dns # x\n";
+  EXPECT_EQ(nsswitch_services(conf, "hosts"), (std::vector<std::string>{"files", "mdns4_minimal", "dns"}));
+  EXPECT_EQ(nsswitch_services(conf, "passwd"), std::vector<std::string>{"files"});
+  EXPECT_TRUE(nsswitch_services(conf, "group").empty());
+}
+
+}  // namespace
+}  // namespace minify
