@@ -245,6 +245,7 @@ struct Thread {
   std::vector<Access> pending;  // completed at the syscall-exit stop
   bool pending_chdir = false;
   std::optional<std::size_t> exec_index;  // into TraceLog::execs
+  std::string_view exec_syscall;          // "execve" or "execveat"
   std::string cwd;                        // cached /proc/TID/cwd, valid while cwd_gen matches
   std::uint64_t cwd_gen = 0;
 };
@@ -697,6 +698,7 @@ void Tracer::handle_exec_event(pid_t tid) {
       forget_thread(old_tid);
       Thread& leader = thread(tid);
       leader.exec_index = moved.exec_index;
+      leader.exec_syscall = moved.exec_syscall;
       leader.awaiting_exit = false;
       leader.pending.clear();
     }
@@ -714,9 +716,9 @@ void Tracer::finish_exec(pid_t tid, Thread& t, bool succeeded) {
   e.succeeded = succeeded;
   Access a{e.path, AccessSet{AccessKind::Exec}, Lookup::Regular};
   if (succeeded) e.interpreters = interpreters_of(e.path);
-  record(tid, t, "execve", a, succeeded, true, succeeded ? 0 : ENOENT);
+  record(tid, t, t.exec_syscall, a, succeeded, true, succeeded ? 0 : ENOENT);
   for (const auto& interp : log_.execs[idx].interpreters)
-    record(tid, t, "execve", Access{interp, AccessSet{AccessKind::Exec}, Lookup::Regular}, true, true, 0);
+    record(tid, t, t.exec_syscall, Access{interp, AccessSet{AccessKind::Exec}, Lookup::Regular}, true, true, 0);
 }
 
 // The kernel runs a script's "#!" interpreter itself: no syscall names it, so read the line.
@@ -905,6 +907,7 @@ std::vector<Access> Tracer::describe(pid_t tid, Thread& t, const SyscallRow& row
       if (t.exec_index) finish_exec(tid, t, false);
       log_.execs.push_back(std::move(e));
       t.exec_index = log_.execs.size() - 1;
+      t.exec_syscall = row.name;
       // Recorded when PTRACE_EVENT_EXEC (or the thread's next stop) settles it.
       log_.paths[*p].access.add(AccessKind::Exec);
       break;
@@ -1007,10 +1010,11 @@ void Tracer::handle_seccomp(pid_t tid, Thread& t) {
       auto link = read_link("/proc/" + std::to_string(tid) + "/exe");
       std::string exe = link ? *link : std::string();
       fatal_ = bad_input("trace", exe,
-                         info.arch == AUDIT_ARCH_I386 ? "32-bit x86 programs (the i386 syscall ABI) are not supported; "
-                                                        "the traced program was stopped"
-                                                      : "a syscall from a foreign ABI (x32?) cannot be traced; "
-                                                        "the traced program was stopped");
+                         info.arch == AUDIT_ARCH_I386 || info.arch == AUDIT_ARCH_ARM
+                             ? "32-bit programs are not supported (a syscall used the 32-bit ABI); "
+                               "the traced program was stopped"
+                             : "a syscall used a foreign ABI (x32?) that cannot be traced; "
+                               "the traced program was stopped");
       signal_tree(SIGKILL);
     }
     ::kill(tid, SIGKILL);

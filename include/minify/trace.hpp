@@ -30,9 +30,9 @@ enum class AccessKind : std::uint8_t {
   Write,     // open for writing, truncate, utimensat, xattr changes
   Create,    // open O_CREAT, creat, mkdir, mknod: the path may not have existed before
   Exec,      // execve/execveat of the path, or a #! interpreter the kernel ran for it
-  Stat,      // stat, lstat, access, statx, getxattr: metadata or existence only
+  Stat,      // stat, lstat, access, statx, getxattr, listxattr: metadata or existence only
   Readlink,  // readlink: the link itself, not its target
-  List,      // open O_DIRECTORY, listxattr: the directory's entries or names
+  List,      // open O_DIRECTORY: the directory's entries
   Chdir,     // chdir, fchdir
   Remove,    // unlink, rmdir
   Rename,    // either side of a rename
@@ -119,7 +119,7 @@ struct ProbeResult {
 
 // Counters, so tests and benchmarks can see where the ptrace stops go.
 struct TraceStats {
-  std::uint64_t ptrace_stops = 0;   // every stop waitpid reported
+  std::uint64_t ptrace_stops = 0;   // every waitpid report: stops and exits
   std::uint64_t seccomp_stops = 0;  // PTRACE_EVENT_SECCOMP: one per traced syscall entry
   std::uint64_t exit_stops = 0;     // syscall-exit stops, requested only where the result matters
   std::uint64_t signal_stops = 0;   // signal-delivery stops (signals forwarded to the tracee)
@@ -164,9 +164,13 @@ struct TraceOptions {
   std::function<void(const TraceEvent&)> on_event;
 };
 
-// Runs options.command to completion under the tracer. Errors are failures to run or trace it
-// (bad command, program not found, ptrace/seccomp unavailable, 32-bit tracee); how the program
-// itself ended is data in TraceLog::exit.
+// Runs options.command to completion under the tracer: until every traced process has exited
+// (daemons included; --timeout/--probe stop them), killing whatever is left on any error.
+// Errors are failures to run or trace it (bad command, program not found, ptrace/seccomp
+// unavailable, 32-bit tracee); how the program itself ended is data in TraceLog::exit.
+// Requires: no other run_trace() in this process at the same time, and no other children of the
+// calling process to be waited for meanwhile (the tracer waits for any child, waitpid(-1), and
+// briefly owns the SIGINT/SIGTERM/SIGHUP/SIGALRM handlers).
 Result<TraceLog> run_trace(const TraceOptions& options);
 
 // Parses "10", "1.5s", "250ms", "2m", "1h" (a bare number means seconds).

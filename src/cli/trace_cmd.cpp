@@ -153,14 +153,14 @@ int run_trace_command(const TraceCliOptions& o) {
       print_error("probe `" + p.url + "`: " + p.error);
       ++probe_failures;
     }
-  if (log->stopped_by == StopReason::Probe) return probe_failures ? kExitMissing : kExitOk;
-  if (log->stopped_by == StopReason::Timeout) return probe_failures ? kExitMissing : kExitOk;
+  if (log->stopped_by != StopReason::None) return probe_failures ? kExitMissing : kExitOk;
   if (log->exit.signaled) {
     const char* name = ::sigabbrev_np(log->exit.signal);
     print_error("`" + o.command[0] + "` was killed by signal " + std::to_string(log->exit.signal) + " (SIG" +
                 (name ? name : "?") + ")" + (log->exit.core_dumped ? ", core dumped" : ""));
   }
-  return log->exit.shell_status();
+  int status = log->exit.shell_status();
+  return status == 0 && probe_failures ? kExitMissing : status;
 }
 
 }  // namespace
@@ -168,7 +168,9 @@ int run_trace_command(const TraceCliOptions& o) {
 Command add_trace_command(CLI::App& app) {
   auto opt = std::make_shared<TraceCliOptions>();
   CLI::App* sub = app.add_subcommand(
-      "trace", "Run a command and record every file it and its descendants touch (ptrace + seccomp-bpf)");
+      "trace",
+      "Run a command and record every file it and its descendants touch (ptrace + seccomp-bpf); waits until "
+      "every traced process has exited (use --timeout or --probe for servers)");
   sub->add_option("-o,--output", opt->output, "Write the trace here (default trace.json; - for stdout)");
   sub->add_option("--events", opt->events, "Also write every traced syscall as JSON Lines (for debugging)");
   sub->add_option("--timeout", opt->timeout,

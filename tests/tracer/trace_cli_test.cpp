@@ -127,6 +127,24 @@ TEST_F(TraceCliTest, TimeoutStopsTheProgramAndExitsZero) {
   EXPECT_EQ(j["exit"]["signal"], SIGTERM);
 }
 
+TEST_F(TraceCliTest, ProbeThatNeverConnectsFailsWithOneLine) {
+  std::string out = (dir_ / "t.json").string();
+  // Port 1 on loopback: nothing listens there.
+  RunResult r = trace({"-o", out, "--timeout", "700ms", "--probe", "http://127.0.0.1:1/", "--", "sleep", "30"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("minify: error: probe `http://127.0.0.1:1/`"), std::string::npos) << r.err;
+  auto j = nlohmann::json::parse(read_file(out));
+  EXPECT_NE(j["stopped_by"], "none");
+  EXPECT_EQ(j["probes"][0]["http_status"], 0);
+}
+
+TEST_F(TraceCliTest, HttpsProbeIsRefusedUpFront) {
+  RunResult r = trace({"--probe", "https://example.com/", "--", "true"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("only http:// URLs are supported"), std::string::npos) << r.err;
+}
+
 TEST_F(TraceCliTest, StdoutTraceWithDash) {
   RunResult r = trace({"-o", "-", "--", "true"});
   EXPECT_EQ(r.status, 0);
