@@ -76,7 +76,7 @@ struct OciOptions {
   int level = 0;
   int threads = 0;
   int64_t mtime = 0;      // SOURCE_DATE_EPOCH: file mtimes and the config's "created"
-  std::string tag;        // "name:tag" or "name" (":latest"); empty: no name annotations
+  std::string tag = {};   // "name:tag" or "name" (":latest"); empty: no name annotations
 };
 
 struct OciDigests {
