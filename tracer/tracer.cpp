@@ -263,7 +263,11 @@ std::string errno_text(int err) { return std::strerror(err); }
 class Tracer {
  public:
   Tracer(const TraceOptions& opt, TraceLog& log) : opt_(opt), log_(log), rows_(native_syscalls()) {}
-  ~Tracer() { kill_all_and_reap(); }
+  ~Tracer() {
+    probe_cancel_ = true;
+    if (prober_.joinable()) prober_.join();
+    kill_all_and_reap();
+  }
 
   Status run();
 
@@ -326,6 +330,7 @@ class Tracer {
   Clock::time_point kill_at_;
   std::atomic<bool> probe_done_{false};
   std::atomic<bool> probe_cancel_{false};
+  std::thread prober_;
 
   // CPU pinning while there is one tracee thread.
   cpu_set_t original_cpus_{};
@@ -511,7 +516,6 @@ Status Tracer::run() {
     return started;
   }
 
-  std::thread prober;
   if (!opt_.probe_urls.empty()) {
     // The probe thread must not take the tracer's signals.
     sigset_t block, old;
@@ -520,7 +524,7 @@ Status Tracer::run() {
     sigaddset(&block, SIGALRM);
     ::pthread_sigmask(SIG_BLOCK, &block, &old);
     auto deadline = started_ + (opt_.timeout ? *opt_.timeout : std::chrono::milliseconds(60'000));
-    prober = std::thread([this, deadline] {
+    prober_ = std::thread([this, deadline] {
       std::vector<ProbeResult> results;
       for (const auto& url : opt_.probe_urls) results.push_back(fetch_url(url, deadline, probe_cancel_));
       log_.probes = std::move(results);  // read by the tracer thread only after join()
@@ -531,7 +535,7 @@ Status Tracer::run() {
 
   Status looped = loop();
   probe_cancel_ = true;
-  if (prober.joinable()) prober.join();
+  if (prober_.joinable()) prober_.join();
   if (pinned_ || have_original_cpus_) ::sched_setaffinity(0, sizeof original_cpus_, &original_cpus_);
   if (!looped) return looped;
   if (fatal_) return *fatal_;
