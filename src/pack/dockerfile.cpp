@@ -25,15 +25,16 @@ namespace {
 
 // Debian 12 distroless images (github.com/GoogleContainerTools/distroless, base/README.md):
 // static has ca-certificates, tzdata, /etc/passwd and /etc/group with root/nobody/nonroot, /tmp;
-// base adds glibc and OpenSSL; cc adds libgcc and libstdc++.
+// base adds glibc and OpenSSL (libssl3); cc adds libgcc and libstdc++. When in doubt a file is
+// copied: an extra copy costs bytes, a missing one breaks the program.
 constexpr std::array<std::string_view, 6> kStaticPaths = {
     "/etc/passwd", "/etc/group", "/etc/os-release", "/etc/ssl/certs/ca-certificates.crt", "/tmp", "/home/nonroot"};
 constexpr std::array<std::string_view, 1> kStaticTrees = {"/usr/share/zoneinfo"};
-constexpr std::array<std::string_view, 18> kGlibcLibs = {
+constexpr std::array<std::string_view, 17> kGlibcLibs = {
     "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "ld-linux-armhf.so.3", "ld64.so.2", "ld64.so.1",
     "libc.so.6",   "libm.so.6",   "libpthread.so.0", "libdl.so.2",       "librt.so.1",
     "libresolv.so.2", "libnss_dns.so.2", "libnss_files.so.2", "libutil.so.1", "libanl.so.1",
-    "libssl.so.3", "libcrypto.so.3", "libz.so.1*"};
+    "libssl.so.3", "libcrypto.so.3"};
 constexpr std::array<std::string_view, 3> kCcLibs = {"libgcc_s.so.1", "libstdc++.so.6*", "libgomp.so.1*"};
 // Loader and libc: what changes least (the first COPY lines).
 constexpr std::array<std::string_view, 12> kLibcLibs = {

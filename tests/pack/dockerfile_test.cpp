@@ -1,0 +1,263 @@
+// The Dockerfile runner stage: COPY lines in JSON form grouped by directory, each file once under
+// the name it is used by (COPY dereferences links, moby/moby#40449), layers ordered libc first
+// and program last, distroless bases skipping what they ship, pinned FROM lines, scratch basics.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "minify/pack.hpp"
+#include "support/fixture.hpp"
+
+namespace minify {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Copy {
+  std::string from;                  // "--from=builder" or ""
+  std::vector<std::string> sources;
+  std::string dest;
+};
+
+// Joins continuation lines, then parses every COPY into its JSON array.
+std::vector<Copy> copies(const std::string& dockerfile) {
+  std::string joined;
+  std::istringstream in(dockerfile);
+  std::string line, cur;
+  std::vector<std::string> lines;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\\') {
+      cur += line.substr(0, line.size() - 1);
+      continue;
+    }
+    lines.push_back(cur + line);
+    cur.clear();
+  }
+  std::vector<Copy> out;
+  for (const auto& l : lines) {
+    if (l.rfind("COPY ", 0) != 0) continue;
+    Copy c;
+    std::string rest = l.substr(5);
+    if (rest.rfind("--from=", 0) == 0) {
+      c.from = rest.substr(0, rest.find(' '));
+      rest = rest.substr(rest.find(' ') + 1);
+    }
+    if (rest.front() != '[') {
+      c.sources = {rest.substr(0, rest.find(' '))};
+      c.dest = rest.substr(rest.find(' ') + 1);
+    } else {
+      auto arr = json::parse(rest).get<std::vector<std::string>>();
+      c.dest = arr.back();
+      arr.pop_back();
+      c.sources = arr;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+size_t index_of(const std::vector<Copy>& cs, const std::string& source) {
+  for (size_t i = 0; i < cs.size(); ++i)
+    for (const auto& s : cs[i].sources)
+      if (s == source) return i;
+  return std::string::npos;
+}
+
+class DockerfileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto& r = src_.path();
+    testing::write_file(r / "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "ld");
+    fs::create_directories(r / "usr/lib64");
+    fs::create_symlink("../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", r / "usr/lib64/ld-linux-x86-64.so.2");
+    fs::create_symlink("usr/lib64", r / "lib64");
+    fs::create_symlink("usr/lib", r / "lib");
+    testing::write_file(r / "usr/lib/x86_64-linux-gnu/libc.so.6", "libc");
+    testing::write_file(r / "usr/lib/x86_64-linux-gnu/libssl.so.3.0.11", "ssl");
+    fs::create_symlink("libssl.so.3.0.11", r / "usr/lib/x86_64-linux-gnu/libssl.so.3");
+    testing::write_file(r / "usr/lib/x86_64-linux-gnu/libz.so.1.2.13", "z");
+    fs::create_symlink("libz.so.1.2.13", r / "usr/lib/x86_64-linux-gnu/libz.so.1");
+    testing::write_file(r / "usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30", "c++");
+    fs::create_symlink("libstdc++.so.6.0.30", r / "usr/lib/x86_64-linux-gnu/libstdc++.so.6");
+    testing::write_file(r / "usr/local/lib/libapp.so", "app lib");
+    testing::write_file(r / "etc/ssl/certs/ca-certificates.crt", "certs");
+    testing::write_file(r / "usr/share/app/data.txt", "data");
+    testing::write_file(r / "usr/local/bin/server", "server");
+    auto root = Root::open(r.string());
+    ASSERT_TRUE(root);
+    root_.emplace(std::move(*root));
+    add("/lib64/ld-linux-x86-64.so.2", {ReasonKind::Interpreter, "of /usr/local/bin/server"});
+    add("/lib/x86_64-linux-gnu/libc.so.6", {ReasonKind::Needed, "needed by /usr/local/bin/server"});
+    add("/lib/x86_64-linux-gnu/libssl.so.3", {ReasonKind::Needed, "needed by /usr/local/bin/server"});
+    add("/lib/x86_64-linux-gnu/libz.so.1", {ReasonKind::Needed, "needed by /lib/x86_64-linux-gnu/libssl.so.3"});
+    add("/lib/x86_64-linux-gnu/libstdc++.so.6", {ReasonKind::Needed, "needed by /usr/local/bin/server"});
+    add("/usr/local/lib/libapp.so", {ReasonKind::Needed, "needed by /usr/local/bin/server"});
+    add("/etc/ssl/certs/ca-certificates.crt", {ReasonKind::Opened, "opened by /usr/local/bin/server"});
+    add("/usr/share/app/data.txt", {ReasonKind::Opened, "opened by /usr/local/bin/server"});
+    add("/usr/local/bin/server", {ReasonKind::Program, "/usr/local/bin/server"});
+    opts_.entrypoint = {"/usr/local/bin/server"};
+    opts_.cmd = {"--port", "8080"};
+    opts_.exposed_ports = {"8080/tcp"};
+  }
+
+  void add(const std::string& p, const Reason& why) {
+    auto r = set_.add(*root_, p, why);
+    ASSERT_TRUE(r) << r.error().message();
+  }
+
+  testing::TempDir src_;
+  std::optional<Root> root_;
+  FileSet set_;
+  DockerfileOptions opts_;
+};
+
+TEST_F(DockerfileTest, EachFileOnceUnderTheNameTheLoaderUses) {
+  std::string df = render_dockerfile(set_, opts_);
+  auto cs = copies(df);
+  std::vector<std::string> all;
+  for (const auto& c : cs)
+    for (const auto& s : c.sources) all.push_back(s);
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, (std::vector<std::string>{"/etc/ssl/certs/ca-certificates.crt",
+                                           "/lib/x86_64-linux-gnu/libc.so.6",
+                                           "/lib/x86_64-linux-gnu/libssl.so.3",
+                                           "/lib/x86_64-linux-gnu/libstdc++.so.6",
+                                           "/lib/x86_64-linux-gnu/libz.so.1",
+                                           "/lib64/ld-linux-x86-64.so.2",
+                                           "/usr/local/bin/server",
+                                           "/usr/local/lib/libapp.so",
+                                           "/usr/share/app/data.txt"}))
+      << df;
+  EXPECT_EQ(df.find("libssl.so.3.0.11"), std::string::npos) << "never a link and its target both";
+  EXPECT_EQ(df.find("/usr/lib64"), std::string::npos) << "links on the way are not copied";
+  // The loader keeps its PT_INTERP path: /lib64/ becomes a directory holding it.
+  EXPECT_EQ(cs[index_of(cs, "/lib64/ld-linux-x86-64.so.2")].dest, "/lib64/");
+}
+
+TEST_F(DockerfileTest, GroupedByDestinationDirectoryInJsonForm) {
+  auto cs = copies(render_dockerfile(set_, opts_));
+  for (const auto& c : cs) {
+    EXPECT_EQ(c.from, "--from=builder");
+    ASSERT_FALSE(c.dest.empty());
+    EXPECT_EQ(c.dest.back(), '/');
+    for (const auto& s : c.sources) EXPECT_EQ(dirname_of(s) + "/", c.dest) << s;
+  }
+  // libssl, libz and libstdc++ share one line.
+  size_t ssl = index_of(cs, "/lib/x86_64-linux-gnu/libssl.so.3");
+  EXPECT_EQ(ssl, index_of(cs, "/lib/x86_64-linux-gnu/libz.so.1"));
+  EXPECT_EQ(ssl, index_of(cs, "/lib/x86_64-linux-gnu/libstdc++.so.6"));
+  EXPECT_LE(cs.size(), 7u);
+}
+
+TEST_F(DockerfileTest, LinesOrderedLibcFirstProgramLast) {
+  std::string df = render_dockerfile(set_, opts_);
+  auto cs = copies(df);
+  size_t ld = index_of(cs, "/lib64/ld-linux-x86-64.so.2");
+  size_t libc = index_of(cs, "/lib/x86_64-linux-gnu/libc.so.6");
+  size_t ssl = index_of(cs, "/lib/x86_64-linux-gnu/libssl.so.3");
+  size_t app = index_of(cs, "/usr/local/lib/libapp.so");
+  size_t certs = index_of(cs, "/etc/ssl/certs/ca-certificates.crt");
+  size_t data = index_of(cs, "/usr/share/app/data.txt");
+  size_t prog = index_of(cs, "/usr/local/bin/server");
+  EXPECT_LT(std::max(ld, libc), std::min(ssl, app)) << df;
+  EXPECT_LT(std::max(ssl, app), std::min(certs, data)) << df;
+  EXPECT_LT(std::max(certs, data), prog) << df;
+  EXPECT_EQ(prog, cs.size() - 1);
+  EXPECT_NE(libc, ssl) << "libc changes less often than other libraries: its own layer";
+  // Then the image configuration, after every COPY.
+  EXPECT_LT(df.rfind("COPY"), df.find("USER 65532:65532"));
+  EXPECT_NE(df.find("ENTRYPOINT [\"/usr/local/bin/server\"]\n"), std::string::npos);
+  EXPECT_NE(df.find("CMD [\"--port\", \"8080\"]\n"), std::string::npos);
+  EXPECT_NE(df.find("EXPOSE 8080/tcp\n"), std::string::npos);
+  EXPECT_EQ(df.find("FROM scratch\n") , df.find("FROM "));
+}
+
+TEST_F(DockerfileTest, DistrolessBaseSkipsWhatTheBaseShips) {
+  opts_.base = Base::DistrolessBase;
+  std::string df = render_dockerfile(set_, opts_);
+  EXPECT_NE(df.find("FROM gcr.io/distroless/base-debian12:nonroot\n"), std::string::npos) << df;
+  for (const char* gone : {"libc.so.6", "ld-linux-x86-64.so.2", "ca-certificates.crt", "libssl.so.3\""}) {
+    EXPECT_EQ(df.find(gone), std::string::npos) << gone << "\n" << df;
+  }
+  EXPECT_NE(df.find("libstdc++.so.6"), std::string::npos) << "base has no libstdc++; cc has";
+  EXPECT_NE(df.find("libz.so.1"), std::string::npos) << "not known to be in base: copied";
+  opts_.base = Base::DistrolessCc;
+  df = render_dockerfile(set_, opts_);
+  EXPECT_EQ(df.find("libstdc++.so.6"), std::string::npos) << df;
+  EXPECT_NE(df.find("/usr/local/bin/server"), std::string::npos);
+  opts_.base = Base::DistrolessStatic;
+  df = render_dockerfile(set_, opts_);
+  EXPECT_NE(df.find("libc.so.6"), std::string::npos) << "static has no libc";
+  EXPECT_EQ(df.find("ca-certificates.crt"), std::string::npos);
+}
+
+TEST(BaseImage, PinnedNeverLatest) {
+  for (Base b : {Base::Scratch, Base::DistrolessStatic, Base::DistrolessBase, Base::DistrolessCc}) {
+    std::string image = base_image(b);
+    EXPECT_EQ(image.find("latest"), std::string::npos) << image;
+    if (b != Base::Scratch) {
+      EXPECT_NE(image.find(":nonroot"), std::string::npos) << image;
+    }
+    EXPECT_EQ(parse_base(base_name(b)), b);
+  }
+  EXPECT_EQ(base_image(Base::DistrolessStatic, "sha256:abc"), "gcr.io/distroless/static-debian12:nonroot@sha256:abc");
+  EXPECT_FALSE(parse_base("latest"));
+  EXPECT_TRUE(base_provides(Base::DistrolessStatic, "/usr/share/zoneinfo/Europe/Paris"));
+  EXPECT_FALSE(base_provides(Base::DistrolessStatic, "/usr/share/zoneinfo-extra"));
+  EXPECT_FALSE(base_provides(Base::Scratch, "/etc/passwd"));
+  EXPECT_FALSE(base_provides(Base::DistrolessBase, "/opt/app/libc.so.6")) << "only in the library directories";
+}
+
+TEST_F(DockerfileTest, RootfsStyleIsOneCopyOfTheBuildersOutput) {
+  opts_.copy_style = CopyStyle::Rootfs;
+  opts_.from_stage = "build";
+  opts_.minify_command = "minify pack -o /minify-out /usr/local/bin/server";
+  std::string df = render_dockerfile(set_, opts_);
+  auto cs = copies(df);
+  ASSERT_EQ(cs.size(), 1u) << df;
+  EXPECT_EQ(cs[0].from, "--from=build");
+  EXPECT_EQ(cs[0].sources, std::vector<std::string>{"/minify-out/rootfs/"});
+  EXPECT_EQ(cs[0].dest, "/");
+  EXPECT_NE(df.find("#   RUN minify pack -o /minify-out /usr/local/bin/server\n"), std::string::npos) << df;
+}
+
+TEST_F(DockerfileTest, ScratchBasicsForANonRootImage) {
+  ASSERT_TRUE(add_scratch_basics(set_));
+  const Entry* passwd = set_.find("/etc/passwd");
+  ASSERT_NE(passwd, nullptr);
+  EXPECT_TRUE(passwd->generated);
+  EXPECT_NE(passwd->content.find("root:x:0:0:"), std::string::npos);
+  EXPECT_NE(passwd->content.find("nobody:x:65534:65534:"), std::string::npos);
+  EXPECT_NE(passwd->content.find("nonroot:x:65532:65532:"), std::string::npos);
+  EXPECT_NE(set_.find("/etc/group")->content.find("nonroot:x:65532:"), std::string::npos);
+  EXPECT_EQ(set_.find("/tmp")->mode, 01777u);
+  std::string df = render_dockerfile(set_, opts_);
+  auto cs = copies(df);
+  // Generated files come from the rootfs minify wrote into the build context, not the builder.
+  size_t i = index_of(cs, "minify-out/rootfs/etc/passwd");
+  ASSERT_NE(i, std::string::npos) << df;
+  EXPECT_EQ(cs[i].from, "");
+  EXPECT_EQ(cs[i].dest, "/etc/");
+  EXPECT_NE(index_of(cs, "minify-out/rootfs/tmp/"), std::string::npos) << df;
+  // A second call does not replace what is there.
+  ASSERT_TRUE(set_.add_generated("/etc/passwd", "custom\n", 0644, {ReasonKind::Generated, "x"}));
+  ASSERT_TRUE(add_scratch_basics(set_));
+  EXPECT_EQ(set_.find("/etc/passwd")->content, "custom\n");
+}
+
+TEST_F(DockerfileTest, UserDefaultsToNonRootAndCanBeSet) {
+  EXPECT_NE(render_dockerfile(set_, opts_).find("USER 65532:65532\n"), std::string::npos);
+  opts_.user = "0";
+  opts_.env = {{"LANG", "C.UTF-8"}};
+  opts_.workdir = "/srv";
+  std::string df = render_dockerfile(set_, opts_);
+  EXPECT_NE(df.find("USER 0\n"), std::string::npos);
+  EXPECT_NE(df.find("ENV LANG=\"C.UTF-8\"\n"), std::string::npos);
+  EXPECT_NE(df.find("WORKDIR /srv\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace minify
