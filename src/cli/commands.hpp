@@ -21,6 +21,7 @@ struct Command {
 };
 
 Command add_deps_command(CLI::App& app);
+Command add_inspect_command(CLI::App& app);
 Command add_trace_command(CLI::App& app);
 
 // "minify: error: <message>" on stderr.

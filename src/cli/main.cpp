@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
 
   std::vector<Command> commands = {
       add_deps_command(app),
+      add_inspect_command(app),
       add_trace_command(app),
   };
 
