@@ -170,8 +170,10 @@ Result<OciDigests> write_oci(const FileSet& set, const Root& root, const std::st
   pack::HashSink blob(outer.data_sink());
   auto compressor = pack::make_compressor(options.compression, options.level, options.threads, blob, out_file);
   pack::HashSink tar(*compressor);
-  if (auto s = pack::write_tar_stream(set, root, options.mtime, tar); !s) return s.error();
-  if (auto s = tar.finish(); !s) return s.error();
+  // Files are read and archived on this thread, hashed and compressed on another.
+  pack::ThreadedSink pipe(tar);
+  if (auto s = pack::write_tar_stream(set, root, options.mtime, pipe); !s) return s.error();
+  if (auto s = pipe.finish(); !s) return s.error();
   OciDigests out;
   out.layer = ArchiveDigest{blob.digest(), blob.size(), tar.digest(), tar.size()};
   if (auto s = outer.end_deferred("blobs/sha256/" + hex_of(blob.digest()), blob.size()); !s) return s.error();

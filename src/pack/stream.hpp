@@ -57,6 +57,22 @@ class HashSink : public Sink {
   std::string digest_;
 };
 
+// Hands the bytes to a thread of its own that writes them to `next`, in chunks of `chunk` bytes
+// with at most `depth` chunks in flight: reading files and building the tar overlap with hashing
+// and compressing, as in `tar -cf - ... | zstd`. The first error of `next` is returned by the
+// following write() or by finish(), which also runs next.finish() on that thread and joins it.
+class ThreadedSink : public Sink {
+ public:
+  explicit ThreadedSink(Sink& next, size_t chunk = size_t{1} << 20, size_t depth = 4);
+  ~ThreadedSink() override;
+  Status write(const void* data, size_t size) override;
+  Status finish() override;
+
+ private:
+  struct State;
+  std::unique_ptr<State> st_;
+};
+
 // Compresses into `next`; Compression::None passes bytes through.
 std::unique_ptr<Sink> make_compressor(Compression c, int level, int threads, Sink& next, std::string name);
 

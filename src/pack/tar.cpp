@@ -143,8 +143,10 @@ Result<ArchiveDigest> write_tar(const FileSet& set, const Root& root, const std:
   pack::HashSink compressed(file);
   auto compressor = pack::make_compressor(options.compression, options.level, options.threads, compressed, out_file);
   pack::HashSink tar(*compressor);
-  if (auto s = pack::write_tar_stream(set, root, options.mtime, tar); !s) return s.error();
-  if (auto s = tar.finish(); !s) return s.error();
+  // Files are read and archived on this thread, hashed and compressed on another.
+  pack::ThreadedSink pipe(tar);
+  if (auto s = pack::write_tar_stream(set, root, options.mtime, pipe); !s) return s.error();
+  if (auto s = pipe.finish(); !s) return s.error();
   if (auto s = tmp->commit(); !s) return s.error();
   return ArchiveDigest{compressed.digest(), compressed.size(), tar.digest(), tar.size()};
 }
