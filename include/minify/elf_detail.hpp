@@ -3,7 +3,7 @@
 // DT_SYMTAB/DT_VERSYM/DT_VERNEED/DT_VERDEF so files without section headers read the same), the
 // relocations that bind imported symbols to GOT slots, notes (PT_NOTE, or SHT_NOTE without one),
 // the section table when there is one, .symtab when not stripped, the function starts listed in
-// .eh_frame_hdr, and the bytes behind any virtual address. Built on libelf in src/elf/.
+// .eh_frame_hdr (read on demand), and the bytes behind any virtual address. Built on libelf in src/elf/.
 #pragma once
 
 #include <cstdint>
@@ -94,7 +94,6 @@ struct ElfDetail {
   std::vector<std::string> version_defs;   // DT_VERDEF names, the file's own first
   std::vector<ElfImportSlot> import_slots;
   std::vector<ElfNote> notes;
-  std::vector<uint64_t> function_starts;   // from PT_GNU_EH_FRAME's search table, sorted
   std::vector<std::string> problems;       // parts that could not be read (the rest still is)
 
   const ElfSection* section(std::string_view name) const;
@@ -102,16 +101,28 @@ struct ElfDetail {
   std::optional<uint64_t> offset_of(uint64_t vaddr, uint64_t size = 1) const;
 };
 
+struct ElfDetailOptions {
+  // Copy the names (and versions) of defined dynamic symbols too. Callers that only look at
+  // imports turn this off: a large C++ library defines tens of thousands. The entries stay (with
+  // empty names), so symbol indices still line up.
+  bool defined_symbol_names = true;
+};
+
 // Reads an ELF image already in memory (a MappedFile's bytes). Structural damage in optional
 // parts (versions, notes, relocations) lands in ElfDetail::problems; only an unreadable header
 // is an Error.
-Result<ElfDetail> read_elf_detail(std::string_view image, std::string_view name);
+Result<ElfDetail> read_elf_detail(std::string_view image, std::string_view name, ElfDetailOptions options = {});
 
 // .symtab (the static symbol table), when the file was not stripped; empty otherwise. Kept apart
 // from read_elf_detail because Go and C++ binaries carry tens of thousands of entries that most
 // callers never look at. `keep` filters by name before a string is copied.
 Result<std::vector<ElfSymbol>> read_elf_symtab(std::string_view image, std::string_view name,
                                                bool (*keep)(std::string_view symbol_name) = nullptr);
+
+// The start of every function with unwind information: the initial locations of the binary-search
+// table at the end of .eh_frame_hdr (PT_GNU_EH_FRAME), which stripped files keep. Sorted; empty
+// when there is no such table or it uses an encoding other than the GNU linkers' datarel|sdata4.
+std::vector<uint64_t> read_function_starts(const ElfDetail& elf, std::string_view image);
 
 // The bytes at a virtual address inside the file image of a PT_LOAD, clipped to that segment;
 // empty when the address is not backed by file bytes.

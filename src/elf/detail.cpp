@@ -120,7 +120,7 @@ std::string_view bytes_at(const ElfDetail& elf, std::string_view image, uint64_t
   return {};
 }
 
-Result<ElfDetail> read_elf_detail(std::string_view image, std::string_view name) {
+Result<ElfDetail> read_elf_detail(std::string_view image, std::string_view name, ElfDetailOptions options) {
   auto corrupt = [&](std::string what) { return bad_input("read ELF", std::string(name), std::move(what)); };
   if (image.size() < EI_NIDENT || image.substr(0, SELFMAG) != std::string_view(ELFMAG, SELFMAG))
     return corrupt("not an ELF file");
@@ -169,9 +169,8 @@ Result<ElfDetail> read_elf_detail(std::string_view image, std::string_view name)
   }
 
   DynamicTags tags = read_dynamic_tags(elf.get(), d);
-  read_dynamic_symbols(elf.get(), image, tags, d);
+  read_dynamic_symbols(elf.get(), image, tags, options, d);
   read_notes(elf.get(), image, d);
-  read_eh_frame_hdr(image, d);
   return d;
 }
 

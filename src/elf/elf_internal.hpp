@@ -57,9 +57,9 @@ struct DynamicTags {
 DynamicTags read_dynamic_tags(Elf* elf, const ElfDetail& d);
 
 // Fill ElfDetail's symbol, version and relocation fields (symbols.cpp).
-void read_dynamic_symbols(Elf* elf, std::string_view image, const DynamicTags& tags, ElfDetail& d);
-// Fill ElfDetail::notes and ElfDetail::function_starts (notes.cpp).
+void read_dynamic_symbols(Elf* elf, std::string_view image, const DynamicTags& tags, const ElfDetailOptions& opt,
+                          ElfDetail& d);
+// Fill ElfDetail::notes (notes.cpp).
 void read_notes(Elf* elf, std::string_view image, ElfDetail& d);
-void read_eh_frame_hdr(std::string_view image, ElfDetail& d);
 
 }  // namespace minify::elf_internal

@@ -69,17 +69,20 @@ void read_notes(Elf* elf, std::string_view image, ElfDetail& d) {
       read_note_block(elf, s.offset, s.size, 4, d);
 }
 
-void read_eh_frame_hdr(std::string_view image, ElfDetail& d) {
+}  // namespace elf_internal
+
+std::vector<uint64_t> read_function_starts(const ElfDetail& d, std::string_view image) {
+  std::vector<uint64_t> starts;
   const ElfSegment* hdr = nullptr;
   for (const auto& s : d.segments)
     if (s.type == PT_GNU_EH_FRAME) hdr = &s;
-  if (hdr == nullptr) return;
+  if (hdr == nullptr) return starts;
   ByteReader r{image, d.ident.data == ELFDATA2MSB};
   uint64_t off = hdr->offset;
-  if (!r.has(off, 4) || hdr->filesz < 4) return;
+  if (!r.has(off, 4) || hdr->filesz < 4) return starts;
   uint8_t version = static_cast<uint8_t>(image[off]), ptr_enc = static_cast<uint8_t>(image[off + 1]);
   uint8_t count_enc = static_cast<uint8_t>(image[off + 2]), table_enc = static_cast<uint8_t>(image[off + 3]);
-  if (version != 1 || count_enc != kDwEhPeUdata4 || table_enc != kDwEhPeDatarelSdata4) return;
+  if (version != 1 || count_enc != kDwEhPeUdata4 || table_enc != kDwEhPeDatarelSdata4) return starts;
   // eh_frame_ptr: its size follows from its encoding's low nibble.
   uint64_t ptr_size = 0;
   switch (ptr_enc & 0x0f) {
@@ -87,24 +90,22 @@ void read_eh_frame_hdr(std::string_view image, ElfDetail& d) {
     case 0x02: case 0x0a: ptr_size = 2; break;
     case 0x03: case 0x0b: ptr_size = 4; break;
     case 0x04: case 0x0c: ptr_size = 8; break;
-    default: if (ptr_enc != kDwEhPeOmit) return;
+    default: if (ptr_enc != kDwEhPeOmit) return starts;
   }
   uint64_t pos = off + 4 + ptr_size;
-  if (!r.has(pos, 4)) return;
+  if (!r.has(pos, 4)) return starts;
   uint64_t count = r.u32(pos);
   pos += 4;
-  if (count > (hdr->filesz - (pos - off)) / 8 || !r.has(pos, count * 8)) {
-    d.problems.push_back(".eh_frame_hdr search table lies outside its segment");
-    return;
-  }
-  d.function_starts.reserve(count);
+  if (count > (hdr->filesz - (pos - off)) / 8 || !r.has(pos, count * 8)) return starts;
+  starts.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
     auto rel = static_cast<int32_t>(r.u32(pos + i * 8));
-    d.function_starts.push_back(hdr->vaddr + static_cast<uint64_t>(static_cast<int64_t>(rel)));
+    starts.push_back(hdr->vaddr + static_cast<uint64_t>(static_cast<int64_t>(rel)));
   }
-  std::sort(d.function_starts.begin(), d.function_starts.end());
+  // The table is sorted for binary search; a damaged one is sorted here rather than trusted.
+  if (!std::is_sorted(starts.begin(), starts.end())) std::sort(starts.begin(), starts.end());
+  return starts;
 }
 
-}  // namespace elf_internal
 
 }  // namespace minify

@@ -39,7 +39,8 @@ std::optional<uint64_t> gnu_hash_count(const ByteReader& r, uint64_t off, bool i
 
 namespace elf_internal {
 
-void read_dynamic_symbols(Elf* elf, std::string_view image, const DynamicTags& t, ElfDetail& d) {
+void read_dynamic_symbols(Elf* elf, std::string_view image, const DynamicTags& t, const ElfDetailOptions& opt,
+                          ElfDetail& d) {
   if (!t.symtab || !t.strtab) return;
   ByteReader r{image, d.ident.data == ELFDATA2MSB};
   bool is64 = d.ident.elf_class == ELFCLASS64;
@@ -132,13 +133,15 @@ void read_dynamic_symbols(Elf* elf, std::string_view image, const DynamicTags& t
     GElf_Sym s;
     if (gelf_getsym(syms, static_cast<int>(i), &s) == nullptr) break;
     ElfSymbol sym;
-    if (auto n = str(s.st_name)) sym.name = std::string(*n);
     sym.defined = s.st_shndx != SHN_UNDEF;
+    bool named = !sym.defined || opt.defined_symbol_names;
+    if (named)
+      if (auto n = str(s.st_name)) sym.name = std::string(*n);
     sym.bind = GELF_ST_BIND(s.st_info);
     sym.type = GELF_ST_TYPE(s.st_info);
     sym.value = s.st_value;
     sym.size = s.st_size;
-    if (versym_off) {
+    if (versym_off && named) {
       uint16_t v = r.u16(*versym_off + i * 2);
       sym.hidden_version = (v & 0x8000) != 0;
       uint16_t idx = v & 0x7fff;
@@ -174,7 +177,7 @@ void read_dynamic_symbols(Elf* elf, std::string_view image, const DynamicTags& t
         info = x.r_info, where = x.r_offset;
       }
       uint64_t sym = is64 ? GELF_R_SYM(info) : ELF32_R_SYM(info);
-      if (sym == 0 || sym > d.dynsym.size()) continue;
+      if (sym == 0 || sym > d.dynsym.size() || d.dynsym[sym - 1].name.empty()) continue;
       d.import_slots.push_back({d.dynsym[sym - 1].name, where, plt});
     }
   };

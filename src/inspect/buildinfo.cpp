@@ -149,7 +149,9 @@ Result<std::optional<GoBuildInfo>> read_go_buildinfo(const ElfDetail& elf, std::
     data = image.substr(s->offset, std::min<uint64_t>({s->size, kSearchWindow, image.size() - s->offset}));
     base = s->addr;
     where = ".go.buildinfo";
-  } else {
+  } else if (elf.sections.empty()) {
+    // No section table to name it: search the data segment. (With a section table, a Go linker
+    // always names .go.buildinfo, so its absence means this is not a Go program.)
     for (const auto& seg : elf.segments) {
       if (seg.type != PT_LOAD || (seg.flags & (PF_X | PF_W)) != PF_W) continue;
       data = bytes_at(elf, image, seg.vaddr, kSearchWindow);

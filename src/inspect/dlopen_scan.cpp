@@ -327,8 +327,7 @@ std::vector<DlopenCall> scan_dlopen_calls(const ElfDetail& elf, std::string_view
           if (i >= 1 && static_cast<unsigned char>(p[i - 1]) == 0xf2) start -= 1;  // bnd jmp
           size_t sidx = static_cast<size_t>(start - r.vaddr);
           if (sidx >= 4 && std::memcmp(p + sidx - 4, "\xf3\x0f\x1e\xfa", 4) == 0) start -= 4;  // endbr64
-          direct[start] = it->second;
-          direct[at] = it->second;
+          direct[start] = it->second;  // calls land on the stub's first instruction
         }
       } else {
         for (size_t i = 0; i + 8 <= r.bytes.size(); i += 4) {
@@ -401,7 +400,7 @@ std::vector<DlopenCall> scan_dlopen_calls(const ElfDetail& elf, std::string_view
   if (sites.empty()) return {};
 
   // Function starts: .eh_frame_hdr, plus .symtab functions.
-  std::vector<uint64_t> starts = elf.function_starts;
+  std::vector<uint64_t> starts = read_function_starts(elf, image);
   for (const auto& s : symtab)
     if (s.type == STT_FUNC && s.defined && s.value != 0) starts.push_back(s.value);
   std::sort(starts.begin(), starts.end());

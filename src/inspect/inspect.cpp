@@ -78,6 +78,14 @@ std::vector<DlopenTarget> read_dlopen_notes(const ElfDetail& elf, std::vector<st
 
 namespace {
 
+// memmem(3): glibc's two-way search, much faster than string_view::find on megabytes.
+bool contains(std::string_view hay, std::string_view needle) {
+  return ::memmem(hay.data(), hay.size(), needle.data(), needle.size()) != nullptr;
+}
+
+// Inspect looks at what objects import; definitions come from .symtab for static files.
+constexpr ElfDetailOptions kImportsOnly{false};
+
 bool symtab_filter(std::string_view name) {
   return is_needs_symbol(name) || name == "dlopen" || name == "dlmopen" || name == "__libc_dlopen_mode" ||
          name == "g_module_open" || name == "__libc_start_main" || name == "x_cgo_init";
@@ -124,6 +132,7 @@ struct Inspector::Impl {
   bool cache_read = false;
   std::optional<LdCache> ld_cache;
   std::optional<std::optional<std::string>> nsswitch;
+  std::unordered_map<std::string, DlopenTarget> search_cache;  // resolve_name's directory searches
 
   Impl(const Root& r, InspectOptions o) : root(r), opt(std::move(o)), resolver(r, opt.env) {}
 
@@ -153,7 +162,8 @@ struct Inspector::Impl {
     f.needed = info.needed;
     f.problems = d.problems;
     for (const auto& s : d.dynsym)
-      if (!s.defined && !s.name.empty()) f.imports.emplace(s.name, s.version);
+      if (!s.defined && is_needs_symbol(s.name))
+        f.symbol_hits.push_back({s.name, "imports " + s.name + (s.version.empty() ? "" : "@" + s.version), false});
     for (const auto& need : d.version_needs)
       for (const auto& v : need.versions)
         if (v != "GLIBC_PRIVATE") f.newest_glibc_needed = newer_glibc(f.newest_glibc_needed, v);
@@ -170,11 +180,16 @@ struct Inspector::Impl {
     if (want_symtab) {
       if (auto st = read_elf_symtab(image, path, &symtab_filter)) symtab = std::move(*st);
       for (const auto& s : symtab)
-        if (s.defined && is_needs_symbol(s.name)) f.static_defs.insert(s.name);
+        if (s.defined && is_needs_symbol(s.name)) f.symbol_hits.push_back({s.name, "links " + s.name + " statically", true});
     }
-    if (is_go)
+    if (is_go) {
+      // Function names live in the pclntab, which -s -w keeps; without a section table, search all.
+      std::string_view names = image;
+      if (const ElfSection* pcln = d.section(".gopclntab"); pcln && pcln->offset < image.size())
+        names = image.substr(pcln->offset, std::min<uint64_t>(pcln->size, image.size() - pcln->offset));
       for (auto m : go_marker_strings())
-        if (image.find(m) != std::string_view::npos) f.go_markers.emplace_back(m);
+        if (contains(names, m)) f.go_markers.emplace_back(m);
+    }
     if (opt.scan_dlopen) {
       f.dlopen_calls = scan_dlopen_calls(d, image, symtab);
       f.dlopen_notes = read_dlopen_notes(d, f.problems);
@@ -190,7 +205,7 @@ struct Inspector::Impl {
     auto fd = root.open_read(o.real_path);
     if (fd)
       if (auto m = MappedFile::map(fd->get(), o.real_path))
-        if (auto d = read_elf_detail(m->bytes(), o.real_path)) {
+        if (auto d = read_elf_detail(m->bytes(), o.real_path, kImportsOnly)) {
           ObjectFacts facts = facts_of(o.path, *d, m->bytes(), *o.elf, false, false, nullptr);
           f = std::make_shared<const ObjectFacts>(std::move(facts));
         }
@@ -229,6 +244,35 @@ struct Inspector::Impl {
     }
     for (const auto& o : c.objects)
       if (o.name == name || (o.elf && o.elf->soname == name)) return found(o.path, FoundBy::Loaded);
+    // The search below depends only on the name, the loader and the RPATH/RUNPATH in effect:
+    // remember it, since every program looks up the same NSS modules.
+    size_t req0 = static_cast<size_t>(std::max(requester, 0));
+    std::string key = name + '\n' + std::to_string(static_cast<int>(c.family)) + '\n' + std::to_string(want.machine);
+    for (int l = static_cast<int>(req0); l >= 0 && static_cast<size_t>(l) < c.objects.size(); l = c.objects[static_cast<size_t>(l)].loader) {
+      for (const auto& d : c.objects[static_cast<size_t>(l)].rpath) key += "\nR" + d;
+      for (const auto& d : c.objects[static_cast<size_t>(l)].runpath) key += "\nU" + d;
+    }
+    for (const auto& d : c.objects[0].rpath) key += "\nr" + d;
+    if (req0 < c.objects.size() && c.objects[req0].elf && c.objects[req0].elf->nodeflib()) key += "\nnodeflib";
+    for (const auto& d : c.default_dirs) key += "\nD" + d;
+    if (auto hit = search_cache.find(key); hit != search_cache.end()) {
+      const DlopenTarget& h = hit->second;
+      t.resolved = h.resolved, t.path = h.path, t.real_path = h.real_path, t.how = h.how, t.searched = h.searched;
+      return;
+    }
+    search_uncached(c, requester, name, t);
+    search_cache.emplace(std::move(key), t);
+  }
+
+  void search_uncached(const Closure& c, int requester, const std::string& name, DlopenTarget& t) {
+    const ElfIdent& want = c.objects[0].elf->ident;
+    auto found = [&](std::string path, FoundBy how) {
+      t.resolved = true;
+      t.path = std::move(path);
+      t.how = how;
+      auto r = root.resolve(t.path);
+      t.real_path = r ? r->path : t.path;
+    };
     auto try_dirs = [&](const std::vector<std::string>& dirs, FoundBy how) {
       for (const auto& d : dirs) {
         t.searched.push_back(d);
@@ -295,7 +339,7 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
   auto mapped = MappedFile::map(fd->get(), path);
   if (!mapped) return mapped.error();
   std::string_view image = mapped->bytes();
-  auto detail = read_elf_detail(image, path);
+  auto detail = read_elf_detail(image, path, kImportsOnly);
   if (!detail) return detail.error();
   auto closure = resolver.closure(real_path);
   if (!closure) return closure.error();
@@ -322,7 +366,7 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
     rep.go = std::move(*go);
   bool is_go = rep.go.has_value();
   if (const ElfSection* s = detail->section(".comment"); s && s->offset < image.size())
-    rep.rust = image.substr(s->offset, std::min<uint64_t>(s->size, image.size() - s->offset)).find("rustc version") != std::string_view::npos;
+    rep.rust = contains(image.substr(s->offset, std::min<uint64_t>(s->size, image.size() - s->offset)), "rustc version");
 
   bool is_static = rep.kind != FileKind::Dynamic;
   std::vector<ElfSymbol> symtab;
@@ -377,7 +421,7 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
     // x_cgo_init is runtime/cgo's C half (gcc_linux_*.c); its error strings survive -s -w.
     // (The Go runtime declares _cgo_init in every program, so that name proves nothing.)
     bool cgo_symbol = std::any_of(symtab.begin(), symtab.end(), [](const ElfSymbol& s) { return s.name == "x_cgo_init"; }) ||
-                      image.find("runtime/cgo: out of memory") != std::string_view::npos;
+                      contains(image, "runtime/cgo: out of memory");
     rep.cgo = rep.interp.has_value() || !rep.needed.empty() || cgo_symbol;
   }
 

@@ -18,8 +18,14 @@ struct ObjectFacts {
   std::string path;  // inside the root
   std::string soname;
   std::vector<std::string> needed;
-  std::unordered_map<std::string, std::string> imports;  // undefined dynamic symbol -> version
-  std::unordered_set<std::string> static_defs;  // static files: functions of interest in .symtab
+  // Functions the needs rules know that this object imports (or, static, links in); the rest of
+  // its symbols are not kept.
+  struct SymbolHit {
+    std::string symbol;
+    std::string detail;  // "imports getaddrinfo@GLIBC_2.2.5", "links getaddrinfo statically"
+    bool linked_statically = false;
+  };
+  std::vector<SymbolHit> symbol_hits;
   std::vector<std::string> go_markers;          // Go functions of interest present (Go only)
   std::string newest_glibc_needed;   // newest GLIBC_x.y in its DT_VERNEED
   std::string newest_glibc_defined;  // newest GLIBC_x.y it defines (libc.so.6 itself)

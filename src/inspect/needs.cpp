@@ -236,7 +236,12 @@ const std::vector<std::string_view>& go_marker_strings() {
 }
 
 bool is_needs_symbol(std::string_view name) {
-  return std::any_of(std::begin(kSymbolRules), std::end(kSymbolRules), [&](const SymbolRule& r) { return r.symbol == name; });
+  static const std::unordered_set<std::string_view> names = [] {
+    std::unordered_set<std::string_view> n;
+    for (const auto& r : kSymbolRules) n.insert(r.symbol);
+    return n;
+  }();
+  return names.count(name) != 0;
 }
 
 NeedsResult collect_needs(const std::vector<const ObjectFacts*>& objects, const NeedsContext& ctx) {
@@ -247,15 +252,10 @@ NeedsResult collect_needs(const std::vector<const ObjectFacts*>& objects, const 
   bool any_static_glibc_nss = false;
 
   for (const ObjectFacts* o : objects) {
+    for (const auto& hit : o->symbol_hits)
     for (const auto& r : kSymbolRules) {
-      std::string detail;
-      if (auto it = o->imports.find(std::string(r.symbol)); it != o->imports.end())
-        detail = "imports " + std::string(r.symbol) + (it->second.empty() ? "" : "@" + it->second);
-      else if (o->static_defs.count(std::string(r.symbol)))
-        detail = "links " + std::string(r.symbol) + " statically";
-      else
-        continue;
-      Evidence ev{o->path, detail};
+      if (r.symbol != hit.symbol) continue;
+      Evidence ev{o->path, hit.detail};
       switch (r.kind) {
         case NeedKind::HostResolver: {
           std::vector<std::string> paths = {"/etc/hosts", "/etc/resolv.conf", "/etc/host.conf"};
@@ -292,7 +292,7 @@ NeedsResult collect_needs(const std::vector<const ObjectFacts*>& objects, const 
       }
       if (r.nss_dbs != 0 && glibc) {
         dbs |= r.nss_dbs;
-        if (!o->static_defs.empty()) any_static_glibc_nss = true;
+        if (hit.linked_statically) any_static_glibc_nss = true;
       }
     }
     for (const auto& n : o->needed)

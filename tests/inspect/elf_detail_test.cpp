@@ -110,13 +110,14 @@ TEST_F(ElfDetailTest, EhFrameHdrListsFunctionStarts) {
   ASSERT_EQ(compile_c(bin, kHello), "");
   auto d = read(bin);
   ASSERT_TRUE(d.ok());
-  ASSERT_FALSE(d->function_starts.empty());
-  EXPECT_TRUE(std::is_sorted(d->function_starts.begin(), d->function_starts.end()));
+  std::vector<uint64_t> starts = read_function_starts(*d, image_);
+  ASSERT_FALSE(starts.empty());
+  EXPECT_TRUE(std::is_sorted(starts.begin(), starts.end()));
   auto symtab = read_elf_symtab(image_, bin.string());
   ASSERT_TRUE(symtab.ok());
   const ElfSymbol* main_sym = find_sym(*symtab, "main");
   ASSERT_NE(main_sym, nullptr);
-  EXPECT_TRUE(std::binary_search(d->function_starts.begin(), d->function_starts.end(), main_sym->value));
+  EXPECT_TRUE(std::binary_search(starts.begin(), starts.end(), main_sym->value));
 }
 
 TEST_F(ElfDetailTest, SymtabFilterKeepsOnlyWantedNames) {
@@ -158,6 +159,7 @@ TEST_F(ElfDetailTest, GarbageAfterTheMagicIsAnErrorOrProblemsNeverACrash) {
       auto st = read_elf_symtab(bad, "bad");
       (void)st;
       scan_dlopen_calls(*d, bad, {});
+      read_function_starts(*d, bad);
     }
   }
   EXPECT_FALSE(read_elf_detail("\x7f" "ELF", "short").ok());
