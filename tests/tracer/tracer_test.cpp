@@ -280,6 +280,54 @@ int main(int argc, char** argv) {
   EXPECT_EQ(log.process_count, 1);
 }
 
+TEST_F(TracerTest, FailedExecsAreMarkedFailed) {
+  std::string not_exec = file("not-executable", "data");
+  std::string opener = build("opener", kOpener);
+  std::string prog = build("prog", R"(
+#include <unistd.h>
+int main(int argc, char** argv) {
+  execl(argv[1], "x", (char*)0);    /* ENOENT */
+  execl(argv[2], "x", (char*)0);    /* EACCES */
+  execl(argv[3], "opener", argv[3], (char*)0);
+  return 3;
+}
+)");
+  std::string missing = (dir_ / "no-such-program").string();
+  TraceLog log = trace({prog, missing, not_exec, opener});
+  EXPECT_EQ(log.exit.shell_status(), 0);
+  ASSERT_EQ(log.execs.size(), 4u);
+  EXPECT_FALSE(log.execs[1].succeeded);
+  EXPECT_FALSE(log.execs[2].succeeded);
+  EXPECT_TRUE(log.execs[3].succeeded);
+  EXPECT_TRUE(has(log, missing, AccessKind::Exec, false)) << dump(log);
+  EXPECT_FALSE(log.used(missing));
+  EXPECT_FALSE(log.used(not_exec));
+  EXPECT_TRUE(has(log, opener, AccessKind::Exec)) << dump(log);
+}
+
+// The trace lasts until every traced process has exited, not just the command.
+TEST_F(TracerTest, OrphanedChildIsTracedUntilItExits) {
+  std::string data = file("late.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  if (fork() == 0) {
+    struct timespec t = {0, 200 * 1000 * 1000};
+    nanosleep(&t, 0);          /* the parent is long gone by now */
+    _exit(open(argv[1], O_RDONLY) < 0);
+  }
+  return 5;
+}
+)");
+  TraceLog log = trace({prog, data});
+  EXPECT_EQ(log.exit.code, 5);
+  EXPECT_EQ(log.stopped_by, StopReason::None);
+  EXPECT_EQ(log.process_count, 2);
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+}
+
 TEST_F(TracerTest, SymlinkIsRecordedByTheNameUsed) {
   std::string target = file("target.txt");
   fs::create_symlink("target.txt", dir_ / "link.txt");
