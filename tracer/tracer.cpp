@@ -733,17 +733,46 @@ void Tracer::finish_exec(pid_t tid, Thread& t, bool succeeded) {
     record(tid, t, t.exec_syscall, Access{interp, AccessSet{AccessKind::Exec}, Lookup::Regular}, true, true, 0);
 }
 
-// The kernel runs a script's "#!" interpreter itself: no syscall names it, so read the line.
+template <typename Ehdr, typename Phdr>
+std::optional<std::string> read_pt_interp(int fd) {
+  Ehdr eh;
+  if (::pread(fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh)) return std::nullopt;
+  if (eh.e_phentsize != sizeof(Phdr) || eh.e_phnum == 0 || eh.e_phnum > 512) return std::nullopt;
+  std::vector<Phdr> phdrs(eh.e_phnum);
+  auto size = static_cast<ssize_t>(phdrs.size() * sizeof(Phdr));
+  if (::pread(fd, phdrs.data(), static_cast<std::size_t>(size), static_cast<off_t>(eh.e_phoff)) != size)
+    return std::nullopt;
+  for (const Phdr& ph : phdrs) {
+    if (ph.p_type != PT_INTERP || ph.p_filesz == 0 || ph.p_filesz > 4096) continue;
+    std::string interp(ph.p_filesz, '\0');
+    if (::pread(fd, interp.data(), interp.size(), static_cast<off_t>(ph.p_offset)) != static_cast<ssize_t>(interp.size()))
+      return std::nullopt;
+    interp.resize(std::strlen(interp.c_str()));
+    return interp;
+  }
+  return std::nullopt;
+}
+
+// The kernel itself runs a script's "#!" interpreter and maps a dynamic ELF program's PT_INTERP
+// (ld.so): no syscall names them, so read them from the files.
 std::vector<std::string> Tracer::interpreters_of(const std::string& path) {
   std::vector<std::string> out;
   std::string current = path;
-  for (int depth = 0; depth < 4; ++depth) {  // the kernel allows a few levels of nesting
+  for (int depth = 0; depth < 5; ++depth) {  // binfmt_script allows a few levels of nesting
     UniqueFd fd = open_in_root(current, O_RDONLY);
     if (fd.get() < 0) break;
     char buf[256];
     ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
-    if (n < 3 || buf[0] != '#' || buf[1] != '!') break;
+    if (n < 4) break;
     buf[n] = 0;
+    if (std::memcmp(buf, ELFMAG, SELFMAG) == 0) {
+      std::optional<std::string> interp;
+      if (buf[EI_CLASS] == ELFCLASS64) interp = read_pt_interp<Elf64_Ehdr, Elf64_Phdr>(fd.get());
+      if (buf[EI_CLASS] == ELFCLASS32) interp = read_pt_interp<Elf32_Ehdr, Elf32_Phdr>(fd.get());
+      if (interp && !interp->empty() && (*interp)[0] == '/') out.push_back(clean_absolute(*interp));
+      break;
+    }
+    if (buf[0] != '#' || buf[1] != '!') break;
     std::string line(buf + 2, std::strcspn(buf + 2, "\n"));
     std::size_t b = line.find_first_not_of(" \t");
     if (b == std::string::npos) break;

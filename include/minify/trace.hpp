@@ -29,7 +29,7 @@ enum class AccessKind : std::uint8_t {
   Read,      // open for reading
   Write,     // open for writing, truncate, utimensat, xattr changes
   Create,    // open O_CREAT, creat, mkdir, mknod: the path may not have existed before
-  Exec,      // execve/execveat of the path, or a #! interpreter the kernel ran for it
+  Exec,      // execve/execveat of the path, or an interpreter the kernel ran for it (#!, ld.so)
   Stat,      // stat, lstat, access, statx, getxattr, listxattr: metadata or existence only
   Readlink,  // readlink: the link itself, not its target
   List,      // open O_DIRECTORY: the directory's entries
@@ -78,7 +78,9 @@ struct ExecRecord {
   pid_t pid = 0;                          // the thread group that exec'd
   std::string path;                       // absolute, as named (for execveat, dirfd + name)
   std::vector<std::string> argv;          // as passed (capped at 256 entries)
-  std::vector<std::string> interpreters;  // #! interpreters the kernel ran, outermost first
+  // What the kernel ran for it without a syscall naming them: #! interpreters, outermost first,
+  // then the final program's ELF interpreter (PT_INTERP, ld.so) if it is dynamic.
+  std::vector<std::string> interpreters;
   bool succeeded = false;
   friend bool operator==(const ExecRecord&, const ExecRecord&) = default;
 };
