@@ -420,9 +420,9 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
   if (is_go) {
     // x_cgo_init is runtime/cgo's C half (gcc_linux_*.c); its error strings survive -s -w.
     // (The Go runtime declares _cgo_init in every program, so that name proves nothing.)
-    bool cgo_symbol = std::any_of(symtab.begin(), symtab.end(), [](const ElfSymbol& s) { return s.name == "x_cgo_init"; }) ||
-                      contains(image, "runtime/cgo: out of memory");
-    rep.cgo = rep.interp.has_value() || !rep.needed.empty() || cgo_symbol;
+    rep.cgo = rep.interp.has_value() || !rep.needed.empty() ||
+              std::any_of(symtab.begin(), symtab.end(), [](const ElfSymbol& s) { return s.name == "x_cgo_init"; }) ||
+              contains(image, "runtime/cgo: out of memory");
   }
 
   // Runtime needs over the program and its libraries.
