@@ -112,6 +112,13 @@ inline constexpr const char* kNonRootUser = "65532:65532";
 // the files when the set has none at those paths.
 Status add_scratch_basics(FileSet& set);
 
+// Writes only the generated entries of the set (and their parent directories) as a root tree in
+// `out_dir`, skipping what `base` provides: the build-context source of the lines-style COPY of
+// generated entries. COPY of a directory's contents keeps the modes of the directories inside it
+// (/tmp 1777) and their symlinks, which a COPY naming the directory itself does not (buildah,
+// BuildKit: the destination directory gets 0755).
+Status write_generated(const FileSet& set, Base base, const std::string& out_dir);
+
 enum class CopyStyle { Lines, Rootfs };
 
 struct DockerfileOptions {
@@ -125,9 +132,10 @@ struct DockerfileOptions {
   std::string workdir;
   std::optional<std::string> user;   // unset: kNonRootUser
   std::vector<std::string> exposed_ports;
-  // Lines style: generated files (/etc/passwd of a scratch image) do not exist in the builder;
-  // they are copied from this directory of the build context (the rootfs minify wrote).
-  std::string generated_context_dir = "minify-out/rootfs";
+  // Lines style: generated entries (/etc/passwd, /tmp of a scratch image) do not exist in the
+  // builder; they are copied from this directory of the build context, which write_generated()
+  // fills, with one `COPY ["minify-out/generated/", "/"]`.
+  std::string generated_context_dir = "minify-out/generated";
   // Rootfs style: the builder runs `minify_command`, which writes `builder_out_dir`/rootfs.
   std::string minify_command = "minify pack -o /minify-out PROGRAM";
   std::string builder_out_dir = "/minify-out";

@@ -5,7 +5,9 @@
 // link at all: `libssl.so.3 -> libssl.so.3.0.11` becomes one file named libssl.so.3, and a file
 // asked for as /lib64/ld-linux-x86-64.so.2 through the merged-/usr link /lib64 -> usr/lib64 is
 // copied to "/lib64/" (a real directory on scratch; on a base that has the link, COPY follows it
-// at the destination). The rootfs style copies the tree minify wrote, links and all.
+// at the destination). Sources are named through their real directory
+// (/usr/lib64/ld-linux-x86-64.so.2), the destination keeps the name's directory. The rootfs
+// style copies the tree minify wrote, links and all.
 //
 // Line order follows how often content changes (docs.docker.com/build/cache/): the loader and
 // libc, then other libraries, then certificates and data, then other files, and the program
@@ -85,6 +87,34 @@ std::string_view layer_comment(Layer l) {
   return "";
 }
 
+// The real directory of `dir` in the set: directory symlinks in the set are followed, lexically,
+// as the kernel would inside the root (/lib/x86_64-linux-gnu -> /usr/lib/x86_64-linux-gnu).
+// COPY sources use it, because buildah resolves a link met after a symlinked directory against
+// the unresolved path (/lib64/ld.so -> ../lib/... is looked up as /lib/..., not /usr/lib/...).
+std::string real_dir(const FileSet& set, const std::string& dir) {
+  std::string done = "/";
+  std::string rest = dir;
+  for (int hops = 0; hops <= kMaxSymlinks;) {
+    while (!rest.empty() && rest.front() == '/') rest.erase(0, 1);
+    if (rest.empty()) return done;
+    size_t slash = rest.find('/');
+    std::string comp = rest.substr(0, slash);
+    rest = slash == std::string::npos ? "" : rest.substr(slash);
+    std::string next = done == "/" ? "/" + comp : done + "/" + comp;
+    const Entry* e = set.find(next);
+    if (e && e->type == EntryType::Symlink) {
+      ++hops;
+      std::string target = e->link_target;
+      std::string base = target.front() == '/' ? target : join_path(done, target);
+      rest = normalize_path(base) + rest;
+      done = "/";
+      continue;
+    }
+    done = next;
+  }
+  return dir;  // a loop: leave the name as it is
+}
+
 std::string quote(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
 
 std::string json_array(const std::vector<std::string>& v) {
@@ -112,6 +142,16 @@ void copy_line(std::string& out, const std::string& from, const std::vector<std:
   out += "[";
   for (const auto& s : sources) out += quote(s) + ", \\\n     ";
   out += quote(dest) + "]\n";
+}
+
+// A generated entry the image must get from the build context: not one the base provides, and
+// not a directory made only to hold another generated entry.
+bool from_context(const Entry& e, Base base) {
+  if (!e.generated || base_provides(base, e.path)) return false;
+  if (e.type != EntryType::Directory) return true;
+  for (const auto& r : e.reasons)
+    if (r.kind != ReasonKind::Directory) return true;
+  return false;
 }
 
 }  // namespace
@@ -182,6 +222,28 @@ Status add_scratch_basics(FileSet& set) {
   return Ok{};
 }
 
+Status write_generated(const FileSet& set, Base base, const std::string& out_dir) {
+  FileSet gen;
+  for (const auto& [path, e] : set) {
+    if (!from_context(e, base)) continue;
+    // Parent directories as they are in the set (their modes), or 0755.
+    for (std::string d = dirname_of(path); d != "/"; d = dirname_of(d)) {
+      if (gen.find(d)) break;
+      const Entry* pe = set.find(d);
+      Entry de;
+      de.path = d;
+      de.type = EntryType::Directory;
+      de.mode = pe && pe->type == EntryType::Directory ? pe->mode : 0755;
+      de.generated = true;
+      gen.put(std::move(de));
+    }
+    gen.put(e);
+  }
+  auto root = Root::open("/");  // nothing is read from it: every entry is generated
+  if (!root) return root.error();
+  return write_rootfs(gen, *root, out_dir);
+}
+
 std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
   Totals t = set.totals();
   std::string out;
@@ -203,16 +265,18 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
     };
     std::map<Key, std::set<std::string>> groups;
     for (const auto& [path, e] : set) {
-      if (e.type == EntryType::Directory) {
-        if (e.generated && !base_provides(o.base, path)) groups[{Layer::Data, true, path}];
+      if (e.generated) {
+        // Not in the builder: all of them come from the tree write_generated() made, in one
+        // COPY of its contents, which keeps directory modes (/tmp 1777) and symlinks.
+        if (from_context(e, o.base)) groups[{Layer::Data, true, "/"}];
         continue;
       }
       if (e.type != EntryType::File) continue;  // links: their targets are copied under the links' names
       std::vector<std::string> names = e.names.empty() ? std::vector<std::string>{path} : e.names;
       for (const auto& n : names) {
         if (base_provides(o.base, n) || base_provides(o.base, path)) continue;
-        std::string src = e.generated ? o.generated_context_dir + n : n;
-        groups[{e.generated ? Layer::Data : layer_of(e, n), e.generated, dirname_of(n)}].insert(src);
+        std::string src = join_path(real_dir(set, dirname_of(n)), basename_of(n));
+        groups[{layer_of(e, n), false, dirname_of(n)}].insert(src);
       }
     }
     std::optional<Layer> current;
@@ -221,13 +285,12 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
         out += std::string(layer_comment(key.layer)) + "\n";
         current = key.layer;
       }
-      if (sources.empty()) {
-        // A directory made by minify (/tmp 1777): copied from the rootfs minify wrote, whose
-        // directory carries the mode.
-        copy_line(out, "", {o.generated_context_dir + key.dir + "/"}, dir_with_slash(key.dir));
+      if (key.generated) {
+        out += "# Made by minify (users, /tmp): copied from the build context.\n";
+        copy_line(out, "", {dir_with_slash(o.generated_context_dir)}, "/");
         continue;
       }
-      copy_line(out, key.generated ? "" : o.from_stage, {sources.begin(), sources.end()}, dir_with_slash(key.dir));
+      copy_line(out, o.from_stage, {sources.begin(), sources.end()}, dir_with_slash(key.dir));
     }
   }
 

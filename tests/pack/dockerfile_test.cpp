@@ -114,27 +114,35 @@ class DockerfileTest : public ::testing::Test {
   DockerfileOptions opts_;
 };
 
+// Where each COPY puts its sources: destination directory + source basename.
+std::vector<std::string> destinations(const std::vector<Copy>& cs) {
+  std::vector<std::string> out;
+  for (const auto& c : cs)
+    for (const auto& s : c.sources) out.push_back(c.dest + basename_of(s));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 TEST_F(DockerfileTest, EachFileOnceUnderTheNameTheLoaderUses) {
   std::string df = render_dockerfile(set_, opts_);
   auto cs = copies(df);
-  std::vector<std::string> all;
-  for (const auto& c : cs)
-    for (const auto& s : c.sources) all.push_back(s);
-  std::sort(all.begin(), all.end());
-  EXPECT_EQ(all, (std::vector<std::string>{"/etc/ssl/certs/ca-certificates.crt",
-                                           "/lib/x86_64-linux-gnu/libc.so.6",
-                                           "/lib/x86_64-linux-gnu/libssl.so.3",
-                                           "/lib/x86_64-linux-gnu/libstdc++.so.6",
-                                           "/lib/x86_64-linux-gnu/libz.so.1",
-                                           "/lib64/ld-linux-x86-64.so.2",
-                                           "/usr/local/bin/server",
-                                           "/usr/local/lib/libapp.so",
-                                           "/usr/share/app/data.txt"}))
+  EXPECT_EQ(destinations(cs), (std::vector<std::string>{"/etc/ssl/certs/ca-certificates.crt",
+                                                         "/lib/x86_64-linux-gnu/libc.so.6",
+                                                         "/lib/x86_64-linux-gnu/libssl.so.3",
+                                                         "/lib/x86_64-linux-gnu/libstdc++.so.6",
+                                                         "/lib/x86_64-linux-gnu/libz.so.1",
+                                                         "/lib64/ld-linux-x86-64.so.2",
+                                                         "/usr/local/bin/server",
+                                                         "/usr/local/lib/libapp.so",
+                                                         "/usr/share/app/data.txt"}))
       << df;
   EXPECT_EQ(df.find("libssl.so.3.0.11"), std::string::npos) << "never a link and its target both";
-  EXPECT_EQ(df.find("/usr/lib64"), std::string::npos) << "links on the way are not copied";
-  // The loader keeps its PT_INTERP path: /lib64/ becomes a directory holding it.
-  EXPECT_EQ(cs[index_of(cs, "/lib64/ld-linux-x86-64.so.2")].dest, "/lib64/");
+  // The loader keeps its PT_INTERP path: /lib64/ becomes a directory holding it; the source is
+  // named through the real directory, the link in the last component is left to COPY.
+  size_t ld = index_of(cs, "/usr/lib64/ld-linux-x86-64.so.2");
+  ASSERT_NE(ld, std::string::npos) << df;
+  EXPECT_EQ(cs[ld].dest, "/lib64/");
+  EXPECT_EQ(cs[index_of(cs, "/usr/lib/x86_64-linux-gnu/libc.so.6")].dest, "/lib/x86_64-linux-gnu/");
 }
 
 TEST_F(DockerfileTest, GroupedByDestinationDirectoryInJsonForm) {
@@ -143,21 +151,25 @@ TEST_F(DockerfileTest, GroupedByDestinationDirectoryInJsonForm) {
     EXPECT_EQ(c.from, "--from=builder");
     ASSERT_FALSE(c.dest.empty());
     EXPECT_EQ(c.dest.back(), '/');
-    for (const auto& s : c.sources) EXPECT_EQ(dirname_of(s) + "/", c.dest) << s;
+    for (const auto& s : c.sources) {
+      EXPECT_NE(s.rfind("/lib/", 0), 0u) << s << ": sources avoid symlinked directories";
+      EXPECT_NE(s.rfind("/lib64/", 0), 0u) << s;
+    }
   }
   // libssl, libz and libstdc++ share one line.
-  size_t ssl = index_of(cs, "/lib/x86_64-linux-gnu/libssl.so.3");
-  EXPECT_EQ(ssl, index_of(cs, "/lib/x86_64-linux-gnu/libz.so.1"));
-  EXPECT_EQ(ssl, index_of(cs, "/lib/x86_64-linux-gnu/libstdc++.so.6"));
+  size_t ssl = index_of(cs, "/usr/lib/x86_64-linux-gnu/libssl.so.3");
+  ASSERT_NE(ssl, std::string::npos);
+  EXPECT_EQ(ssl, index_of(cs, "/usr/lib/x86_64-linux-gnu/libz.so.1"));
+  EXPECT_EQ(ssl, index_of(cs, "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"));
   EXPECT_LE(cs.size(), 7u);
 }
 
 TEST_F(DockerfileTest, LinesOrderedLibcFirstProgramLast) {
   std::string df = render_dockerfile(set_, opts_);
   auto cs = copies(df);
-  size_t ld = index_of(cs, "/lib64/ld-linux-x86-64.so.2");
-  size_t libc = index_of(cs, "/lib/x86_64-linux-gnu/libc.so.6");
-  size_t ssl = index_of(cs, "/lib/x86_64-linux-gnu/libssl.so.3");
+  size_t ld = index_of(cs, "/usr/lib64/ld-linux-x86-64.so.2");
+  size_t libc = index_of(cs, "/usr/lib/x86_64-linux-gnu/libc.so.6");
+  size_t ssl = index_of(cs, "/usr/lib/x86_64-linux-gnu/libssl.so.3");
   size_t app = index_of(cs, "/usr/local/lib/libapp.so");
   size_t certs = index_of(cs, "/etc/ssl/certs/ca-certificates.crt");
   size_t data = index_of(cs, "/usr/share/app/data.txt");
@@ -236,12 +248,29 @@ TEST_F(DockerfileTest, ScratchBasicsForANonRootImage) {
   EXPECT_EQ(set_.find("/tmp")->mode, 01777u);
   std::string df = render_dockerfile(set_, opts_);
   auto cs = copies(df);
-  // Generated files come from the rootfs minify wrote into the build context, not the builder.
-  size_t i = index_of(cs, "minify-out/rootfs/etc/passwd");
+  // Generated entries come from the tree write_generated() made in the build context, in one
+  // COPY of its contents.
+  size_t i = index_of(cs, "minify-out/generated/");
   ASSERT_NE(i, std::string::npos) << df;
   EXPECT_EQ(cs[i].from, "");
-  EXPECT_EQ(cs[i].dest, "/etc/");
-  EXPECT_NE(index_of(cs, "minify-out/rootfs/tmp/"), std::string::npos) << df;
+  EXPECT_EQ(cs[i].dest, "/");
+  EXPECT_EQ(df.find("passwd"), std::string::npos) << df;
+  EXPECT_LT(i, index_of(cs, "/usr/local/bin/server")) << "before the program";
+  testing::TempDir ctx;
+  ASSERT_TRUE(write_generated(set_, Base::Scratch, (ctx.path() / "generated").string()));
+  EXPECT_EQ(testing::read_file(ctx.path() / "generated/etc/passwd"), passwd->content);
+  struct stat st;
+  ASSERT_EQ(::stat((ctx.path() / "generated/tmp").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 01777u);
+  EXPECT_FALSE(fs::exists(ctx.path() / "generated/usr")) << "only generated entries";
+  // A distroless base has them all: no line, nothing written.
+  opts_.base = Base::DistrolessStatic;
+  EXPECT_EQ(render_dockerfile(set_, opts_).find("minify-out/generated"), std::string::npos);
+  FileSet only_parents;
+  ASSERT_TRUE(only_parents.add_generated("/etc/passwd", "x\n", 0644, {ReasonKind::Generated, "x"}));
+  EXPECT_TRUE(only_parents.find("/etc")->generated);
+  EXPECT_EQ(render_dockerfile(only_parents, opts_).find("minify-out/generated"), std::string::npos)
+      << "/etc made only to hold /etc/passwd, which the base has";
   // A second call does not replace what is there.
   ASSERT_TRUE(set_.add_generated("/etc/passwd", "custom\n", 0644, {ReasonKind::Generated, "x"}));
   ASSERT_TRUE(add_scratch_basics(set_));
