@@ -3,6 +3,7 @@
 // and program last, distroless bases skipping what they ship, pinned FROM lines, scratch basics.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -286,6 +287,57 @@ TEST_F(DockerfileTest, UserDefaultsToNonRootAndCanBeSet) {
   EXPECT_NE(df.find("USER 0\n"), std::string::npos);
   EXPECT_NE(df.find("ENV LANG=\"C.UTF-8\"\n"), std::string::npos);
   EXPECT_NE(df.find("WORKDIR /srv\n"), std::string::npos);
+}
+
+// The generated stage, built for real: buildah bud against a builder image made from the test
+// root, then the runner image's files are checked. No network: both bases are local or scratch.
+TEST_F(DockerfileTest, BuildahBuildsTheRunnerStage) {
+  if (::geteuid() != 0 || !testing::have_program("buildah")) GTEST_SKIP() << "needs buildah and root (vfs storage)";
+  testing::TempDir work;
+  std::vector<std::string> b = {"buildah", "--root", (work.path() / "storage").string(), "--runroot",
+                                (work.path() / "run").string(), "--storage-driver", "vfs"};
+  auto buildah = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = b;
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = testing::run(argv);
+    EXPECT_EQ(r.status, 0) << args[0] << ": " << r.err;
+    std::string out = r.out;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  };
+  std::string builder = buildah({"from", "scratch"});
+  buildah({"copy", builder, src_.path().string() + "/", "/"});
+  buildah({"commit", "-q", builder, "localhost/minify-test-builder"});
+
+  ASSERT_TRUE(add_scratch_basics(set_));
+  fs::path ctx = work.path() / "ctx";
+  fs::create_directories(ctx / "minify-out");
+  auto g = write_generated(set_, Base::Scratch, (ctx / "minify-out/generated").string());
+  ASSERT_TRUE(g) << g.error().message();
+  testing::write_file(ctx / "Dockerfile",
+                      "FROM localhost/minify-test-builder AS builder\n" + render_dockerfile(set_, opts_));
+  buildah({"bud", "--isolation", "chroot", "--pull=never", "-q", "-t", "localhost/minify-test-runner", "-f",
+           (ctx / "Dockerfile").string(), ctx.string()});
+  std::string runner = buildah({"from", "--pull=never", "localhost/minify-test-runner"});
+  fs::path mnt = buildah({"mount", runner});
+  ASSERT_FALSE(mnt.empty());
+  EXPECT_EQ(testing::read_file(mnt / "lib64/ld-linux-x86-64.so.2"), "ld");
+  EXPECT_EQ(testing::read_file(mnt / "lib/x86_64-linux-gnu/libssl.so.3"), "ssl");
+  EXPECT_EQ(testing::read_file(mnt / "lib/x86_64-linux-gnu/libc.so.6"), "libc");
+  EXPECT_EQ(testing::read_file(mnt / "usr/local/bin/server"), "server");
+  EXPECT_EQ(testing::read_file(mnt / "etc/ssl/certs/ca-certificates.crt"), "certs");
+  EXPECT_EQ(testing::read_file(mnt / "etc/passwd"), set_.find("/etc/passwd")->content);
+  EXPECT_FALSE(fs::exists(mnt / "lib/x86_64-linux-gnu/libssl.so.3.0.11")) << "copied once, under its soname";
+  struct stat st;
+  ASSERT_EQ(::lstat((mnt / "tmp").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 01777u);
+  ASSERT_EQ(::lstat((mnt / "lib/x86_64-linux-gnu/libssl.so.3").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << "COPY dereferences the soname link";
+  json image = json::parse(buildah({"inspect", "--type", "image", "localhost/minify-test-runner"}));
+  EXPECT_EQ(image["OCIv1"]["config"]["User"], "65532:65532");
+  EXPECT_EQ(image["OCIv1"]["config"]["Entrypoint"], json({"/usr/local/bin/server"}));
+  buildah({"umount", runner});
+  buildah({"rm", "--all"});
 }
 
 }  // namespace
