@@ -5,7 +5,9 @@
 #include <archive_entry.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <map>
@@ -272,6 +274,40 @@ TEST_F(PackTest, FailedTarWriteLeavesNoOutput) {
   auto r = write_rootfs(set_, *root_, (out_.path() / "rootfs").string());
   ASSERT_FALSE(r);
   EXPECT_TRUE(dir_listing(out_.path()).empty());
+}
+
+TEST_F(PackTest, KilledWriteLeavesNoOutput) {
+  // A file big enough that gzip -9 takes a while; the writer is killed mid-layer.
+  std::string data(48 << 20, '\0');
+  uint32_t x = 12345;
+  for (auto& c : data) {
+    x = x * 1103515245u + 12345u;
+    c = static_cast<char>('a' + (x >> 16) % 7);
+  }
+  write_file(src_.path() / "usr/share/big", data);
+  ASSERT_TRUE(set_.add(*root_, "/usr/share/big", {ReasonKind::Opened, "x"}));
+  std::string out = (out_.path() / "image.tar").string();
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    OciOptions o;
+    o.level = 9;
+    auto d = write_oci(set_, *root_, out, {}, o);
+    ::_exit(d ? 0 : 1);
+  }
+  // Wait for the temporary file to grow, then kill the writer.
+  bool started = false;
+  for (int i = 0; i < 2000 && !started; ++i) {
+    for (const auto& name : dir_listing(out_.path()))
+      if (name.rfind("image.tar.tmp-", 0) == 0 && fs::file_size(out_.path() / name) > (1 << 20)) started = true;
+    if (!started) ::usleep(5000);
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(started) << "the writer never started";
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the writer finished before it was killed";
+  EXPECT_FALSE(fs::exists(out)) << "no output under the final name";
 }
 
 TEST_F(PackTest, FailedWriteKeepsThePreviousOutput) {
