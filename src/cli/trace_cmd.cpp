@@ -75,6 +75,10 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// Linux paths are bytes; JSON strings are UTF-8. A name that isn't valid UTF-8 is written with
+// U+FFFD in place of the bad bytes rather than failing the whole trace.
+constexpr auto kInvalidUtf8 = nlohmann::json::error_handler_t::replace;
+
 int exit_code_for(const Error& e) {
   if (e.op == "exec") return e.err == ENOENT ? kExitNotFound : kExitCannotExecute;
   return e.err == 0 ? kExitBadInput : kExitMissing;
@@ -110,7 +114,9 @@ int run_trace_command(const TraceCliOptions& o) {
       print_error("open `" + o.events + "`: " + std::strerror(errno));
       return kExitBadInput;
     }
-    topt.on_event = [&events](const TraceEvent& ev) { events->stream() << to_json(ev).dump() << '\n'; };
+    topt.on_event = [&events](const TraceEvent& ev) {
+      events->stream() << to_json(ev).dump(-1, ' ', false, kInvalidUtf8) << '\n';
+    };
   }
   // Check -o is writable before running anything, so a long trace isn't lost at the end.
   std::unique_ptr<AtomicFile> out;
@@ -128,7 +134,7 @@ int run_trace_command(const TraceCliOptions& o) {
     return exit_code_for(log.error());
   }
 
-  std::string doc = to_json(*log).dump(2) + "\n";
+  std::string doc = to_json(*log).dump(2, ' ', false, kInvalidUtf8) + "\n";
   if (out) {
     out->stream() << doc;
     if (std::string err = out->commit(); !err.empty()) {

@@ -145,6 +145,19 @@ TEST_F(TraceCliTest, HttpsProbeIsRefusedUpFront) {
   EXPECT_NE(r.err.find("only http:// URLs are supported"), std::string::npos) << r.err;
 }
 
+TEST_F(TraceCliTest, PathThatIsNotUtf8IsWrittenWithReplacement) {
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+int main(void) { open("/tmp/minify-\xff\xfe-not-utf8", O_RDONLY); return 0; }
+)");
+  std::string out = (dir_ / "t.json").string();
+  std::string events = (dir_ / "e.jsonl").string();
+  RunResult r = trace({"-o", out, "--events", events, "--", prog});
+  EXPECT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(read_file(out));
+  EXPECT_TRUE(j["paths"].contains("/tmp/minify-\uFFFD\uFFFD-not-utf8")) << j["paths"].dump();
+}
+
 TEST_F(TraceCliTest, StdoutTraceWithDash) {
   RunResult r = trace({"-o", "-", "--", "true"});
   EXPECT_EQ(r.status, 0);
