@@ -461,6 +461,10 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
   // dlopen targets: call sites and notes of the program and of every library.
   auto add_targets = [&](const ObjectFacts& f, int requester) {
     for (const auto& call : f.dlopen_calls) {
+      // glibc's own __libc_dlopen_mode calls with computed names load NSS and gconv modules,
+      // which the needs rules report with their paths; its literal ones (libidn2.so.0 for
+      // getaddrinfo's AI_IDN, libgcc_s.so.1) are real targets and stay.
+      if (!call.name && call.function == "__libc_dlopen_mode") continue;
       DlopenTarget t;
       t.object = f.path;
       t.function = call.function;
@@ -513,7 +517,15 @@ void Inspector::Impl::recommend(FileReport& rep, const Closure& c, const std::ve
                      required(NeedKind::UserDatabase) || required(NeedKind::HostResolver);
   if (rep.truly_static() || (rep.kind != FileKind::Dynamic && rep.kind != FileKind::NotElf)) {
     bool nss_modules = std::any_of(rep.nss_modules.begin(), rep.nss_modules.end(), [](const NssModule& m) { return !m.builtin; });
-    if (rep.libc == LoaderFamily::Glibc && (required(NeedKind::Nss) || required(NeedKind::Gconv))) {
+    bool own_dlopen = std::any_of(rep.dlopen.begin(), rep.dlopen.end(), [&](const DlopenTarget& t) { return t.object == rep.path; });
+    if (rep.libc == LoaderFamily::Glibc && own_dlopen && !required(NeedKind::Nss) && !required(NeedKind::Gconv)) {
+      // ld warns about it: "Using 'dlopen' in statically linked applications requires at runtime
+      // the shared libraries from the glibc version used for linking".
+      b.base = BaseImage::DistrolessBase;
+      b.why.push_back("statically linked glibc calls dlopen: the libraries it loads need the image's glibc (the same version)");
+      for (const auto& t : rep.dlopen)
+        if (t.resolved) b.extra_libraries.push_back(t.path);
+    } else if (rep.libc == LoaderFamily::Glibc && (required(NeedKind::Nss) || required(NeedKind::Gconv))) {
       b.base = BaseImage::DistrolessBase;
       b.why.push_back("statically linked glibc still dlopens " +
                       std::string(required(NeedKind::Nss) ? "NSS modules" : "gconv modules") + " from the image's glibc");

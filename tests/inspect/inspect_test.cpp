@@ -365,3 +365,93 @@ TEST(NsswitchServices, ActionsAreSkippedAndLastLineWins) {
 
 }  // namespace
 }  // namespace minify
+
+namespace minify {
+namespace {
+
+using testing::compile_c;
+using testing::TempDir;
+using testing::write_file;
+
+TEST(InspectStatic, DlopenInStaticGlibcIsFoundThroughSymtabAndNeedsGlibc) {
+  if (!testing::have_program("cc")) GTEST_SKIP() << "no cc";
+  TempDir tmp;
+  auto bin = tmp / "sdl";
+  std::string err = compile_c(bin, "#include <dlfcn.h>\nint main(void) { return dlopen(\"libz.so.1\", RTLD_NOW) == 0; }", {"-static", "-O2"});
+  if (!err.empty()) GTEST_SKIP() << "no static glibc: " << err;
+  FileReport r = testing::inspect_host(bin);
+  EXPECT_EQ(r.kind, FileKind::Static);
+  std::vector<DlopenTarget> t;
+  for (const auto& x : testing::dlopen_in(r, bin)) {
+    if (x.function == "dlopen") t.push_back(x);
+    // glibc's internal loads with computed names are left to the NSS and gconv rules.
+    if (x.function == "__libc_dlopen_mode") {
+      EXPECT_FALSE(x.name.empty());
+    }
+  }
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].name, "libz.so.1");
+  EXPECT_TRUE(t[0].resolved);
+  EXPECT_EQ(r.base.base, BaseImage::DistrolessBase);
+}
+
+// A root whose nsswitch.conf names a module of its own: the module is found inside the root and
+// the built-in services are not looked for.
+TEST(InspectRoot, NssModulesNamedByTheRootsNsswitchConfResolveInsideIt) {
+  if (!testing::have_program("cc")) GTEST_SKIP() << "no cc";
+  TempDir tmp;
+  auto root = tmp / "root";
+  std::string err = compile_c(root / "bin/gai", R"(
+#include <netdb.h>
+#include <stddef.h>
+int main(void) { struct addrinfo* ai; return getaddrinfo("localhost", NULL, NULL, &ai); }
+)", {"-static"});
+  if (!err.empty()) GTEST_SKIP() << "no static glibc: " << err;
+  auto libc = Root::open("/");
+  ASSERT_TRUE(libc.ok());
+  auto host_libc = libc->resolve("/lib/x86_64-linux-gnu/libc.so.6");
+  if (!host_libc.ok()) GTEST_SKIP() << "no x86-64 multiarch libc on the host";
+  testing::fs::create_directories(root / "lib/x86_64-linux-gnu");
+  testing::fs::copy_file(host_libc->path, root / "lib/x86_64-linux-gnu/libc.so.6");
+  ASSERT_EQ(compile_c(root / "lib/x86_64-linux-gnu/libnss_minifytest.so.2", "int _nss_minifytest_x(void) { return 0; }",
+                      {"-shared", "-fPIC", "-Wl,-soname,libnss_minifytest.so.2"}),
+            "");
+  write_file(root / "etc/nsswitch.conf", "passwd: files\nhosts: files minifytest [NOTFOUND=return] dns\n");
+
+  auto r_root = Root::open((root).string());
+  ASSERT_TRUE(r_root.ok());
+  Inspector in(*r_root, {});
+  auto r = in.inspect("/bin/gai");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  std::vector<NssModule> hosts;
+  for (const auto& m : r->nss_modules)
+    if (m.database == "hosts") hosts.push_back(m);
+  ASSERT_EQ(hosts.size(), 3u);
+  EXPECT_EQ(hosts[0].service, "files");
+  EXPECT_TRUE(hosts[0].builtin);
+  EXPECT_EQ(hosts[1].service, "minifytest");
+  EXPECT_FALSE(hosts[1].builtin);
+  ASSERT_TRUE(hosts[1].path.has_value());
+  EXPECT_EQ(*hosts[1].path, "/lib/x86_64-linux-gnu/libnss_minifytest.so.2");
+  EXPECT_EQ(hosts[2].service, "dns");
+  EXPECT_TRUE(hosts[2].builtin);
+  // passwd is not consulted by getaddrinfo.
+  EXPECT_TRUE(std::none_of(r->nss_modules.begin(), r->nss_modules.end(), [](const NssModule& m) { return m.database == "passwd"; }));
+  const RuntimeNeed* nss = r->need(NeedKind::Nss);
+  ASSERT_NE(nss, nullptr);
+  EXPECT_TRUE(std::find(nss->paths.begin(), nss->paths.end(), "/lib/x86_64-linux-gnu/libnss_minifytest.so.2") != nss->paths.end());
+  EXPECT_EQ(r->base.base, BaseImage::DistrolessBase);
+}
+
+TEST(InspectScript, MissingInterpreterIsAWarningNotAnError) {
+  TempDir tmp;
+  write_file(tmp / "x.pl", "#!/usr/bin/no-such-interpreter-minify -w\n");
+  FileReport r = testing::inspect_host(tmp / "x.pl");
+  EXPECT_EQ(r.kind, FileKind::Script);
+  ASSERT_TRUE(r.script.has_value());
+  EXPECT_FALSE(r.script->resolved.has_value());
+  EXPECT_FALSE(r.warnings.empty());
+}
+
+}  // namespace
+}  // namespace minify
