@@ -479,6 +479,26 @@ TEST_F(PackTest, SkopeoInspectAcceptsTheOciArchive) {
   }
 }
 
+TEST_F(PackTest, PodmanLoadsTheOciArchive) {
+  if (::geteuid() != 0 || !testing::have_program("podman")) GTEST_SKIP() << "needs podman and root (vfs storage)";
+  std::string out = (out_.path() / "image.tar").string();
+  auto d = write_oci(set_, *root_, out, server_config(), {.tag = "example/server:1.0"});
+  ASSERT_TRUE(d);
+  TempDir storage;
+  std::vector<std::string> p = {"podman", "--root", (storage.path() / "s").string(), "--runroot",
+                                (storage.path() / "r").string(), "--storage-driver", "vfs"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), p.begin(), p.end());
+    return testing::run(args);
+  };
+  auto load = with({"load", "-i", out});
+  ASSERT_EQ(load.status, 0) << load.err;
+  auto images = with({"images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"});
+  ASSERT_EQ(images.status, 0) << images.err;
+  EXPECT_NE(images.out.find("example/server:1.0"), std::string::npos) << images.out;
+  EXPECT_NE(images.out.find(d->config.substr(7, 12)), std::string::npos) << "image id = config digest";
+}
+
 TEST_F(PackTest, UmociUnpacksTheOciArchive) {
   if (!testing::have_program("umoci") || !testing::have_program("tar")) GTEST_SKIP() << "umoci or tar not installed";
   std::string out = (out_.path() / "image.tar").string();
