@@ -175,6 +175,7 @@ struct FileReport {
   std::optional<GoBuildInfo> go;
   bool cgo = false;                  // Go with the C runtime linked in
   bool rust = false;
+  std::string rustc_version;         // "rustc version 1.95.0 (...)", from .comment
 
   std::vector<RuntimeNeed> needs;
   std::vector<NssModule> nss_modules;

@@ -88,7 +88,7 @@ nlohmann::json report_json(const FileReport& r) {
       {"missing", r.missing},
       {"go", r.go ? go_json(*r.go) : nlohmann::json(nullptr)},
       {"cgo", r.cgo},
-      {"rust", r.rust},
+      {"rust", r.rust ? nlohmann::json(r.rustc_version) : nlohmann::json(nullptr)},
       {"needs", needs},
       {"nss_modules", nss},
       {"dlopen", dl},
@@ -142,7 +142,7 @@ void print_text(const FileReport& r) {
     for (const auto& d : g.deps) std::cout << "    dep: " << d.path << " " << d.version << "\n";
     for (const auto& [k, v] : g.settings) std::cout << "    build: " << k << "=" << v << "\n";
   }
-  if (r.rust) std::cout << "  rust: yes (.comment)\n";
+  if (r.rust) std::cout << "  rust: " << r.rustc_version << "\n";
   for (const auto& n : r.needs) {
     std::cout << "  needs " << need_kind_name(n.kind) << (n.optional ? " (optional)" : "") << ":";
     for (const auto& p : n.paths) std::cout << " " << p;

@@ -330,7 +330,7 @@ struct Inspector::Impl {
   }
 
   Status inspect_elf(const std::string& path, const std::string& real_path, FileReport& rep);
-  void recommend(FileReport& rep, const Closure& c, const std::vector<std::string>& nss_libs);
+  void recommend(FileReport& rep, const Closure& c);
 };
 
 Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& real_path, FileReport& rep) {
@@ -365,8 +365,14 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
   else
     rep.go = std::move(*go);
   bool is_go = rep.go.has_value();
-  if (const ElfSection* s = detail->section(".comment"); s && s->offset < image.size())
-    rep.rust = contains(image.substr(s->offset, std::min<uint64_t>(s->size, image.size() - s->offset)), "rustc version");
+  // rustc names itself in .comment, which strip keeps; Rust has no build-info note to read.
+  if (const ElfSection* s = detail->section(".comment"); s && s->offset < image.size()) {
+    std::string_view comment = image.substr(s->offset, std::min<uint64_t>(s->size, image.size() - s->offset));
+    if (size_t at = comment.find("rustc version"); at != std::string_view::npos) {
+      rep.rust = true;
+      rep.rustc_version = std::string(comment.substr(at, comment.find('\0', at) - at));
+    }
+  }
 
   bool is_static = rep.kind != FileKind::Dynamic;
   std::vector<ElfSymbol> symtab;
@@ -406,7 +412,6 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
     resolve_name(c, 0, "libc.so.6", probe);
     if (probe.resolved) {
       libc_dir = dirname_of(probe.real_path);
-      Closure lc;
       if (auto fd2 = root.open_read(probe.real_path))
         if (auto m = MappedFile::map(fd2->get(), probe.real_path))
           if (auto d = read_elf_detail(m->bytes(), probe.real_path))
@@ -438,14 +443,12 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
   NeedsResult needs = collect_needs(objs, ctx);
   rep.needs = std::move(needs.needs);
   rep.nss_modules = std::move(needs.nss_modules);
-  std::vector<std::string> nss_libs;
   for (auto& m : rep.nss_modules) {
     if (m.builtin) continue;
     DlopenTarget t;
     resolve_name(c, libc_index, m.library, t);
     if (t.resolved) {
       m.path = t.path;
-      nss_libs.push_back(t.path);
       for (auto& n : rep.needs)
         if (n.kind == NeedKind::Nss && std::find(n.paths.begin(), n.paths.end(), t.path) == n.paths.end()) n.paths.push_back(t.path);
     }
@@ -503,11 +506,11 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
     rep.not_static_reasons.push_back(std::string("cgo is linked in") + (setting ? " (CGO_ENABLED=" + *setting + ")" : ""));
   }
 
-  recommend(rep, c, nss_libs);
+  recommend(rep, c);
   return Ok{};
 }
 
-void Inspector::Impl::recommend(FileReport& rep, const Closure& c, const std::vector<std::string>& nss_libs) {
+void Inspector::Impl::recommend(FileReport& rep, const Closure& c) {
   BaseRecommendation& b = rep.base;
   auto required = [&](NeedKind k) {
     const RuntimeNeed* n = rep.need(k);
@@ -563,7 +566,6 @@ void Inspector::Impl::recommend(FileReport& rep, const Closure& c, const std::ve
     }
     b.extra_libraries.push_back(o.path);
   }
-  (void)nss_libs;
   b.base = cc ? BaseImage::DistrolessCc : BaseImage::DistrolessBase;
   b.why.push_back(cc_linked ? "dynamically linked against glibc and the C++/GCC runtime (libstdc++, libgcc_s)"
                   : cc      ? "dynamically linked against glibc; glibc dlopens libgcc_s.so.1 for pthread_cancel/pthread_exit, "

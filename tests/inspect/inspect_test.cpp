@@ -455,3 +455,22 @@ TEST(InspectScript, MissingInterpreterIsAWarningNotAnError) {
 
 }  // namespace
 }  // namespace minify
+
+namespace minify {
+namespace {
+
+TEST(InspectRust, RustBinaryIsRecognisedFromComment) {
+  if (!testing::have_program("rustc")) GTEST_SKIP() << "no rustc";
+  testing::TempDir tmp;
+  testing::write_file(tmp / "main.rs", "fn main() { println!(\"hi\"); }\n");
+  auto bin = tmp / "hello-rs";
+  auto r = testing::run({"rustc", "-O", "-C", "strip=symbols", "-o", bin.string(), (tmp / "main.rs").string()});
+  if (r.status != 0) GTEST_SKIP() << "rustc failed: " << r.err;
+  FileReport rep = testing::inspect_host(bin);
+  EXPECT_TRUE(rep.rust);
+  EXPECT_EQ(rep.rustc_version.rfind("rustc version ", 0), 0u) << rep.rustc_version;
+  EXPECT_FALSE(rep.go.has_value());
+}
+
+}  // namespace
+}  // namespace minify
