@@ -294,7 +294,7 @@ class Tracer {
                                         std::string& note);
   std::optional<std::string> fd_path(pid_t tid, long fd, std::string& note);
   const std::string* cwd_of(pid_t tid, Thread& t);
-  bool check_lookup(const std::string& path, Lookup lookup);
+  bool check_lookup(pid_t tid, const Thread& t, const std::string& path, Lookup lookup);
   void record(pid_t tid, const Thread& t, std::string_view syscall, const Access& a, bool ok, bool known, int err);
   void record_note(pid_t tid, const Thread& t, std::string_view syscall, std::string note);
   void finish_exec(pid_t tid, Thread& t, bool succeeded);
@@ -794,8 +794,33 @@ UniqueFd Tracer::open_in_root(const std::string& path, int flags) {
   return UniqueFd(static_cast<int>(::syscall(SYS_openat2, root_fd_.get(), path.c_str(), &how, sizeof how)));
 }
 
-bool Tracer::check_lookup(const std::string& path, Lookup lookup) {
+// Names that mean the caller itself must be checked as the tracee, not as the tracer:
+// /proc/self/fd/3 is the tracee's fd 3. Returns the path to check.
+std::string as_tracee(const std::string& path, pid_t tid, pid_t tgid) {
+  struct Alias {
+    std::string_view prefix;
+    int kind;  // 0: /proc/TGID, 1: /proc/TGID/task/TID, 2: /proc/TID/fd, 3..5: fd 0..2
+  };
+  static constexpr Alias kAliases[] = {{"/proc/self", 0}, {"/proc/thread-self", 1}, {"/dev/fd", 2},
+                                       {"/dev/stdin", 3}, {"/dev/stdout", 4},       {"/dev/stderr", 5}};
+  for (const Alias& a : kAliases) {
+    if (path.compare(0, a.prefix.size(), a.prefix) != 0) continue;
+    if (path.size() > a.prefix.size() && path[a.prefix.size()] != '/') continue;
+    std::string rest = path.substr(a.prefix.size());
+    std::string proc = "/proc/" + std::to_string(a.kind == 0 ? tgid : tid);
+    switch (a.kind) {
+      case 0: return proc + rest;
+      case 1: return "/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid) + rest;
+      case 2: return proc + "/fd" + rest;
+      default: return proc + "/fd/" + std::to_string(a.kind - 3) + rest;
+    }
+  }
+  return path;
+}
+
+bool Tracer::check_lookup(pid_t tid, const Thread& t, const std::string& named, Lookup lookup) {
   bool nofollow = lookup == Lookup::NoFollow || lookup == Lookup::NoFollowNotLink || lookup == Lookup::Symlink;
+  std::string path = as_tracee(named, tid, t.tgid);
   struct stat st {};
   if (root_ == "/") {
     if (::fstatat(AT_FDCWD, path.c_str(), &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0) != 0) return false;
@@ -1074,7 +1099,7 @@ void Tracer::handle_seccomp(pid_t tid, Thread& t) {
     t.pending = std::move(accesses);
     return;
   }
-  for (const Access& a : accesses) record(tid, t, row.name, a, check_lookup(a.path, a.lookup), false, 0);
+  for (const Access& a : accesses) record(tid, t, row.name, a, check_lookup(tid, t, a.path, a.lookup), false, 0);
 }
 
 void Tracer::handle_syscall_exit(pid_t tid, Thread& t) {

@@ -379,6 +379,57 @@ int main(int argc, char** argv) {
   }
 }
 
+// /dev/fd/N and /proc/self name the tracee's own fds and process, so the tracer must check them
+// as the tracee: fd 57 is open there, not in the tracer.
+TEST_F(TracerTest, SelfReferencesAreCheckedAsTheTracee) {
+  std::string data = file("fd-target.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  dup2(open(argv[1], O_RDONLY), 57);
+  int ok = open("/dev/fd/57", O_RDONLY) >= 0;
+  ok &= open("/proc/self/fd/57", O_RDONLY) >= 0;
+  ok &= open("/proc/thread-self/fd/57", O_RDONLY) >= 0;
+  ok &= open("/dev/fd/58", O_RDONLY) < 0;
+  return !ok;
+}
+)");
+  for (bool exact : {false, true}) {
+    SCOPED_TRACE(exact ? "exact" : "inferred");
+    TraceOptions opt;
+    opt.exact_results = exact;
+    TraceLog log = trace({prog, data}, opt);
+    EXPECT_EQ(log.exit.shell_status(), 0);
+    EXPECT_TRUE(has(log, "/dev/fd/57", AccessKind::Read)) << dump(log);
+    EXPECT_TRUE(has(log, "/proc/self/fd/57", AccessKind::Read)) << dump(log);
+    EXPECT_TRUE(has(log, "/proc/thread-self/fd/57", AccessKind::Read)) << dump(log);
+    EXPECT_FALSE(log.used("/dev/fd/58")) << dump(log);
+  }
+}
+
+// Lookups are checked by the tracer instead of waiting for the syscall's exit; on a real
+// program both ways must agree on every path.
+TEST_F(TracerTest, InferredResultsMatchExactResults) {
+  if (!fs::exists("/bin/sh")) GTEST_SKIP() << "no /bin/sh";
+  std::vector<std::string> cmd = {"/bin/sh", "-c",
+                                  "ls -la /etc /usr/lib >/dev/null; cat /etc/hostname /nonexistent >/dev/null 2>&1; "
+                                  "test -e /etc/passwd; test -d /nonexistent/dir; true"};
+  TraceOptions exact;
+  exact.exact_results = true;
+  TraceLog a = trace(cmd);
+  TraceLog b = trace(cmd, exact);
+  EXPECT_GT(b.stats.exit_stops, a.stats.exit_stops);
+  EXPECT_GT(a.paths.size(), 20u);
+  for (const auto& [path, use] : b.paths) {
+    auto it = a.paths.find(path);
+    ASSERT_NE(it, a.paths.end()) << path;
+    EXPECT_EQ(it->second.access, use.access) << path;
+    EXPECT_EQ(it->second.succeeded, use.succeeded) << path;
+  }
+  EXPECT_EQ(a.paths.size(), b.paths.size());
+}
+
 TEST_F(TracerTest, FilesystemChangesRecordRealResults) {
   std::string prog = build("prog", R"(
 #include <fcntl.h>
