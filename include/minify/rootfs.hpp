@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "minify/result.hpp"
@@ -99,6 +100,11 @@ class Root {
 
   std::string host_dir_;
   UniqueFd fd_;  // O_PATH descriptor of the root directory
+  // What resolve() learnt about each canonical path it stepped through: a directory (empty
+  // string) or a symlink (its target). The analysed trees do not change while they are analysed,
+  // and opens never rely on it (they go through openat2), so a stale entry cannot make a lookup
+  // escape. Not thread-safe.
+  mutable std::unordered_map<std::string, std::string> seen_;
 };
 
 }  // namespace minify

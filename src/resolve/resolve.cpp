@@ -275,6 +275,7 @@ struct Resolver::Impl {
   std::map<std::string, LoaderConfig> glibc_configs;
   std::map<std::string, std::vector<std::string>> musl_paths;
 
+  std::optional<std::vector<std::string>> preload_list;
   bool cache_loaded = false;
   std::optional<LdCache> cache;
   std::unordered_map<std::string, std::vector<const LdCacheEntry*>> cache_index;
@@ -361,6 +362,17 @@ struct Resolver::Impl {
     // $LIB is the first system directory without its leading slash (DL_DST_LIB, from slibdir).
     c.lib = c.system_dirs.front().substr(1);
     return glibc_configs.emplace(key, std::move(c)).first->second;
+  }
+
+  // /etc/ld.so.preload: names separated by white space or colons (elf/rtld.c).
+  const std::vector<std::string>& preload() {
+    if (!preload_list) {
+      preload_list.emplace();
+      if (auto text = root.read_file("/etc/ld.so.preload", 1 << 20))
+        for (auto& name : split_path_list(*text, " \t\n:"))
+          if (!name.empty()) preload_list->push_back(std::move(name));
+    }
+    return *preload_list;
   }
 
   const std::vector<std::string>& musl_sys_path(const std::string& interp) {
@@ -682,9 +694,11 @@ void MapBuilder::load_needed(int requester, const std::string& name) {
 
 Status MapBuilder::run(std::string_view file) {
   std::string path = std::string(file);
-  auto fd = r_.root.open_read(path);
-  if (!fd) return fd.error();
   const Probe& p = r_.probe(path);
+  if (p.kind == Probe::Kind::Missing) {
+    auto fd = r_.root.open_read(path);
+    if (!fd) return fd.error();
+  }
   if (p.kind != Probe::Kind::Found)
     return bad_input("read ELF", path, p.kind == Probe::Kind::Invalid ? p.reason : "not a regular file");
   const ElfInfo& e = *p.elf;
@@ -728,13 +742,10 @@ Status MapBuilder::run(std::string_view file) {
 
   std::deque<int> queue{0};
   if (c_.family == LoaderFamily::Glibc && r_.env.read_preload) {
-    if (auto text = r_.root.read_file("/etc/ld.so.preload", 1 << 20)) {
-      for (auto& name : split_path_list(*text, " \t\n:"))
-        if (!name.empty()) {
-          size_t before = c_.objects.size();
-          load_needed(-1, name);
-          if (c_.objects.size() > before) queue.push_back(static_cast<int>(before));
-        }
+    for (const auto& name : r_.preload()) {
+      size_t before = c_.objects.size();
+      load_needed(-1, name);
+      if (c_.objects.size() > before) queue.push_back(static_cast<int>(before));
     }
   }
   // Breadth-first, as _dl_map_object_deps does: the order decides which copy a name binds to.

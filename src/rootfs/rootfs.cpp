@@ -130,23 +130,36 @@ Result<Resolved> Root::resolve(std::string_view path, FollowLast follow) const {
       continue;
     }
     std::string next = current + "/" + c;
-    struct stat st;
-    if (::fstatat(fd_.get(), relative(next).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-      return sys_error("resolve", std::string(path));
     bool last = todo.empty();
-    if (S_ISLNK(st.st_mode) && (!last || follow == FollowLast::Yes)) {
+    bool is_link = false, is_dir = false;
+    std::string target;
+    if (auto known = seen_.find(next); known != seen_.end()) {
+      is_link = !known->second.empty();
+      is_dir = !is_link;
+      target = known->second;
+    } else {
+      struct stat st;
+      if (::fstatat(fd_.get(), relative(next).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return sys_error("resolve", std::string(path));
+      is_link = S_ISLNK(st.st_mode);
+      is_dir = S_ISDIR(st.st_mode);
+      if (is_link) {
+        target.assign(static_cast<size_t>(st.st_size > 0 ? st.st_size : 256) + 1, '\0');
+        ssize_t n = ::readlinkat(fd_.get(), relative(next).c_str(), target.data(), target.size());
+        if (n < 0) return sys_error("readlink", next);
+        target.resize(static_cast<size_t>(n));
+      }
+      if ((is_link && !target.empty()) || is_dir) seen_.emplace(next, target);
+    }
+    if (is_link && (!last || follow == FollowLast::Yes)) {
       if (++links > kMaxSymlinks) return sys_error("resolve", std::string(path), ELOOP);
-      std::string target(static_cast<size_t>(st.st_size > 0 ? st.st_size : 256) + 1, '\0');
-      ssize_t n = ::readlinkat(fd_.get(), relative(next).c_str(), target.data(), target.size());
-      if (n < 0) return sys_error("readlink", next);
-      target.resize(static_cast<size_t>(n));
       if (todo.size() + target.size() > kMaxPathLength) return sys_error("resolve", std::string(path), ENAMETOOLONG);
       out.links.push_back({next, target});
       if (!target.empty() && target.front() == '/') current.clear();
       split_components(target, todo, true);
       continue;
     }
-    if (!last && !S_ISDIR(st.st_mode)) return sys_error("resolve", std::string(path), ENOTDIR);
+    if (!last && !is_dir) return sys_error("resolve", std::string(path), ENOTDIR);
     current = std::move(next);
   }
   out.path = current.empty() ? "/" : current;
