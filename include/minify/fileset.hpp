@@ -64,6 +64,9 @@ struct Entry {
   // a file under these names, since COPY dereferences links. Sorted, unique.
   std::vector<std::string> names;
   std::vector<Reason> reasons;
+  // Directories added recursively: everything under it in the source is in the set (nothing
+  // excluded or skipped since), so a writer may copy the directory as a whole.
+  bool complete_tree = false;
 };
 
 // What add() did with a path. Expected outcomes, not errors.
@@ -127,7 +130,9 @@ class FileSet {
 
  private:
   Status add_parents(const Root* root, const std::string& path, const std::string& child);
-  Result<AddOutcome> add_tree(const Root& root, const std::string& dir, const Reason& reason, int depth);
+  // Adds everything under `dir`; true when nothing was left out.
+  Result<bool> add_tree(const Root& root, const std::string& dir, const Reason& reason, int depth);
+  size_t erase_excluded();
   void add_reason(Entry& e, const Reason& reason);
 
   Map entries_;

@@ -191,7 +191,8 @@ Status FileSet::add_parents(const Root* root, const std::string& path, const std
 Result<AddOutcome> FileSet::add(const Root& root, std::string_view path_in, const Reason& reason, bool recursive) {
   std::string path = absolute(path_in);
   if (path == "/") {
-    if (recursive) return add_tree(root, "/", reason, 0);
+    if (recursive)
+      if (auto t = add_tree(root, "/", reason, 0); !t) return t.error();
     return AddOutcome::Added;
   }
   if (is_excluded(path)) return AddOutcome::Excluded;
@@ -199,7 +200,8 @@ Result<AddOutcome> FileSet::add(const Root& root, std::string_view path_in, cons
   if (!r) return r.error();
   const std::string& final_path = r->path;
   if (final_path == "/") {
-    if (recursive) return add_tree(root, "/", reason, 0);
+    if (recursive)
+      if (auto t = add_tree(root, "/", reason, 0); !t) return t.error();
     return AddOutcome::Added;
   }
   if (is_excluded(final_path)) return AddOutcome::Excluded;
@@ -240,17 +242,25 @@ Result<AddOutcome> FileSet::add(const Root& root, std::string_view path_in, cons
     auto pos = std::lower_bound(e.names.begin(), e.names.end(), path);
     if (pos == e.names.end() || *pos != path) e.names.insert(pos, path);
   }
-  if (e.type == EntryType::Directory && recursive) return add_tree(root, final_path, reason, 0);
+  if (e.type == EntryType::Directory && recursive) {
+    auto t = add_tree(root, final_path, reason, 0);
+    if (!t) return t.error();
+    e.complete_tree = *t;
+  }
   return AddOutcome::Added;
 }
 
-Result<AddOutcome> FileSet::add_tree(const Root& root, const std::string& dir, const Reason& reason, int depth) {
+Result<bool> FileSet::add_tree(const Root& root, const std::string& dir, const Reason& reason, int depth) {
   if (depth > 256) return sys_error("add", dir, ELOOP);
   auto names = list_dir(root, dir);
   if (!names) return names.error();
+  bool complete = true;
   for (const auto& name : *names) {
     std::string p = child_path(dir, name);
-    if (is_excluded(p)) continue;
+    if (is_excluded(p)) {
+      complete = false;
+      continue;
+    }
     auto st = root.stat(p, FollowLast::No);
     if (!st) {
       if (st.error().err == ENOENT) continue;  // removed while we walked
@@ -274,7 +284,10 @@ Result<AddOutcome> FileSet::add_tree(const Root& root, const std::string& dir, c
         return added.error();
       continue;
     }
-    if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) continue;
+    if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) {
+      complete = false;  // a socket or device node: not in the set, so the tree is not whole
+      continue;
+    }
     auto [it, inserted] = entries_.try_emplace(p);
     Entry& e = it->second;
     if (inserted) {
@@ -292,9 +305,11 @@ Result<AddOutcome> FileSet::add_tree(const Root& root, const std::string& dir, c
     } else if (S_ISDIR(st->st_mode)) {
       auto sub = add_tree(root, p, reason, depth + 1);
       if (!sub) return sub.error();
+      e.complete_tree = *sub;
+      complete = complete && *sub;
     }
   }
-  return AddOutcome::Added;
+  return complete;
 }
 
 Result<size_t> FileSet::keep(const Root& root, std::string_view path_or_glob, const Reason& reason) {
@@ -312,8 +327,6 @@ Result<size_t> FileSet::keep(const Root& root, std::string_view path_or_glob, co
     start = child_path(start, std::string(c));
   }
   if (start == pattern) start = dirname_of(pattern);
-  auto st0 = root.stat(start, FollowLast::Yes);
-  if (!st0) return static_cast<size_t>(0);
   auto resolved = root.resolve(start);
   if (!resolved) return static_cast<size_t>(0);
   size_t matched = 0;
@@ -392,14 +405,30 @@ Status FileSet::add_symlink(std::string_view path_in, std::string target, const 
   return Ok{};
 }
 
+size_t FileSet::erase_excluded() {
+  size_t n = 0;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (!is_excluded(it->first)) {
+      ++it;
+      continue;
+    }
+    // Its directories no longer hold everything their source does.
+    for (std::string d = dirname_of(it->first); d != "/"; d = dirname_of(d))
+      if (auto p = entries_.find(d); p != entries_.end()) p->second.complete_tree = false;
+    it = entries_.erase(it);
+    ++n;
+  }
+  return n;
+}
+
 size_t FileSet::exclude(std::string_view glob) {
   exclude_globs_.emplace_back(glob);
-  return std::erase_if(entries_, [&](const auto& kv) { return is_excluded(kv.first); });
+  return erase_excluded();
 }
 
 size_t FileSet::exclude_path(std::string_view path) {
   exclude_paths_.push_back(absolute(path));
-  return std::erase_if(entries_, [&](const auto& kv) { return is_excluded(kv.first); });
+  return erase_excluded();
 }
 
 void FileSet::put(Entry entry) {
@@ -408,7 +437,13 @@ void FileSet::put(Entry entry) {
   entries_[key] = std::move(entry);
 }
 
-bool FileSet::remove(std::string_view path) { return entries_.erase(absolute(path)) > 0; }
+bool FileSet::remove(std::string_view path_in) {
+  std::string path = absolute(path_in);
+  if (entries_.erase(path) == 0) return false;
+  for (std::string d = dirname_of(path); d != "/"; d = dirname_of(d))
+    if (auto p = entries_.find(d); p != entries_.end()) p->second.complete_tree = false;
+  return true;
+}
 
 const Entry* FileSet::find(std::string_view path) const {
   auto it = entries_.find(absolute(path));

@@ -135,6 +135,7 @@ Result<std::string> report_json(const FileSet& set, const Root* root, const Repo
     if (e.type == EntryType::File) j["size"] = e.size;
     if (e.type == EntryType::Symlink) j["link"] = e.link_target;
     if (e.generated) j["generated"] = true;
+    if (e.complete_tree) j["tree"] = true;
     if (!e.names.empty() && !(e.names.size() == 1 && e.names[0] == e.path)) j["names"] = e.names;
     if (options.with_sha256 && e.type == EntryType::File && (root || e.generated)) {
       auto h = sha256_of(root, e);
@@ -199,6 +200,7 @@ Result<FileSet> parse_report(std::string_view text, std::string_view name) {
       e.size = j.value("size", uint64_t{0});
       e.link_target = j.value("link", std::string());
       e.generated = j.value("generated", false);
+      e.complete_tree = j.value("tree", false);
       if (j.contains("names")) e.names = j.at("names").get<std::vector<std::string>>();
       else if (e.type == EntryType::File) e.names = {e.path};
       for (const auto& r : j.at("reasons")) {

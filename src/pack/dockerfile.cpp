@@ -43,6 +43,9 @@ constexpr std::array<std::string_view, 12> kLibcLibs = {
     "ld-linux*.so*", "ld64.so*", "ld-musl-*.so*", "libc.so*", "libm.so*", "libpthread.so*",
     "libdl.so*",     "librt.so*", "libresolv.so*", "libnss_*.so*", "libutil.so*", "libc.musl-*.so*"};
 
+// Beyond this many COPY lines the stage gets a note pointing to the rootfs style.
+constexpr size_t kMaxCopyLines = 100;
+
 bool in_lib_dir(std::string_view path) {
   for (std::string_view d : {"/lib/", "/lib64/", "/lib32/", "/usr/lib/", "/usr/lib64/", "/usr/lib32/"})
     if (path.substr(0, d.size()) == d) return true;
@@ -256,19 +259,39 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
     out += "# The builder stage runs:\n#   RUN " + o.minify_command + "\n";
     out += "COPY --from=" + o.from_stage + " " + dir_with_slash(o.builder_out_dir) + "rootfs/ /\n";
   } else {
-    // (layer, from builder?, destination directory) -> sources. std::map keeps it all sorted.
+    // (layer, kind, destination directory) -> sources. std::map keeps it all sorted.
+    enum class Kind { Files, Tree, Generated };
     struct Key {
       Layer layer;
-      bool generated;
+      Kind kind;
       std::string dir;
       auto operator<=>(const Key&) const = default;
     };
     std::map<Key, std::set<std::string>> groups;
+    // Whole directories (a recursive --keep of /usr/lib/python3.11) go in one COPY each, which
+    // keeps their symlinks and subdirectory modes; one COPY per directory inside them would
+    // also run into the 127-layer limit of overlay storage.
+    std::vector<std::string> trees;
+    auto in_tree = [&](const std::string& p) {
+      for (const auto& tree : trees)
+        if (p.size() > tree.size() && p.compare(0, tree.size(), tree) == 0 && p[tree.size()] == '/') return true;
+      return false;
+    };
+    for (const auto& [path, e] : set) {
+      if (e.type == EntryType::Directory && e.complete_tree && !e.generated && !in_tree(path) &&
+          !base_provides(o.base, path)) {
+        trees.push_back(path);
+        Layer l = in_lib_dir(path + "/") ? Layer::Libraries
+                  : path.rfind("/etc/", 0) == 0 || path.rfind("/usr/share/", 0) == 0 ? Layer::Data
+                                                                                       : Layer::Other;
+        groups[{l, Kind::Tree, path}];
+      }
+    }
     for (const auto& [path, e] : set) {
       if (e.generated) {
         // Not in the builder: all of them come from the tree write_generated() made, in one
         // COPY of its contents, which keeps directory modes (/tmp 1777) and symlinks.
-        if (from_context(e, o.base)) groups[{Layer::Data, true, "/"}];
+        if (from_context(e, o.base)) groups[{Layer::Data, Kind::Generated, "/"}];
         continue;
       }
       if (e.type != EntryType::File) continue;  // links: their targets are copied under the links' names
@@ -276,22 +299,32 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
       for (const auto& n : names) {
         if (base_provides(o.base, n) || base_provides(o.base, path)) continue;
         std::string src = join_path(real_dir(set, dirname_of(n)), basename_of(n));
-        groups[{layer_of(e, n), false, dirname_of(n)}].insert(src);
+        if (in_tree(src)) continue;
+        groups[{layer_of(e, n), Kind::Files, dirname_of(n)}].insert(src);
       }
     }
     std::optional<Layer> current;
+    size_t lines = 0;
     for (const auto& [key, sources] : groups) {
       if (!current || *current != key.layer) {
         out += std::string(layer_comment(key.layer)) + "\n";
         current = key.layer;
       }
-      if (key.generated) {
-        out += "# Made by minify (users, /tmp): copied from the build context.\n";
-        copy_line(out, "", {dir_with_slash(o.generated_context_dir)}, "/");
-        continue;
+      ++lines;
+      switch (key.kind) {
+        case Kind::Generated:
+          out += "# Made by minify (users, /tmp): copied from the build context.\n";
+          copy_line(out, "", {dir_with_slash(o.generated_context_dir)}, "/");
+          break;
+        case Kind::Tree: copy_line(out, o.from_stage, {key.dir + "/"}, key.dir + "/"); break;
+        case Kind::Files:
+          copy_line(out, o.from_stage, {sources.begin(), sources.end()}, dir_with_slash(key.dir));
+          break;
       }
-      copy_line(out, o.from_stage, {sources.begin(), sources.end()}, dir_with_slash(key.dir));
     }
+    if (lines > kMaxCopyLines)
+      out += "# Note: " + std::to_string(lines) + " COPY lines, each a layer; overlay storage stops at 127 layers. "
+             "--copy-style rootfs makes one.\n";
   }
 
   for (const auto& [k, v] : o.env) out += "ENV " + k + "=" + quote(v) + "\n";

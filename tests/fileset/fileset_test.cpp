@@ -180,6 +180,26 @@ TEST_F(FileSetTest, ReasonsAccumulateWithoutDuplicates) {
   EXPECT_EQ(set_.find("/usr/lib")->reasons[0].kind, ReasonKind::Kept);
 }
 
+TEST_F(FileSetTest, RecursiveAddMarksCompleteTreesUntilSomethingIsLeftOut) {
+  ASSERT_TRUE(set_.keep(root(), "/usr/lib/python3.11", {ReasonKind::Kept, "--keep"}));
+  EXPECT_TRUE(set_.find("/usr/lib/python3.11")->complete_tree);
+  EXPECT_TRUE(set_.find("/usr/lib/python3.11/json")->complete_tree);
+  EXPECT_FALSE(set_.find("/usr/lib")->complete_tree) << "only a parent on the way";
+  set_.exclude("__pycache__");
+  EXPECT_FALSE(set_.find("/usr/lib/python3.11")->complete_tree);
+  EXPECT_TRUE(set_.find("/usr/lib/python3.11/json")->complete_tree);
+  set_.remove("/usr/lib/python3.11/json/__init__.py");
+  EXPECT_FALSE(set_.find("/usr/lib/python3.11/json")->complete_tree);
+  // A socket or FIFO inside cannot be carried: the tree is not whole.
+  ASSERT_EQ(::mkfifo((tmp_.path() / "usr/share/doc/x/fifo").c_str(), 0644), 0);
+  ASSERT_TRUE(set_.keep(root(), "/usr/share/doc", {ReasonKind::Kept, "--keep"}));
+  EXPECT_FALSE(set_.find("/usr/share/doc/x")->complete_tree);
+  EXPECT_FALSE(set_.find("/usr/share/doc")->complete_tree);
+  auto back = parse_report(*report_json(set_, nullptr));
+  ASSERT_TRUE(back);
+  for (const auto& [path, e] : set_) EXPECT_EQ(back->find(path)->complete_tree, e.complete_tree) << path;
+}
+
 TEST(GlobMatch, FnmatchPathnameSemanticsWithDoubleStar) {
   EXPECT_TRUE(glob_match("/usr/lib/*.so", "/usr/lib/libz.so"));
   EXPECT_FALSE(glob_match("/usr/*.so", "/usr/lib/libz.so")) << "* does not cross /";

@@ -207,6 +207,30 @@ TEST_F(DockerfileTest, DistrolessBaseSkipsWhatTheBaseShips) {
   EXPECT_EQ(df.find("ca-certificates.crt"), std::string::npos);
 }
 
+TEST_F(DockerfileTest, CompleteTreeIsOneCopyOfTheDirectory) {
+  const auto& r = src_.path();
+  testing::write_file(r / "usr/lib/python3.11/os.py", "os");
+  testing::write_file(r / "usr/lib/python3.11/json/__init__.py", "json");
+  testing::write_file(r / "usr/lib/python3.11/__pycache__/os.pyc", "pyc");
+  ASSERT_TRUE(set_.keep(*root_, "/usr/lib/python3.11", {ReasonKind::Kept, "--keep /usr/lib/python3.11"}));
+  std::string df = render_dockerfile(set_, opts_);
+  auto cs = copies(df);
+  size_t i = index_of(cs, "/usr/lib/python3.11/");
+  ASSERT_NE(i, std::string::npos) << df;
+  EXPECT_EQ(cs[i].dest, "/usr/lib/python3.11/");
+  EXPECT_EQ(cs[i].sources.size(), 1u);
+  EXPECT_EQ(df.find("os.py"), std::string::npos) << "covered by the tree";
+  EXPECT_LT(i, index_of(cs, "/usr/local/bin/server"));
+  // Excluding part of it: the files are copied by directory instead.
+  set_.exclude("__pycache__");
+  df = render_dockerfile(set_, opts_);
+  cs = copies(df);
+  EXPECT_EQ(index_of(cs, "/usr/lib/python3.11/"), std::string::npos) << df;
+  EXPECT_NE(index_of(cs, "/usr/lib/python3.11/os.py"), std::string::npos) << df;
+  EXPECT_NE(index_of(cs, "/usr/lib/python3.11/json/"), std::string::npos) << "a whole subdirectory still is one COPY";
+  EXPECT_EQ(df.find("pyc"), std::string::npos);
+}
+
 TEST(BaseImage, PinnedNeverLatest) {
   for (Base b : {Base::Scratch, Base::DistrolessStatic, Base::DistrolessBase, Base::DistrolessCc}) {
     std::string image = base_image(b);
@@ -305,10 +329,14 @@ TEST_F(DockerfileTest, BuildahBuildsTheRunnerStage) {
     while (!out.empty() && out.back() == '\n') out.pop_back();
     return out;
   };
+  testing::write_file(src_.path() / "usr/lib/python3.11/json/__init__.py", "json");
+  fs::create_symlink("json/__init__.py", src_.path() / "usr/lib/python3.11/alias.py");
+  ::chmod((src_.path() / "usr/lib/python3.11/json").c_str(), 0750);
   std::string builder = buildah({"from", "scratch"});
   buildah({"copy", builder, src_.path().string() + "/", "/"});
   buildah({"commit", "-q", builder, "localhost/minify-test-builder"});
 
+  ASSERT_TRUE(set_.keep(*root_, "/usr/lib/python3.11", {ReasonKind::Kept, "--keep"}));
   ASSERT_TRUE(add_scratch_basics(set_));
   fs::path ctx = work.path() / "ctx";
   fs::create_directories(ctx / "minify-out");
@@ -331,6 +359,10 @@ TEST_F(DockerfileTest, BuildahBuildsTheRunnerStage) {
   struct stat st;
   ASSERT_EQ(::lstat((mnt / "tmp").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 01777u);
+  // A whole directory: its links and directory modes come along.
+  EXPECT_EQ(fs::read_symlink(mnt / "usr/lib/python3.11/alias.py").string(), "json/__init__.py");
+  ASSERT_EQ(::lstat((mnt / "usr/lib/python3.11/json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
   ASSERT_EQ(::lstat((mnt / "lib/x86_64-linux-gnu/libssl.so.3").c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode)) << "COPY dereferences the soname link";
   json image = json::parse(buildah({"inspect", "--type", "image", "localhost/minify-test-runner"}));
