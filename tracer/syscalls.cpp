@@ -35,6 +35,7 @@ constexpr std::array kX86_64 = {
     SyscallRow{94, "lchown", Op::SetAttr},
     SyscallRow{132, "utime", Op::SetAttr},
     SyscallRow{133, "mknod", Op::Mkdir},
+    SyscallRow{137, "statfs", Op::Stat},
     SyscallRow{188, "setxattr", Op::SetAttr},
     SyscallRow{189, "lsetxattr", Op::SetAttr},
     SyscallRow{191, "getxattr", Op::GetXattr},
@@ -83,6 +84,7 @@ constexpr std::array kAarch64 = {
     SyscallRow{36, "symlinkat", Op::SymlinkAt},
     SyscallRow{37, "linkat", Op::LinkAt},
     SyscallRow{38, "renameat", Op::RenameAt},
+    SyscallRow{43, "statfs", Op::Stat},
     SyscallRow{45, "truncate", Op::Truncate},
     SyscallRow{48, "faccessat", Op::FaccessAt},
     SyscallRow{49, "chdir", Op::Chdir},
@@ -115,9 +117,10 @@ constexpr int nr_of(const std::array<SyscallRow, N>& table, std::string_view nam
 constexpr const auto& kNative = kX86_64;
 static_assert(nr_of(kNative, "open") == __NR_open && nr_of(kNative, "rename") == __NR_rename);
 static_assert(nr_of(kNative, "utimes") == __NR_utimes && nr_of(kNative, "inotify_add_watch") == __NR_inotify_add_watch);
+static_assert(nr_of(kNative, "statfs") == __NR_statfs && nr_of(kNative, "mknod") == __NR_mknod);
 #elif defined(__aarch64__)
 constexpr const auto& kNative = kAarch64;
-static_assert(nr_of(kNative, "newfstatat") == __NR_newfstatat);
+static_assert(nr_of(kNative, "newfstatat") == __NR_newfstatat && nr_of(kNative, "statfs") == __NR_statfs);
 #else
 #error "minify's tracer knows the syscall numbers of x86-64 and aarch64 only"
 #endif

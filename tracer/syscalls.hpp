@@ -19,7 +19,7 @@ enum class Op : std::uint8_t {
   Creat,        // creat(path)
   Execve,       // execve(path, argv, envp)
   Execveat,     // execveat(dirfd, path, argv, envp, flags): AT_EMPTY_PATH runs dirfd itself
-  Stat,         // stat(path), follows links
+  Stat,         // stat(path), statfs(path): follows links
   Lstat,        // lstat(path)
   FstatAt,      // newfstatat(dirfd, path, buf, flags)
   Statx,        // statx(dirfd, path, flags, mask, buf)
