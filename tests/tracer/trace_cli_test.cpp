@@ -218,5 +218,46 @@ int main(int argc, char** argv) {
   EXPECT_EQ(j["paths"][ready]["succeeded"], true);
 }
 
+// PTRACE_O_EXITKILL: if minify itself dies, its tracees die with it instead of running on
+// (or staying stopped) untraced.
+TEST_F(TraceCliTest, TraceesDieWhenMinifyIsKilled) {
+  std::string pidfile = (dir_ / "pid").string();
+  std::string prog = build("prog", R"(
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  FILE* f = fopen(argv[1], "w");
+  fprintf(f, "%d\n", (int)getpid());
+  fclose(f);
+  for (;;) pause();
+}
+)");
+  std::vector<std::string> args = {minify_bin(), "trace", "-o", (dir_ / "t.json").string(), "--", prog, pidfile};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+  pid_t tracee = 0;
+  for (int i = 0; i < 2000 && tracee == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::string s = read_file(pidfile);
+    if (!s.empty() && s.back() == '\n') tracee = std::stoi(s);
+  }
+  ASSERT_GT(tracee, 0);
+  kill(pid, SIGKILL);
+  int st = 0;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  // Gone, or a zombie waiting for init to reap it.
+  auto alive = [&] {
+    std::string stat = read_file("/proc/" + std::to_string(tracee) + "/stat");
+    std::size_t close = stat.rfind(')');
+    return !stat.empty() && close != std::string::npos && stat.substr(close + 2, 1) != "Z";
+  };
+  for (int i = 0; i < 1000 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_FALSE(alive());
+  EXPECT_FALSE(fs::exists(dir_ / "t.json"));
+}
+
 }  // namespace
 }  // namespace minify
