@@ -1,6 +1,10 @@
 // Helpers for the inspect tests: see inspect_support.hpp.
 #include "inspect_support.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <functional>
 
@@ -35,6 +39,19 @@ fs::path go_fixture(const std::string& name, const std::string& main_go, const s
   for (const auto& e : env) key += "\n" + e;
   fs::path dir = fixture_dir() / "go" / (name + "-" + std::to_string(std::hash<std::string>{}(key)));
   fs::path bin = dir / name;
+  if (fs::exists(bin)) return bin;
+  // CTest runs tests in parallel processes: one builds, the others wait for it.
+  fs::create_directories(dir);
+  int lock = ::open((dir.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock < 0 || ::flock(lock, LOCK_EX) != 0) {
+    error = "cannot lock " + dir.string() + ".lock";
+    if (lock >= 0) ::close(lock);
+    return {};
+  }
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }
+  } unlock{lock};
   if (fs::exists(bin)) return bin;
   fs::path src = dir / "src";
   fs::create_directories(src);
