@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the resolver and minifies it: the trace sees glibc read /etc/nsswitch.conf and /etc/hosts
+# and the program read the CA bundle. Writes DIR (default out/ beside this script): minify/, image.tar,
+# image.oci.tar; prints the sizes.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/../common.sh"
+out="$(mkdir -p "${1:-$here/out}" && cd "${1:-$here/out}" && pwd)"
+minify="$(find_minify)"
+"$here/build.sh" "$out"
+rm -rf "$out/minify"
+"$minify" pack -o "$out/minify" --tar "$out/image.tar" --oci "$out/image.oci.tar" \
+  --tag minify-sample/c-resolver:latest --timeout 30s \
+  "$out/resolver" localhost
+print_sizes "$out" gcc:12 "1.3 GB"
