@@ -149,9 +149,16 @@ struct DockerfileOptions {
 // and its target. A destination path whose directory is a symlink in the source (/lib64 ->
 // usr/lib64 on merged /usr) becomes a real directory in the image holding the files asked for
 // through it, so the loader's path keeps working; when the base already has the link, COPY
-// follows it. Files are grouped by destination directory in the JSON form, and the groups are
+// follows it. COPY sources are named through their real directory (buildah resolves a relative
+// link met after a symlinked directory against the unresolved path). Files are grouped by
+// destination directory in the JSON form; a directory added whole (Entry::complete_tree, e.g.
+// --keep /usr/lib/python3.11) is one COPY of the directory, links and modes inside it kept.
+// Generated entries come from the build context (write_generated()) in one COPY. The groups are
 // ordered by how often their content changes: the loader and libc, other libraries, certificates
-// and data, other files, the program last. Files the base provides are skipped.
+// and data, other files, the program last. Files the base provides are skipped. Past 100 COPY
+// lines (a layer each; overlay stops at 127) a note recommends the rootfs style.
+//
+// Rootfs style: `COPY --from=<stage> <builder_out_dir>/rootfs/ /`, one layer, links kept.
 std::string render_dockerfile(const FileSet& set, const DockerfileOptions& options);
 
 }  // namespace minify
