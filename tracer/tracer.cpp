@@ -1091,7 +1091,7 @@ void Tracer::handle_seccomp(pid_t tid, Thread& t) {
   bool needs_exit = opt_.exact_results;
   std::string note;
   std::vector<Access> accesses = describe(tid, t, row, info, needs_exit, note);
-  if (accesses.empty() && !note.empty() && !t.exec_index) record_note(tid, t, row.name, std::move(note));
+  if (!note.empty() && !t.exec_index) record_note(tid, t, row.name, std::move(note));
   if (t.exec_index) return;  // execve: settled by PTRACE_EVENT_EXEC or the next stop
   if (needs_exit) {
     t.awaiting_exit = true;
