@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Usage: minify.sh [DIR [MINIFY_OPTIONS...]] (options go to minify, e.g. --base scratch).
 # Minifies the Node app: minify runs `node server.js` in the app's directory, waits for /healthz,
 # GETs / and stops it. The trace opens left-pad only, so the devDependency is-number stays out.
 # Writes DIR (default out/ beside this script): minify/, image.tar, image.oci.tar; prints the sizes.
@@ -7,11 +8,12 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/../common.sh"
 out="$(mkdir -p "${1:-$here/out}" && cd "${1:-$here/out}" && pwd)"
 port="${PORT:-8083}"
+if [ $# -gt 0 ]; then shift; fi  # the rest are extra minify options, e.g. --base scratch
 minify="$(find_minify)"
 "$here/build.sh" "$out"
 rm -rf "$out/minify"
 "$minify" pack -o "$out/minify" --tar "$out/image.tar" --oci "$out/image.oci.tar" \
-  --tag minify-sample/node-app:latest --workdir "$out/app" --env "PORT=$port" \
+  --tag minify-sample/node-app:latest "$@" --workdir "$out/app" --env "PORT=$port" \
   --probe "http://127.0.0.1:$port/healthz" --probe "http://127.0.0.1:$port/" --timeout 60s \
   /usr/bin/node server.js
 print_sizes "$out" node:20 "1.1 GB"

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# End-to-end checks of one sample: e2e.sh CHECK SAMPLE WORK
+#   minify      builds the sample, minifies it into WORK (samples/SAMPLE/minify.sh) and records the
+#               host's answer (WORK/host.out): the fixture the other checks use
+#   chroot      the minimal rootfs runs the program under chroot with the same answer as the host
+#   oci         the OCI archive passes skopeo inspect, unpacks with umoci and runs with runc
+#   dockerfile  the generated runner stage builds with buildah bud against a builder image made of the
+#               files it copies (image.tar), and the built image runs with runc
+#   nodev       (node-app) the runner holds the runtime dependency and no devDependency file
+#   cleanup     removes WORK
+# Servers are asked GET / on their own loopback port (one per check, so checks run in parallel).
+# MINIFY is the minify executable; exit 77 means skipped (a tool is missing).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+top="$(cd "$here/../.." && pwd)"
+. "$here/lib.sh"
+
+check=$1 sample=$2 work=$3
+: "${MINIFY:?MINIFY must name the minify executable}"
+export MINIFY
+
+# What each sample runs, where, and the loopback ports of its checks (base + 0..4).
+case $sample in
+  go-server) kind=server ports=28100 cwd=/ prog=("$work/go-server") tools=(go) ;;
+  c-resolver) kind=command ports=28110 cwd=/ prog=("$work/resolver" localhost) tools=(cc) ;;
+  flask-app) kind=server ports=28120 cwd="$work/app" prog=(/usr/bin/python3 app.py) tools=(/usr/bin/python3) ;;
+  node-app) kind=server ports=28130 cwd="$work/app" prog=(/usr/bin/node server.js) tools=(/usr/bin/node npm) ;;
+  *) fail "unknown sample $sample" ;;
+esac
+port_of() {
+  case $1 in minify) echo $((ports + 0)) ;; host) echo $((ports + 1)) ;; chroot) echo $((ports + 2)) ;;
+    oci) echo $((ports + 3)) ;; dockerfile) echo $((ports + 4)) ;; esac
+}
+kPath=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+# The fixture was skipped (a missing tool): so is every check on it.
+fixture_ready() {
+  [ ! -e "$work/skipped" ] || skip "$(cat "$work/skipped")"
+  [ -e "$work/host.out" ] || fail "no fixture in $work: run the e2e.$sample.minify test first"
+}
+
+# serve LOG PORT CMD...: starts a server, waits for /healthz, writes its GET / answer to stdout.
+serve() {
+  local log=$1 port=$2
+  shift 2
+  start_bg "$log" "$@"
+  wait_http "http://127.0.0.1:$port/healthz" 60 "$bg_pid" || { cat "$log" >&2; fail "no answer on port $port: $*"; }
+  get "http://127.0.0.1:$port/" || { cat "$log" >&2; fail "GET / on port $port"; }
+  stop_bg "$bg_pid"
+}
+
+same_as_host() {
+  local got=$1 what=$2
+  if ! diff -u "$work/host.out" "$got" >&2; then fail "$what: the answer differs from the host's"; fi
+  note "$what answers as on the host: $(head -c 200 "$got")"
+}
+
+# run_bundle BUNDLE PORT LABEL: runs an unpacked image with runc, compares with the host.
+run_bundle() {
+  local bundle=$1 port=$2 label=$3 tmp
+  tmp="$(dirname "$bundle")"
+  runc_init "$tmp"
+  /usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print("runc process:", c["process"]["args"], "cwd", c["process"]["cwd"], "user", c["process"]["user"])' "$bundle/config.json" >&2
+  on_exit "runc --root '$runc_state' delete -f '$runc_id'"
+  if [ "$kind" = command ]; then
+    timeout 60 runc --root "$runc_state" run --bundle "$bundle" "$runc_id" >"$tmp/$label.out" 2>"$tmp/$label.err" ||
+      { cat "$tmp/$label.err" >&2; fail "runc run ($label) exited $?"; }
+  else
+    oci_set "$bundle" "c['process']['env'] = [e for e in c['process']['env'] if not e.startswith('PORT=')] + ['PORT=$port']"
+    serve "$tmp/$label.log" "$port" runc --root "$runc_state" run --bundle "$bundle" "$runc_id" >"$tmp/$label.out"
+    runc --root "$runc_state" delete -f "$runc_id" >/dev/null 2>&1 || true
+  fi
+  same_as_host "$tmp/$label.out" "$label"
+}
+
+case $check in
+  minify)
+    rm -rf "$work"
+    mkdir -p "$work"
+    need_root
+    for t in curl "${tools[@]}"; do
+      command -v "$t" >/dev/null 2>&1 || { echo "$t is not installed" >"$work/skipped"; skip "$t is not installed"; }
+    done
+    if [ "$sample" = flask-app ] && ! /usr/bin/python3 -c 'import flask' 2>/dev/null; then
+      echo "python3-flask is not installed" >"$work/skipped"
+      skip "python3-flask is not installed"
+    fi
+    # scratch: the checks build the runner stage offline, where no distroless base can be pulled.
+    PORT=$(port_of minify) timeout 300 "$top/samples/$sample/minify.sh" "$work" --base scratch ||
+      fail "samples/$sample/minify.sh exited $?"
+    for f in minify/rootfs minify/Dockerfile minify/report.json image.tar image.oci.tar; do
+      [ -e "$work/$f" ] || fail "minify wrote no $f"
+    done
+    # The reference answer, from the program on the host.
+    if [ "$kind" = command ]; then
+      cd "$cwd"
+      timeout 60 "${prog[@]}" >"$work/host.out.tmp" || fail "${prog[*]} exited $? on the host"
+    else
+      port=$(port_of host)
+      cd "$cwd"
+      serve "$work/host.log" "$port" env PORT="$port" "${prog[@]}" >"$work/host.out.tmp"
+    fi
+    [ -s "$work/host.out.tmp" ] || fail "the host run printed nothing"
+    mv "$work/host.out.tmp" "$work/host.out"
+    note "host answer: $(head -c 200 "$work/host.out")"
+    ;;
+
+  chroot)
+    fixture_ready
+    make_temp
+    root="$work/minify/rootfs"
+    # Exactly the image's environment and nothing from the host's.
+    if [ "$kind" = command ]; then
+      timeout 60 env -i PATH="$kPath" /usr/bin/python3 -c '
+import os, sys
+os.chroot(sys.argv[1]); os.chdir(sys.argv[2]); os.execv(sys.argv[3], sys.argv[3:])' "$root" "$cwd" "${prog[@]}" \
+        >"$tmp/chroot.out" 2>"$tmp/chroot.err" || { cat "$tmp/chroot.err" >&2; fail "${prog[*]} exited $? in the chroot"; }
+    else
+      port=$(port_of chroot)
+      serve "$tmp/chroot.log" "$port" env -i PATH="$kPath" PORT="$port" /usr/bin/python3 -c '
+import os, sys
+os.chroot(sys.argv[1]); os.chdir(sys.argv[2]); os.execv(sys.argv[3], sys.argv[3:])' "$root" "$cwd" "${prog[@]}" \
+        >"$tmp/chroot.out"
+    fi
+    same_as_host "$tmp/chroot.out" "chroot $root"
+    ;;
+
+  oci)
+    fixture_ready
+    need_tools skopeo umoci runc
+    make_temp
+    oci_unpack "$work/image.oci.tar" "$tmp/bundle"
+    /usr/bin/python3 - "$tmp/bundle.inspect.json" <<'PY' || fail "skopeo inspect: unexpected image"
+import json, sys
+i = json.load(open(sys.argv[1]))
+assert i["Os"] == "linux" and i["Architecture"] == "amd64", i
+assert len(i["Layers"]) >= 1, i
+print("-- skopeo inspect:", i.get("Name") or "", i["Digest"], len(i["Layers"]), "layer(s)", file=sys.stderr)
+PY
+    run_bundle "$tmp/bundle" "$(port_of oci)" "runc (OCI archive)"
+    ;;
+
+  dockerfile)
+    fixture_ready
+    need_tools buildah skopeo umoci runc
+    make_temp
+    buildah_init "$tmp"
+    # The builder: an image of exactly the host files the runner stage copies.
+    ctr="$(buildah_ from scratch)"
+    buildah_ add "$ctr" "$work/image.tar" / >/dev/null
+    buildah_ commit -q "$ctr" localhost/minify-e2e-builder:1 >/dev/null
+    buildah_ rm "$ctr" >/dev/null
+    # The context is minify's output directory (generated/ lives there); the Dockerfile gets the
+    # builder stage in front of the generated runner stage.
+    { echo "FROM localhost/minify-e2e-builder:1 AS builder"; cat "$work/minify/Dockerfile"; } >"$tmp/Dockerfile"
+    timeout 300 buildah --root "$buildah_dir/storage" --runroot "$buildah_dir/run" --storage-driver vfs \
+      bud --isolation chroot --pull=never -q -t localhost/minify-e2e-runner:1 -f "$tmp/Dockerfile" "$work/minify" \
+      >"$tmp/bud.log" 2>&1 || { cat "$tmp/Dockerfile" "$tmp/bud.log" >&2; fail "buildah bud exited $?"; }
+    buildah_ push -q localhost/minify-e2e-runner:1 "oci-archive:$tmp/runner.oci.tar:e2e" >/dev/null 2>&1 ||
+      fail "buildah push"
+    oci_unpack "$tmp/runner.oci.tar" "$tmp/bundle"
+    run_bundle "$tmp/bundle" "$(port_of dockerfile)" "runc (image built from the Dockerfile)"
+    ;;
+
+  nodev)
+    fixture_ready
+    app="$work/app"
+    [ -f "$app/node_modules/is-number/package.json" ] || fail "the builder has no devDependency: nothing to check"
+    root="$work/minify/rootfs"
+    [ -f "$root$app/node_modules/left-pad/index.js" ] || fail "the runtime dependency left-pad is not in the rootfs"
+    found="$(cd "$root" && find . -path '*/node_modules/is-number*' | head)"
+    [ -z "$found" ] || fail "devDependency files in the rootfs: $found"
+    if tar -tf "$work/image.tar" | grep -q 'node_modules/is-number'; then fail "devDependency files in image.tar"; fi
+    if grep -q 'is-number' "$work/minify/Dockerfile"; then fail "the Dockerfile copies a devDependency"; fi
+    note "left-pad is in the runner, is-number is not"
+    ;;
+
+  cleanup)
+    [ -n "${MINIFY_KEEP_TEMP:-}" ] || rm -rf "$work"
+    ;;
+
+  *) fail "unknown check $check" ;;
+esac

@@ -1,0 +1,114 @@
+# Helpers for the end-to-end tests (sourced by e2e.sh): temp dirs and servers that are always cleaned
+# up, bounded waits, and running an OCI image with umoci + runc, building with buildah, all with
+# private state so that runs never collide or leave anything behind.
+# Exit codes: 0 pass, 1 fail, 77 skip (CTest SKIP_RETURN_CODE).
+
+set -euo pipefail
+
+kSkip=77
+e2e_cleanups=()
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit "$kSkip"; }
+note() { echo "-- $*" >&2; }
+
+# Runs the registered cleanups, last first, whatever the exit path.
+e2e_cleanup() {
+  local i
+  for ((i = ${#e2e_cleanups[@]} - 1; i >= 0; i--)); do eval "${e2e_cleanups[i]}" >/dev/null 2>&1 || true; done
+}
+trap e2e_cleanup EXIT
+trap 'exit 130' INT TERM
+on_exit() { e2e_cleanups+=("$1"); }
+
+need_tools() {
+  local t
+  for t in "$@"; do command -v "$t" >/dev/null 2>&1 || skip "$t is not installed"; done
+}
+need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root (chroot, runc, vfs storage)"; }
+
+# Sets $tmp to a fresh directory, removed at exit unless MINIFY_KEEP_TEMP is set. (Not a command
+# substitution: the cleanup must be registered in this shell.)
+make_temp() {
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/minify-e2e-XXXXXX")"
+  chmod 755 "$tmp"
+  [ -n "${MINIFY_KEEP_TEMP:-}" ] || on_exit "rm -rf '$tmp'"
+}
+
+# start_bg LOG CMD...: starts CMD in its own session (so the whole tree can be killed), stdout and
+# stderr to LOG; sets $bg_pid and registers the kill.
+start_bg() {
+  local log=$1
+  shift
+  setsid "$@" >"$log" 2>&1 </dev/null &
+  bg_pid=$!
+  on_exit "kill -KILL -- -$bg_pid; wait $bg_pid"
+}
+stop_bg() { kill -TERM -- "-$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# wait_http URL SECONDS [PID]: polls until URL answers 2xx; fails early when PID has exited.
+wait_http() {
+  local url=$1 secs=$2 pid=${3:-} deadline=$((SECONDS + $2))
+  while ((SECONDS < deadline)); do
+    curl -fsS -m 2 -o /dev/null "$url" 2>/dev/null && return 0
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+    sleep 0.2
+  done
+  return 1
+}
+get() { curl -fsS -m 10 "$1"; }
+
+# oci_unpack ARCHIVE BUNDLE: the archive through skopeo (inspect, copy to an OCI layout) and umoci
+# (unpack to a runtime bundle), then the runc config made runnable here: no rlimits, no terminal,
+# the host's network namespace (loopback reachable from the test).
+oci_unpack() {
+  local archive=$1 bundle=$2 layout="$2.layout"
+  skopeo inspect "oci-archive:$archive" >"$bundle.inspect.json" || fail "skopeo inspect oci-archive:$archive"
+  skopeo copy -q "oci-archive:$archive" "oci:$layout:e2e" || fail "skopeo copy oci-archive:$archive"
+  umoci unpack --image "$layout:e2e" "$bundle" >/dev/null || fail "umoci unpack $layout:e2e"
+  /usr/bin/python3 - "$bundle/config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+c = json.load(open(path))
+c["process"].pop("rlimits", None)
+c["process"]["terminal"] = False
+c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
+json.dump(c, open(path, "w"), indent=2)
+PY
+}
+
+# oci_set BUNDLE PYTHON: edits the bundle's config.json `c` with one Python statement.
+oci_set() {
+  /usr/bin/python3 - "$1/config.json" "$2" <<'PY'
+import json, sys
+path, stmt = sys.argv[1], sys.argv[2]
+c = json.load(open(path))
+exec(stmt)
+json.dump(c, open(path, "w"), indent=2)
+PY
+}
+
+# The image config of a bundle's image, one field: oci_field BUNDLE Entrypoint|Cmd|Env|WorkingDir|User
+oci_field() {
+  /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])).get(sys.argv[2])))' \
+    "$1/config.json" "$2" 2>/dev/null
+}
+
+# runc with private state; each container ID unique per test run.
+runc_state=""
+runc_() { runc --root "$runc_state" "$@"; }
+runc_init() {
+  runc_state="$1/runc-state"
+  mkdir -p "$runc_state"
+  runc_id="minify-e2e-$$-$RANDOM"
+}
+
+# buildah with private storage (vfs) under DIR: buildah_init DIR, then buildah_ ARGS...
+buildah_dir=""
+buildah_() { buildah --root "$buildah_dir/storage" --runroot "$buildah_dir/run" --storage-driver vfs "$@"; }
+buildah_init() {
+  buildah_dir="$1/buildah"
+  mkdir -p "$buildah_dir"
+  # vfs layers are plain directories: removing the storage removes every image and container.
+  on_exit "buildah --root '$buildah_dir/storage' --runroot '$buildah_dir/run' --storage-driver vfs rm --all; rm -rf '$buildah_dir'"
+}
