@@ -132,7 +132,7 @@ void read_dynamic_symbols(Elf* elf, std::string_view image, const DynamicTags& t
   for (uint64_t i = 1; i < *count; ++i) {
     GElf_Sym s;
     if (gelf_getsym(syms, static_cast<int>(i), &s) == nullptr) break;
-    ElfSymbol sym;
+    ElfSymbol& sym = d.dynsym.emplace_back();
     sym.defined = s.st_shndx != SHN_UNDEF;
     bool named = !sym.defined || opt.defined_symbol_names;
     if (named)
@@ -150,7 +150,6 @@ void read_dynamic_symbols(Elf* elf, std::string_view image, const DynamicTags& t
         sym.version_file = versions[idx].file;
       }
     }
-    d.dynsym.push_back(std::move(sym));
   }
 
   // Relocations naming a symbol: where each imported symbol's address is stored.
