@@ -23,6 +23,8 @@ struct Command {
 Command add_deps_command(CLI::App& app);
 Command add_inspect_command(CLI::App& app);
 Command add_trace_command(CLI::App& app);
+Command add_pack_command(CLI::App& app);
+Command add_why_command(CLI::App& app);
 
 // "minify: error: <message>" on stderr.
 void print_error(const std::string& message);

@@ -2,6 +2,7 @@
 // exit code. The work itself lives in the core library.
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <vector>
 
@@ -24,10 +25,19 @@ int main(int argc, char** argv) {
       add_deps_command(app),
       add_inspect_command(app),
       add_trace_command(app),
+      add_pack_command(app),
+      add_why_command(app),
   };
 
+  // pack is the default command: `minify ./server` means `minify pack ./server`.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] != "--help" && args[0] != "-h" && args[0] != "--version" &&
+      std::none_of(commands.begin(), commands.end(), [&](const Command& c) { return c.app->get_name() == args[0]; }))
+    args.insert(args.begin(), "pack");
+
   try {
-    app.parse(argc, argv);
+    std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last-first
+    app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -1,0 +1,65 @@
+// The analysis stage and the merge into a file set: every program that runs (the one given, those
+// exec'd during the trace, their #! interpreters) is analysed for its ld.so closure and for what
+// its headers say it needs at run time; build_fileset() merges that with the trace into a FileSet
+// where each entry remembers why it is in.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "minify/fileset.hpp"
+#include "minify/inspect.hpp"
+#include "minify/resolve.hpp"
+#include "minify/rootfs.hpp"
+#include "minify/trace.hpp"
+
+namespace minify {
+
+struct AnalyzeOptions {
+  LoaderEnv env;
+  bool implicit = true;  // inspect each program for runtime needs, NSS modules and dlopen targets
+};
+
+// One program that runs: an ELF file (with its closure) or a script (with its interpreter).
+struct ProgramAnalysis {
+  std::string path;                  // inside the root, as named
+  std::string why;                   // "the program", "exec'd during the trace", "#! of /app/x.py"
+  std::optional<Closure> closure;    // ELF files
+  std::optional<FileReport> report;  // what inspect found (when implicit)
+  std::string error;                 // why it could not be analysed
+};
+
+struct Analysis {
+  std::vector<ProgramAnalysis> programs;
+  std::vector<std::string> warnings;
+};
+
+// Analyses `programs` (paths inside the root, each with the reason it runs), following #!
+// interpreters and the libraries that NSS and dlopen() would load.
+Analysis analyze(const Root& root, const std::vector<std::pair<std::string, std::string>>& programs,
+                 const AnalyzeOptions& options);
+
+// The programs a trace saw run, with why: every successful exec and the interpreters the kernel
+// ran for it.
+std::vector<std::pair<std::string, std::string>> traced_programs(const TraceLog& trace);
+
+struct CollectOptions {
+  std::vector<std::string> keep;           // --keep PATH|GLOB
+  std::vector<std::string> exclude;        // --exclude GLOB
+  std::vector<std::string> exclude_paths;  // the output itself, when inside the root
+  bool implicit = true;
+};
+
+struct Collected {
+  FileSet set;
+  std::vector<std::string> warnings;
+  std::vector<std::string> missing;  // libraries that did not resolve: "libfoo.so.1 (needed by /app/x)"
+  size_t traced_added = 0;           // trace paths that entered the set
+  size_t traced_skipped = 0;         // trace paths left out (written by the program, gone, special)
+};
+
+Result<Collected> build_fileset(const Root& root, const Analysis& analysis, const TraceLog* trace,
+                                const CollectOptions& options);
+
+}  // namespace minify

@@ -1,0 +1,200 @@
+// analyze() and build_fileset(): see include/minify/collect.hpp.
+//
+// What enters the set, and why:
+// - each program that runs, its PT_INTERP and its whole DT_NEEDED closure (with every glibc-hwcaps
+//   variant), and for scripts the #! interpreter chain: the kernel and ld.so open these without a
+//   syscall the tracer would attribute to the program;
+// - with implicit needs on, what the headers say the program needs at run time (CA bundles,
+//   zoneinfo, nsswitch.conf and its libnss_* modules, dlopen() targets with their closures);
+// - every path the trace saw succeed, except what the program itself created or wrote;
+// - --keep; minus --exclude; /proc, /sys and /dev never (FileSet's rule);
+// - /etc/ld.so.cache when a library was found through it outside the loader's system
+//   directories, so that the minimal root's loader finds it the same way (--static-only too).
+#include "minify/collect.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace minify {
+
+namespace {
+
+// Scripts nest (#!/usr/bin/env python3 -> env -> python3); a loop of scripts stops here.
+constexpr int kMaxInterpreterDepth = 8;
+
+}  // namespace
+
+Analysis analyze(const Root& root, const std::vector<std::pair<std::string, std::string>>& programs,
+                 const AnalyzeOptions& options) {
+  Analysis out;
+  Resolver resolver(root, options.env);
+  InspectOptions iopt;
+  iopt.env = options.env;
+  Inspector inspector(root, iopt);
+  std::set<std::string> seen;
+  std::vector<std::tuple<std::string, std::string, int>> todo;
+  for (const auto& [path, why] : programs) todo.emplace_back(path, why, 0);
+  for (size_t i = 0; i < todo.size(); ++i) {
+    auto [path, why, depth] = todo[i];
+    if (!seen.insert(path).second) continue;
+    ProgramAnalysis p;
+    p.path = path;
+    p.why = why;
+    if (auto c = resolver.closure(path)) {
+      p.closure = std::move(*c);
+    } else if (c.error().err != 0) {
+      p.error = c.error().message();
+      out.programs.push_back(std::move(p));
+      continue;
+    }
+    // inspect also tells scripts apart and names their interpreter.
+    if (options.implicit || !p.closure) {
+      if (auto r = inspector.inspect(path)) {
+        p.report = std::move(*r);
+      } else if (!p.closure) {
+        p.error = r.error().message();
+      }
+    }
+    if (p.report && p.report->script && p.report->script->resolved && depth < kMaxInterpreterDepth)
+      todo.emplace_back(*p.report->script->resolved, "#! interpreter of " + path, depth + 1);
+    if (!p.closure && !p.report) p.error = p.error.empty() ? "not an ELF file or a script" : p.error;
+    out.programs.push_back(std::move(p));
+  }
+  for (const auto& w : resolver.warnings()) out.warnings.push_back(w);
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> traced_programs(const TraceLog& trace) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& e : trace.execs) {
+    if (!e.succeeded) continue;
+    out.emplace_back(e.path, "exec'd during the trace");
+    for (const auto& interp : e.interpreters) out.emplace_back(interp, "interpreter the kernel ran for " + e.path);
+  }
+  return out;
+}
+
+namespace {
+
+class Collector {
+ public:
+  Collector(const Root& root, Collected& out) : root_(root), out_(out) {}
+
+  void add(const std::string& path, ReasonKind kind, std::string detail, bool recursive = false) {
+    auto r = out_.set.add(root_, path, Reason{kind, std::move(detail)}, recursive);
+    if (!r) out_.warnings.push_back(r.error().message());
+  }
+
+  void add_program(const ProgramAnalysis& p, bool implicit) {
+    ReasonKind kind = p.why == "the program" ? ReasonKind::Program
+                      : p.why.rfind("#!", 0) == 0 ? ReasonKind::Shebang
+                                                   : ReasonKind::Exec;
+    add(p.path, kind, p.why);
+    if (p.closure) add_closure(*p.closure);
+    if (implicit && p.report) add_findings(*p.report);
+  }
+
+  void add_closure(const Closure& c) {
+    const std::string& prog = c.objects[0].path;
+    for (size_t i = 1; i < c.objects.size(); ++i) {
+      const LoadedObject& o = c.objects[i];
+      if (o.how == FoundBy::Interpreter) {
+        add(o.path, ReasonKind::Interpreter, "PT_INTERP of " + prog);
+      } else {
+        std::string by = o.loader >= 0 ? c.objects[static_cast<size_t>(o.loader)].path : prog;
+        add(o.path, ReasonKind::Needed, "needed by " + by + " (" + found_by_name(o.how) + ")");
+      }
+      for (const auto& h : o.hwcaps) add(h, ReasonKind::Needed, "glibc-hwcaps variant of " + o.path);
+      // The minimal root's loader must find this library the way this one did: through the cache.
+      if (o.how == FoundBy::LdSoCache &&
+          std::find(c.default_dirs.begin(), c.default_dirs.end(), o.search_dir) == c.default_dirs.end())
+        cache_needed_by_ = o.path;
+    }
+    for (const auto& m : c.missing)
+      out_.missing.push_back(m.name + " (needed by " +
+                             (m.needed_by >= 0 ? c.objects[static_cast<size_t>(m.needed_by)].path : "/etc/ld.so.preload") + ")");
+  }
+
+  void add_findings(const FileReport& r) {
+    for (const auto& need : r.needs) {
+      if (need.optional) continue;
+      std::string why = need_kind_name(need.kind);
+      if (!need.evidence.empty()) why += ": " + need.evidence.front().detail + " in " + need.evidence.front().object;
+      for (const auto& p : need.paths) {
+        if (p.empty() || p.front() != '/') continue;
+        bool dir = p.back() == '/';
+        auto st = root_.stat(p);
+        if (!st) continue;  // a candidate location the root does not have
+        add(dir ? p.substr(0, p.size() - 1) : p, ReasonKind::Implicit, why, dir);
+      }
+    }
+    for (const auto& m : r.nss_modules)
+      if (!m.builtin && m.path) add(*m.path, ReasonKind::Implicit, "NSS module for " + m.database + ": " + m.service + " (nsswitch.conf)");
+    for (const auto& d : r.dlopen) {
+      if (!d.resolved) continue;
+      add(d.path, ReasonKind::Dlopen, "dlopen(\"" + d.name + "\") in " + d.object);
+      for (const auto& dep : d.closure) add(dep, ReasonKind::Needed, "needed by " + d.path + " (dlopen target)");
+    }
+  }
+
+  void add_trace(const TraceLog& trace) {
+    // Outputs of the program are not inputs: a path it created, wrote, removed or renamed is
+    // left out even when it was read afterwards.
+    const std::vector<AccessKind> outputs = {AccessKind::Write, AccessKind::Create, AccessKind::Remove,
+                                             AccessKind::Rename, AccessKind::Link, AccessKind::Symlink};
+    for (const auto& [path, use] : trace.paths) {
+      if (!use.any_succeeded()) continue;
+      bool wrote = std::any_of(outputs.begin(), outputs.end(), [&](AccessKind k) { return use.access.has(k); });
+      if (wrote || use.succeeded.has(AccessKind::Socket) || use.succeeded.has(AccessKind::Watch)) {
+        ++out_.traced_skipped;
+        continue;
+      }
+      std::string kinds;
+      for (AccessKind k : use.succeeded.kinds()) kinds += (kinds.empty() ? "" : ",") + std::string(access_kind_name(k));
+      auto r = out_.set.add(root_, path, Reason{ReasonKind::Opened, "used during the trace (" + kinds + ")"});
+      if (r && *r == AddOutcome::Added)
+        ++out_.traced_added;
+      else
+        ++out_.traced_skipped;  // gone since (a temporary file), excluded, or a socket/device
+    }
+  }
+
+  void add_loader_cache() {
+    if (cache_needed_by_.empty()) return;
+    add("/etc/ld.so.cache", ReasonKind::Implicit, "the loader finds " + cache_needed_by_ + " through it");
+  }
+
+ private:
+  const Root& root_;
+  Collected& out_;
+  std::string cache_needed_by_;
+};
+
+}  // namespace
+
+Result<Collected> build_fileset(const Root& root, const Analysis& analysis, const TraceLog* trace,
+                                const CollectOptions& options) {
+  Collected out;
+  for (const auto& g : options.exclude) out.set.exclude(g);
+  for (const auto& p : options.exclude_paths) out.set.exclude_path(p);
+  Collector c(root, out);
+  for (const auto& p : analysis.programs) {
+    if (!p.error.empty()) {
+      out.warnings.push_back(p.path + ": " + p.error);
+      if (p.why == "the program") return bad_input("analyse", p.path, p.error);
+      continue;
+    }
+    c.add_program(p, options.implicit);
+  }
+  if (trace) c.add_trace(*trace);
+  c.add_loader_cache();
+  for (const auto& k : options.keep) {
+    auto n = out.set.keep(root, k, Reason{ReasonKind::Kept, "--keep " + k});
+    if (!n) return n.error();
+    if (*n == 0) out.warnings.push_back("--keep " + k + " matched nothing");
+  }
+  for (const auto& w : analysis.warnings) out.warnings.push_back(w);
+  return out;
+}
+
+}  // namespace minify
