@@ -133,6 +133,7 @@ struct Inspector::Impl {
   std::optional<LdCache> ld_cache;
   std::optional<std::optional<std::string>> nsswitch;
   std::unordered_map<std::string, DlopenTarget> search_cache;  // resolve_name's directory searches
+  std::unordered_map<std::string, std::string> glibc_versions;  // libc.so.6 real path -> "2.36"
 
   Impl(const Root& r, InspectOptions o) : root(r), opt(std::move(o)), resolver(r, opt.env) {}
 
@@ -217,6 +218,21 @@ struct Inspector::Impl {
     }
     facts_cache.emplace(o.real_path, f);
     return f;
+  }
+
+  // The newest GLIBC_x.y a libc.so.6 defines: the glibc release it belongs to.
+  std::string defined_glibc_version(const std::string& real_path) {
+    auto it = glibc_versions.find(real_path);
+    if (it != glibc_versions.end()) return it->second;
+    std::string newest;
+    if (auto fd = root.open_read(real_path))
+      if (auto m = MappedFile::map(fd->get(), real_path))
+        if (auto d = read_elf_detail(m->bytes(), real_path, kImportsOnly))
+          for (const auto& v : d->version_defs)
+            if (v != "GLIBC_PRIVATE") newest = newer_glibc(newest, v);
+    std::string number = newest.empty() ? std::string() : newest.substr(6);
+    glibc_versions.emplace(real_path, number);
+    return number;
   }
 
   // A candidate file for a dlopen name: present, ELF, and loadable next to `want`.
@@ -412,12 +428,7 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
     resolve_name(c, 0, "libc.so.6", probe);
     if (probe.resolved) {
       libc_dir = dirname_of(probe.real_path);
-      if (auto fd2 = root.open_read(probe.real_path))
-        if (auto m = MappedFile::map(fd2->get(), probe.real_path))
-          if (auto d = read_elf_detail(m->bytes(), probe.real_path))
-            for (const auto& v : d->version_defs)
-              if (v.rfind("GLIBC_2", 0) == 0 && (glibc_version.empty() || compare_versions(v.substr(6), glibc_version) > 0))
-                glibc_version = v.substr(6);
+      glibc_version = defined_glibc_version(probe.real_path);
     }
   }
 
