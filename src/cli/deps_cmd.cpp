@@ -214,7 +214,7 @@ Command add_deps_command(CLI::App& app) {
   fmt->add_flag("--json", opt->json, "One JSON document with everything known about each file");
   fmt->require_option(0, 1);
   sub->add_flag("--realpath", opt->realpath, "With --list: print paths with every symlink resolved");
-  sub->add_option("--env", opt->env, "The loader's environment, e.g. LD_LIBRARY_PATH=/opt/lib (never minify's own)");
+  sub->add_option("--env", opt->env, "The loader's environment, e.g. LD_LIBRARY_PATH=/opt/lib (never minify's own)")->allow_extra_args(false);
   sub->add_option("files", opt->files, "ELF files (inside --root when given)")->required();
   return {sub, [opt] { return run_deps(*opt); }};
 }

@@ -48,9 +48,11 @@ std::string format_bytes(uint64_t b) {
 // PROGRAM as a path inside the root: a name without a slash is looked up in PATH, as execvp does.
 Result<std::string> locate_program(const Root& root, const std::string& program, const std::string& path_var) {
   if (program.find('/') != std::string::npos) {
-    if (!root.is_host()) return normalize_path(program.front() == '/' ? program : "/" + program);
     std::error_code ec;
-    return normalize_path(fs::absolute(program, ec).string());
+    std::string path = root.is_host() ? normalize_path(fs::absolute(program, ec).string())
+                                      : normalize_path(program.front() == '/' ? program : "/" + program);
+    if (auto st = root.stat(path); !st) return st.error();
+    return path;
   }
   size_t i = 0;
   while (i <= path_var.size()) {
@@ -376,11 +378,11 @@ Command add_pack_command(CLI::App& app) {
   sub->add_flag("--no-implicit", o->no_implicit, "Leave out what inspect finds (CA bundles, NSS modules, dlopen targets)");
   sub->add_option("--timeout", o->timeout, "Stop the program after this long (SIGTERM, then SIGKILL): 10s, 2m");
   sub->add_option("--grace", o->grace, "Delay between SIGTERM and SIGKILL (default 3s)");
-  sub->add_option("--probe", o->probes, "Wait until this http:// URL answers, GET it, then stop the program (repeatable)");
+  sub->add_option("--probe", o->probes, "Wait until this http:// URL answers, GET it, then stop the program (repeatable)")->allow_extra_args(false);
   sub->add_option("--root", o->root, "The builder root the program lives in (default /)")->check(CLI::ExistingDirectory);
-  sub->add_option("--keep", o->keep, "Also ship this path or glob (repeatable)");
-  sub->add_option("--exclude", o->exclude, "Never ship paths matching this glob (repeatable)");
-  sub->add_option("--env", o->env, "NAME=VALUE for the program, traced and in the image (repeatable)");
+  sub->add_option("--keep", o->keep, "Also ship this path or glob (repeatable)")->allow_extra_args(false);
+  sub->add_option("--exclude", o->exclude, "Never ship paths matching this glob (repeatable)")->allow_extra_args(false);
+  sub->add_option("--env", o->env, "NAME=VALUE for the program, traced and in the image (repeatable)")->allow_extra_args(false);
   sub->add_option("--workdir", o->workdir, "Working directory of the program and the image");
   sub->add_option("--user", o->user, "User of the image (default 65532:65532, nonroot)");
   sub->add_option("--base", o->base, "Runner base: scratch, distroless-static, distroless-base, distroless-cc or auto (default)");

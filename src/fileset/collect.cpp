@@ -57,7 +57,8 @@ Analysis analyze(const Root& root, const std::vector<std::pair<std::string, std:
     }
     if (p.report && p.report->script && p.report->script->resolved && depth < kMaxInterpreterDepth)
       todo.emplace_back(*p.report->script->resolved, "#! interpreter of " + path, depth + 1);
-    if (!p.closure && !p.report) p.error = p.error.empty() ? "not an ELF file or a script" : p.error;
+    bool runnable = p.closure || (p.report && p.report->kind == FileKind::Script);
+    if (!runnable && p.error.empty()) p.error = "not an ELF file or a script";
     out.programs.push_back(std::move(p));
   }
   for (const auto& w : resolver.warnings()) out.warnings.push_back(w);

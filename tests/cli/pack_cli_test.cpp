@@ -1,0 +1,185 @@
+// `minify [pack]` and `minify why` end to end on programs compiled at test time: the minimal
+// root must run the program under chroot with the same output as on the host.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support/fixture.hpp"
+
+namespace minify {
+namespace {
+
+using testing::compile_c;
+using testing::minify_bin;
+using testing::run;
+using testing::TempDir;
+using testing::write_file;
+namespace fs = std::filesystem;
+
+class PackCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "chroot needs root";
+    // Resolves a name through NSS and reads the CA bundle: the files a scratch image forgets.
+    ASSERT_EQ(compile_c(tmp_ / "app/hello", R"(
+#include <netdb.h>
+#include <stdio.h>
+int main(int argc, char** argv) {
+  struct addrinfo* r = 0;
+  int e = getaddrinfo("localhost", "80", 0, &r);
+  FILE* f = fopen("/etc/ssl/certs/ca-certificates.crt", "r");
+  printf("hello %s resolve=%d ca=%s\n", argc > 1 ? argv[1] : "", e, f ? "yes" : "no");
+  FILE* out = fopen("/tmp/minify-pack-test-output", "w");
+  if (out) fclose(out);
+  return 0;
+}
+)"),
+              "");
+    out_ = tmp_ / "out";
+  }
+  testing::RunResult pack(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    std::vector<std::string> argv = {minify_bin()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, env);
+  }
+  // Runs a command in the minimal root, with the /dev/null a container runtime would provide.
+  testing::RunResult in_chroot(const std::vector<std::string>& cmd) {
+    fs::create_directories(out_ / "rootfs/dev");
+    if (!fs::exists(out_ / "rootfs/dev/null")) run({"mknod", "-m", "666", (out_ / "rootfs/dev/null").string(), "c", "1", "3"});
+    std::vector<std::string> argv = {"chroot", (out_ / "rootfs").string()};
+    argv.insert(argv.end(), cmd.begin(), cmd.end());
+    return run(argv);
+  }
+  TempDir tmp_;
+  fs::path out_;
+};
+
+TEST_F(PackCli, MinimalRootRunsTheProgramLikeTheHost) {
+  std::string prog = (tmp_ / "app/hello").string();
+  auto host = run({prog, "world"});
+  ASSERT_EQ(host.status, 0);
+  auto r = pack({"-o", out_.string(), "--base", "scratch", prog, "world"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  // Every output is there; the program's own output file is not shipped.
+  for (const char* f : {"Dockerfile", "report.json", "trace.json", "generated/etc/passwd"})
+    EXPECT_TRUE(fs::exists(out_ / f)) << f;
+  EXPECT_FALSE(fs::exists(out_ / "rootfs/tmp/minify-pack-test-output"));
+  auto c = in_chroot({prog, "world"});
+  EXPECT_EQ(c.status, 0) << c.err;
+  EXPECT_EQ(c.out, host.out);
+  EXPECT_NE(c.out.find("resolve=0 ca=yes"), std::string::npos) << c.out;
+  // The loader is kept under the name the program asks for, through its symlinks.
+  EXPECT_TRUE(fs::is_symlink(out_ / "rootfs/lib64") || fs::exists(out_ / "rootfs/lib64/ld-linux-x86-64.so.2"));
+  EXPECT_NE(r.err.find("minify: base: scratch"), std::string::npos) << r.err;
+}
+
+TEST_F(PackCli, StaticOnlyRootRunsToo) {
+  std::string prog = (tmp_ / "app/hello").string();
+  auto r = pack({"--static-only", "-o", out_.string(), prog});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(fs::exists(out_ / "trace.json"));
+  auto c = in_chroot({prog, "x"});
+  EXPECT_EQ(c.status, 0) << c.err;
+  // Without the trace, the headers still say getaddrinfo needs nsswitch.conf and /etc/hosts; a
+  // CA bundle opened by name, with no TLS library, only a trace can find.
+  EXPECT_NE(c.out.find("resolve=0 ca=no"), std::string::npos) << c.out;
+}
+
+TEST_F(PackCli, ScriptsBringTheirInterpreterAndWhatTheyExec) {
+  write_file(tmp_ / "app/run.sh", "#!/bin/sh\necho \"script: $(cat /etc/hostname-test 2>/dev/null || echo none)\"\nls / > /dev/null\n");
+  fs::permissions(tmp_ / "app/run.sh", fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
+  std::string prog = (tmp_ / "app/run.sh").string();
+  auto host = run({prog});
+  auto r = pack({"-o", out_.string(), prog});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out_ / "rootfs/bin/sh") || fs::exists(out_ / "rootfs/usr/bin/sh"));
+  auto c = in_chroot({prog});
+  EXPECT_EQ(c.status, 0) << c.err;
+  EXPECT_EQ(c.out, host.out);
+  auto why = run({minify_bin(), "why", "-o", out_.string(), "/usr/bin/ls"});
+  EXPECT_EQ(why.status, 0) << why.err;
+  EXPECT_NE(why.out.find("exec"), std::string::npos) << why.out;
+}
+
+TEST_F(PackCli, WhyNamesWhoNeededALibrary) {
+  std::string prog = (tmp_ / "app/hello").string();
+  ASSERT_EQ(pack({"-o", out_.string(), prog}).status, 0);
+  auto why = run({minify_bin(), "why", "-o", out_.string(), "/usr/lib/x86_64-linux-gnu/libc.so.6"});
+  EXPECT_EQ(why.status, 0) << why.err;
+  EXPECT_NE(why.out.find("needed by " + prog), std::string::npos) << why.out;
+  auto absent = run({minify_bin(), "why", "-o", out_.string(), "/usr/bin/python3"});
+  EXPECT_EQ(absent.status, 1);
+  auto report = nlohmann::json::parse(testing::read_file(out_ / "report.json"));
+  EXPECT_FALSE(report.empty());
+}
+
+TEST_F(PackCli, KeepAndExclude) {
+  write_file(tmp_ / "app/data/a.txt", "a");
+  write_file(tmp_ / "app/data/b.log", "b");
+  std::string prog = (tmp_ / "app/hello").string();
+  auto r = pack({"-o", out_.string(), "--keep", (tmp_ / "app/data").string(), "--exclude", "*.log",
+                 "--exclude", "/etc/hosts", prog});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out_ / ("rootfs" + (tmp_ / "app/data/a.txt").string())));
+  EXPECT_FALSE(fs::exists(out_ / ("rootfs" + (tmp_ / "app/data/b.log").string())));
+  EXPECT_FALSE(fs::exists(out_ / "rootfs/etc/hosts"));
+}
+
+TEST_F(PackCli, TarAndOciAreReproducible) {
+  std::string prog = (tmp_ / "app/hello").string();
+  std::vector<std::string> env = {"SOURCE_DATE_EPOCH=1700000000"};
+  for (int i : {1, 2}) {
+    auto r = pack({"--static-only", "-o", (tmp_ / ("o" + std::to_string(i))).string(), "--tar",
+                   (tmp_ / ("t" + std::to_string(i) + ".tar")).string(), "--oci",
+                   (tmp_ / ("i" + std::to_string(i) + ".tar")).string(), prog},
+                  env);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  EXPECT_EQ(testing::read_file(tmp_ / "t1.tar"), testing::read_file(tmp_ / "t2.tar"));
+  EXPECT_EQ(testing::read_file(tmp_ / "i1.tar"), testing::read_file(tmp_ / "i2.tar"));
+  if (testing::have_program("skopeo")) {
+    auto s = run({"skopeo", "inspect", "oci-archive:" + (tmp_ / "i1.tar").string()});
+    EXPECT_EQ(s.status, 0) << s.err;
+    EXPECT_NE(s.out.find("\"Architecture\": \"amd64\""), std::string::npos) << s.out;
+  }
+}
+
+TEST_F(PackCli, PackIsTheDefaultCommand) {
+  std::string prog = (tmp_ / "app/hello").string();
+  auto r = pack({"--static-only", "-o", out_.string(), prog});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto r2 = pack({"pack", "--static-only", "-o", (tmp_ / "out2").string(), prog});
+  ASSERT_EQ(r2.status, 0) << r2.err;
+  EXPECT_EQ(testing::read_file(out_ / "report.json"), testing::read_file(tmp_ / "out2/report.json"));
+}
+
+TEST_F(PackCli, FailureLeavesNoOutputAndKeepsTheOldOne) {
+  auto r = pack({"-o", out_.string(), (tmp_ / "app/nonexistent").string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(fs::exists(out_));
+  // A good run, then a failing one: the good output stays.
+  ASSERT_EQ(pack({"--static-only", "-o", out_.string(), (tmp_ / "app/hello").string()}).status, 0);
+  write_file(tmp_ / "app/notelf", "plain text");
+  fs::permissions(tmp_ / "app/notelf", fs::perms::owner_all);
+  auto bad = pack({"--static-only", "-o", out_.string(), (tmp_ / "app/notelf").string()});
+  EXPECT_EQ(bad.status, 2) << bad.err;
+  EXPECT_TRUE(fs::exists(out_ / "rootfs" / (tmp_ / "app/hello").relative_path()));
+  for (const auto& e : fs::directory_iterator(tmp_.path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+}
+
+TEST_F(PackCli, MissingLibraryExitsOne) {
+  ASSERT_EQ(compile_c(tmp_ / "lib/libgone.so", "int gone(void) { return 0; }", {"-shared", "-fPIC", "-Wl,-soname,libgone.so"}), "");
+  ASSERT_EQ(compile_c(tmp_ / "app/needs", "int gone(void); int main(void) { return gone(); }",
+                      {"-Wl,--no-as-needed", (tmp_ / "lib/libgone.so").string()}),
+            "");
+  fs::remove(tmp_ / "lib/libgone.so");
+  auto r = pack({"--static-only", "-o", out_.string(), (tmp_ / "app/needs").string()});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("libgone.so (needed by " + (tmp_ / "app/needs").string() + "): not found"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace minify
