@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <map>
@@ -447,6 +448,25 @@ TEST_F(PackTest, OciArchiveIsReproducibleWithGzipAndZstd) {
     }
     EXPECT_EQ(sha256(decompress(o.layer)), da->layer.diff_id);
     EXPECT_FALSE(o.files.count("repositories")) << "no tag, no repositories file";
+  }
+}
+
+TEST_F(PackTest, SourceTimesAndOwnersDoNotReachTheArchive) {
+  std::string a = (out_.path() / "a.tar").string(), b = (out_.path() / "b.tar").string();
+  ASSERT_TRUE(write_oci(set_, *root_, a, server_config(), {}));
+  // Touch and chown the sources, as a rebuild on another machine would.
+  for (const auto& [path, e] : set_) {
+    if (e.generated || e.type == EntryType::Symlink) continue;
+    fs::path p = src_.path() / path.substr(1);
+    struct timespec ts[2] = {{1234567, 0}, {1234567, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0) << p;
+    ASSERT_EQ(::lchown(p.c_str(), 1000, 1000), 0) << p;
+  }
+  ASSERT_TRUE(write_oci(set_, *root_, b, server_config(), {}));
+  EXPECT_EQ(testing::read_file(a), testing::read_file(b));
+  for (const auto& [n, item] : read_tar(decompress(read_oci(b).layer))) {
+    EXPECT_EQ(item.mtime, 0) << n;
+    EXPECT_EQ(item.uid, 0) << n;
   }
 }
 
