@@ -12,7 +12,8 @@
 //  - fstat() spelled newfstatat(fd, "", AT_EMPTY_PATH) never stops (filtered in BPF);
 //  - the tracer and the tracees share one CPU while the trace is stop-bound: from the start, and
 //    then while stops come faster than kPinStopsPerSecond (a tenth of that for one thread). A
-//    tick re-checks every 100 ms, so a parallel program that stops rarely gets its CPUs back.
+//    tick re-checks every kTick, so a parallel program that stops rarely gets its CPUs back
+//    and a single-threaded one that has stopped stopping can move away from other load.
 //
 // Per-thread state machine (Thread below):
 //  - running: resumed with PTRACE_CONT, stops only at seccomp events, signals and ptrace events;
@@ -79,6 +80,7 @@ constexpr std::size_t kMaxArgv = 256;
 // tracee is cheaper than running them in parallel (a stop costs ~4 us on one CPU, ~50-75 us
 // across two on the benchmark VM).
 constexpr double kPinStopsPerSecond = 2000;
+constexpr std::chrono::milliseconds kTick{20};
 constexpr int kFdCwd = AT_FDCWD;
 
 class UniqueFd {
@@ -193,8 +195,8 @@ class SignalScope {
   std::vector<std::pair<int, struct sigaction>> saved_;
 };
 
-// A 100 ms periodic SIGALRM aimed at this thread (SIGEV_THREAD_ID), so a blocked waitpid() wakes
-// up to check --timeout and --probe even when no tracee stops.
+// A periodic SIGALRM aimed at this thread (SIGEV_THREAD_ID) every kTick, so a blocked waitpid()
+// wakes up to check --timeout, --probe and the CPU pinning even when no tracee stops.
 class TickTimer {
  public:
   TickTimer() {
@@ -205,8 +207,8 @@ class TickTimer {
     if (::timer_create(CLOCK_MONOTONIC, &sev, &timer_) != 0) return;
     armed_ = true;
     itimerspec its{};
-    its.it_interval.tv_nsec = 100'000'000;
-    its.it_value.tv_nsec = 100'000'000;
+    its.it_interval.tv_nsec = std::chrono::nanoseconds(kTick).count();
+    its.it_value.tv_nsec = std::chrono::nanoseconds(kTick).count();
     ::timer_settime(timer_, 0, &its, nullptr);
   }
   ~TickTimer() {
@@ -1208,7 +1210,7 @@ void Tracer::update_affinity() {
   if (!have_original_cpus_ || pin_cpu_ < 0) return;
   auto now = Clock::now();
   bool want = pinned_;
-  if (now - window_start_ >= std::chrono::milliseconds(100)) {
+  if (now - window_start_ >= kTick) {
     double secs = std::chrono::duration<double>(now - window_start_).count();
     double rate = static_cast<double>(log_.stats.ptrace_stops - window_stops_) / secs;
     // One thread loses no parallelism by sharing the tracer's CPU, so it pins at a lower rate;
@@ -1218,7 +1220,7 @@ void Tracer::update_affinity() {
     if (rate >= pin_at) want = true;
     if (rate < pin_at / 4) want = false;
   }
-  if (now - window_start_ >= std::chrono::milliseconds(100)) {
+  if (now - window_start_ >= kTick) {
     window_start_ = now;
     window_stops_ = log_.stats.ptrace_stops;
   }

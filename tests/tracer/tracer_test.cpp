@@ -626,7 +626,7 @@ int main(int argc, char** argv) {
 }
 
 // The tracer pins tracees to its CPU while stops are frequent; a program that computes without
-// stopping must get all its CPUs back (the tracer re-checks every 100 ms).
+// stopping must get all its CPUs back (the tracer re-checks every 20 ms).
 TEST_F(TracerTest, ParallelProgramThatRarelyStopsGetsItsCpusBack) {
   cpu_set_t mine;
   if (sched_getaffinity(0, sizeof mine, &mine) != 0 || CPU_COUNT(&mine) < 2) GTEST_SKIP() << "one CPU";
