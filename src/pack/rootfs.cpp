@@ -6,6 +6,7 @@
 // receive its files). File data goes through copy_file_range(2), which reflinks where it can.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -114,15 +115,21 @@ Status write_rootfs(const FileSet& set, const Root& root, const std::string& out
         int ofd = ::openat(dir.get(), rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (ofd < 0) return sys_error("create", out_name);
         UniqueFd out(ofd);
+        char cap[128];
+        ssize_t cap_len = -1;
         if (e.generated) {
           if (auto s = write_all(ofd, e.content.data(), e.content.size(), out_name); !s) return s;
         } else {
           auto in = root.open_read(path);
           if (!in) return in.error();
           if (auto s = copy_data(in->get(), ofd, path); !s) return s;
+          cap_len = ::fgetxattr(in->get(), "security.capability", cap, sizeof cap);
         }
         // fchmod, not the open mode: the umask must not change the image, and setuid bits stay.
         if (::fchmod(ofd, e.mode & 07777) != 0) return sys_error("chmod", out_name);
+        // File capabilities last: writing to a file clears them (fs/attr.c, should_remove_suid).
+        if (cap_len > 0 && ::fsetxattr(ofd, "security.capability", cap, static_cast<size_t>(cap_len), 0) != 0)
+          return sys_error("set file capabilities", out_name);
         break;
       }
     }

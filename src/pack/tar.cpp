@@ -2,11 +2,12 @@
 // name, link or size needs a PAX extended header) and hands the bytes to our sink chain, which
 // hashes and compresses them in the same pass. Reproducibility (reproducible-builds.org/docs/
 // archives): entries in path order, uid/gid 0 with no names, one mtime (SOURCE_DATE_EPOCH), no
-// atime/ctime, no xattrs, and file sizes taken from the open descriptor.
+// atime/ctime, no xattrs but file capabilities, and file sizes taken from the open descriptor.
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -86,6 +87,11 @@ Status write_tar_stream(const FileSet& set, const Root& root, int64_t mtime, Sin
           if (::fstat(f->get(), &sb) != 0) return sys_error("stat", path);
           if (!S_ISREG(sb.st_mode)) return bad_input("write tar", path, "no longer a regular file");
           size = static_cast<uint64_t>(sb.st_size);
+          // File capabilities (setcap cap_net_bind_service=+ep) travel as a PAX
+          // SCHILY.xattr.security.capability record, which containerd and umoci apply.
+          char cap[128];
+          ssize_t n = ::fgetxattr(f->get(), "security.capability", cap, sizeof cap);
+          if (n > 0) archive_entry_xattr_add_entry(ae.get(), "security.capability", cap, static_cast<size_t>(n));
           fd = std::move(*f);
         }
         archive_entry_set_size(ae.get(), static_cast<la_int64_t>(size));

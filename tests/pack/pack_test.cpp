@@ -7,10 +7,12 @@
 #include <openssl/evp.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -259,6 +261,39 @@ TEST_F(PackTest, MtimeComesFromSourceDateEpoch) {
   EXPECT_EQ(*parse_source_date_epoch(""), 0);
   EXPECT_FALSE(parse_source_date_epoch("12abc"));
   EXPECT_FALSE(parse_source_date_epoch("-5"));
+}
+
+TEST_F(PackTest, FileCapabilitiesAreKept) {
+  // struct vfs_cap_data, revision 2, effective: cap_net_bind_service (10) permitted.
+  uint32_t cap[5] = {0x02000001u, 1u << 10, 0, 0, 0};
+  fs::path server = src_.path() / "usr/bin/server";
+  if (::setxattr(server.c_str(), "security.capability", cap, sizeof cap, 0) != 0)
+    GTEST_SKIP() << "cannot set file capabilities here: " << std::strerror(errno);
+  std::string out = (out_.path() / "x.tar").string();
+  ASSERT_TRUE(write_tar(set_, *root_, out, {}));
+  struct archive* a = archive_read_new();
+  archive_read_support_format_all(a);
+  ASSERT_EQ(archive_read_open_filename(a, out.c_str(), 65536), ARCHIVE_OK);
+  struct archive_entry* e;
+  std::string got;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    if (std::string(archive_entry_pathname(e)) != "usr/bin/server") continue;
+    const char* name;
+    const void* value;
+    size_t size;
+    archive_entry_xattr_reset(e);
+    while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
+      if (std::string(name) == "security.capability") got.assign(static_cast<const char*>(value), size);
+  }
+  archive_read_free(a);
+  EXPECT_EQ(got, std::string(reinterpret_cast<const char*>(cap), sizeof cap));
+  fs::path rootfs = out_.path() / "rootfs";
+  ASSERT_TRUE(write_rootfs(set_, *root_, rootfs.string()));
+  char buf[64];
+  ssize_t n = ::getxattr((rootfs / "usr/bin/server").c_str(), "security.capability", buf, sizeof buf);
+  ASSERT_EQ(n, static_cast<ssize_t>(sizeof cap));
+  EXPECT_EQ(std::memcmp(buf, cap, sizeof cap), 0);
+  EXPECT_LT(::getxattr((rootfs / "usr/bin/server").c_str(), "user.other", buf, sizeof buf), 0);
 }
 
 TEST_F(PackTest, FailedTarWriteLeavesNoOutput) {
