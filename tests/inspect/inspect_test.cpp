@@ -474,3 +474,26 @@ TEST(InspectRust, RustBinaryIsRecognisedFromComment) {
 
 }  // namespace
 }  // namespace minify
+
+namespace minify {
+namespace {
+
+// GLib's loader: no headers needed, the prototype is declared here and the runtime library linked
+// by path.
+TEST(InspectGModule, GModuleOpenLiteralIsRecovered) {
+  const std::string lib = "/usr/lib/x86_64-linux-gnu/libgmodule-2.0.so.0";
+  if (!testing::have_program("cc") || !testing::fs::exists(lib)) GTEST_SKIP() << "no cc or no libgmodule";
+  testing::TempDir tmp;
+  auto bin = tmp / "gmod";
+  ASSERT_EQ(compile_c(bin, "void* g_module_open(const char*, int);\nint main(void) { return g_module_open(\"libz.so.1\", 0) == 0; }",
+                      {"-O2", lib}),
+            "");
+  auto t = testing::dlopen_in(testing::inspect_host(bin), bin);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].function, "g_module_open");
+  EXPECT_EQ(t[0].name, "libz.so.1");
+  EXPECT_TRUE(t[0].resolved);
+}
+
+}  // namespace
+}  // namespace minify
