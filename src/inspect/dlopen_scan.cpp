@@ -295,9 +295,14 @@ std::vector<DlopenCall> scan_dlopen_calls(const ElfDetail& elf, std::string_view
   if ((!x86 && !a64) || elf.ident.data != ELFDATA2LSB) return {};
 
   // 1. Where the targets are reached: direct addresses and GOT slots.
-  std::map<uint64_t, const Target*> direct, slots;
+  std::map<uint64_t, const Target*> direct, slots, call_slots;
   for (const auto& s : elf.import_slots)
-    if (const Target* t = target_of(s.symbol)) slots[s.slot] = t;
+    if (const Target* t = target_of(s.symbol)) {
+      slots[s.slot] = t;
+      // Code reads a slot itself (`call *slot(%rip)`) only when it was compiled with -fno-plt,
+      // which binds the slot with GLOB_DAT; a JUMP_SLOT slot is read by its PLT stub alone.
+      if (!s.plt) call_slots[s.slot] = t;
+    }
   auto add_defined = [&](const std::vector<ElfSymbol>& syms) {
     for (const auto& s : syms)
       if (s.defined && s.type == STT_FUNC && s.value != 0)
@@ -365,7 +370,7 @@ std::vector<DlopenCall> scan_dlopen_calls(const ElfDetail& elf, std::string_view
       };
       std::vector<Key> keys;
       for (const auto& [a, t] : direct) keys.push_back({static_cast<uint32_t>(a - 5), a, false, t});
-      for (const auto& [a, t] : slots) keys.push_back({static_cast<uint32_t>(a - 5), a, true, t});
+      for (const auto& [a, t] : call_slots) keys.push_back({static_cast<uint32_t>(a - 5), a, true, t});
       std::vector<uint32_t> wanted;
       for (const Key& k : keys) wanted.push_back(k.k);
       std::vector<size_t> hits;
