@@ -296,12 +296,23 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
       }
       if (e.type != EntryType::File) continue;  // links: their targets are copied under the links' names
       std::vector<std::string> names = e.names.empty() ? std::vector<std::string>{path} : e.names;
+      if (base_provides(o.base, path)) continue;
+      bool linked_from_tree = false;
+      std::set<std::string> copied;
       for (const auto& n : names) {
-        if (base_provides(o.base, n) || base_provides(o.base, path)) continue;
+        if (base_provides(o.base, n)) continue;
         std::string src = join_path(real_dir(set, dirname_of(n)), basename_of(n));
-        if (in_tree(src)) continue;
+        if (in_tree(src)) {
+          // The tree's COPY brings this name: the file itself, or a link to it (kept as a link
+          // by a directory COPY), whose target must then be there under its own path.
+          linked_from_tree = linked_from_tree || src != path;
+          continue;
+        }
+        copied.insert(src);
         groups[{layer_of(e, n), Kind::Files, dirname_of(n)}].insert(src);
       }
+      if (linked_from_tree && !in_tree(path) && !copied.count(path))
+        groups[{layer_of(e, path), Kind::Files, dirname_of(path)}].insert(path);
     }
     std::optional<Layer> current;
     size_t lines = 0;

@@ -212,6 +212,9 @@ TEST_F(DockerfileTest, CompleteTreeIsOneCopyOfTheDirectory) {
   testing::write_file(r / "usr/lib/python3.11/os.py", "os");
   testing::write_file(r / "usr/lib/python3.11/json/__init__.py", "json");
   testing::write_file(r / "usr/lib/python3.11/__pycache__/os.pyc", "pyc");
+  // A link in the tree to a file outside it (/etc/ssl/certs/*.pem -> /usr/share/ca-certificates).
+  testing::write_file(r / "usr/share/ca/cert.crt", "cert");
+  fs::create_symlink("/usr/share/ca/cert.crt", r / "usr/lib/python3.11/cert.pem");
   ASSERT_TRUE(set_.keep(*root_, "/usr/lib/python3.11", {ReasonKind::Kept, "--keep /usr/lib/python3.11"}));
   std::string df = render_dockerfile(set_, opts_);
   auto cs = copies(df);
@@ -220,6 +223,9 @@ TEST_F(DockerfileTest, CompleteTreeIsOneCopyOfTheDirectory) {
   EXPECT_EQ(cs[i].dest, "/usr/lib/python3.11/");
   EXPECT_EQ(cs[i].sources.size(), 1u);
   EXPECT_EQ(df.find("os.py"), std::string::npos) << "covered by the tree";
+  size_t cert = index_of(cs, "/usr/share/ca/cert.crt");
+  ASSERT_NE(cert, std::string::npos) << "the target of a link in the tree, under its own path\n" << df;
+  EXPECT_EQ(cs[cert].dest, "/usr/share/ca/");
   EXPECT_LT(i, index_of(cs, "/usr/local/bin/server"));
   // Excluding part of it: the files are copied by directory instead.
   set_.exclude("__pycache__");
@@ -331,6 +337,8 @@ TEST_F(DockerfileTest, BuildahBuildsTheRunnerStage) {
   };
   testing::write_file(src_.path() / "usr/lib/python3.11/json/__init__.py", "json");
   fs::create_symlink("json/__init__.py", src_.path() / "usr/lib/python3.11/alias.py");
+  testing::write_file(src_.path() / "usr/share/ca/cert.crt", "cert");
+  fs::create_symlink("../../share/ca/cert.crt", src_.path() / "usr/lib/python3.11/cert.pem");
   ::chmod((src_.path() / "usr/lib/python3.11/json").c_str(), 0750);
   std::string builder = buildah({"from", "scratch"});
   buildah({"copy", builder, src_.path().string() + "/", "/"});
@@ -361,6 +369,8 @@ TEST_F(DockerfileTest, BuildahBuildsTheRunnerStage) {
   EXPECT_EQ(st.st_mode & 07777, 01777u);
   // A whole directory: its links and directory modes come along.
   EXPECT_EQ(fs::read_symlink(mnt / "usr/lib/python3.11/alias.py").string(), "json/__init__.py");
+  EXPECT_EQ(fs::read_symlink(mnt / "usr/lib/python3.11/cert.pem").string(), "../../share/ca/cert.crt");
+  EXPECT_EQ(testing::read_file(mnt / "usr/share/ca/cert.crt"), "cert") << "the link in the tree resolves";
   ASSERT_EQ(::lstat((mnt / "usr/lib/python3.11/json").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0750u);
   ASSERT_EQ(::lstat((mnt / "lib/x86_64-linux-gnu/libssl.so.3").c_str(), &st), 0);
