@@ -9,7 +9,8 @@
 #   nodev       (node-app) the runner holds the runtime dependency and no devDependency file
 #   cleanup     removes WORK
 # Servers are asked GET / on their own loopback port (one per check, so checks run in parallel).
-# MINIFY is the minify executable; exit 77 means skipped (a tool is missing).
+# MINIFY is the minify executable; MINIFY_E2E_ARGS adds options to its runs (for debugging).
+# Exit 77 means skipped (a tool is missing).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 top="$(cd "$here/../.." && pwd)"
@@ -19,11 +20,14 @@ check=$1 sample=$2 work=$3
 : "${MINIFY:?MINIFY must name the minify executable}"
 export MINIFY
 
-# What each sample runs, where, and the loopback ports of its checks (base + 0..4).
+# What each sample runs, where, with which image environment (as minify.sh gives it) and the
+# loopback ports of its checks (base + 0..4).
+env=()
 case $sample in
   go-server) kind=server ports=28100 cwd=/ prog=("$work/go-server") tools=(go) ;;
   c-resolver) kind=command ports=28110 cwd=/ prog=("$work/resolver" localhost) tools=(cc) ;;
-  flask-app) kind=server ports=28120 cwd="$work/app" prog=(/usr/bin/python3 app.py) tools=(/usr/bin/python3) ;;
+  flask-app) kind=server ports=28120 cwd="$work/app" prog=(/usr/bin/python3 app.py) tools=(/usr/bin/python3)
+    env=(PYTHONDONTWRITEBYTECODE=1) ;;
   node-app) kind=server ports=28130 cwd="$work/app" prog=(/usr/bin/node server.js) tools=(/usr/bin/node npm) ;;
   *) fail "unknown sample $sample" ;;
 esac
@@ -64,10 +68,12 @@ run_bundle() {
   on_exit "runc --root '$runc_state' delete -f '$runc_id'"
   if [ "$kind" = command ]; then
     timeout 60 runc --root "$runc_state" run --bundle "$bundle" "$runc_id" >"$tmp/$label.out" 2>"$tmp/$label.err" ||
-      { cat "$tmp/$label.err" >&2; fail "runc run ($label) exited $?"; }
+      { rc=$?; cat "$tmp/$label.err" >&2; fail "runc run ($label) exited $rc"; }
   else
     oci_set "$bundle" "c['process']['env'] = [e for e in c['process']['env'] if not e.startswith('PORT=')] + ['PORT=$port']"
+    stop_hook="runc --root '$runc_state' kill '$runc_id' KILL"
     serve "$tmp/$label.log" "$port" runc --root "$runc_state" run --bundle "$bundle" "$runc_id" >"$tmp/$label.out"
+    stop_hook=""
     runc --root "$runc_state" delete -f "$runc_id" >/dev/null 2>&1 || true
   fi
   same_as_host "$tmp/$label.out" "$label"
@@ -86,7 +92,7 @@ case $check in
       skip "python3-flask is not installed"
     fi
     # scratch: the checks build the runner stage offline, where no distroless base can be pulled.
-    PORT=$(port_of minify) timeout 300 "$top/samples/$sample/minify.sh" "$work" --base scratch ||
+    PORT=$(port_of minify) timeout 300 "$top/samples/$sample/minify.sh" "$work" --base scratch ${MINIFY_E2E_ARGS:-} ||
       fail "samples/$sample/minify.sh exited $?"
     for f in minify/rootfs minify/Dockerfile minify/report.json image.tar image.oci.tar; do
       [ -e "$work/$f" ] || fail "minify wrote no $f"
@@ -111,13 +117,13 @@ case $check in
     root="$work/minify/rootfs"
     # Exactly the image's environment and nothing from the host's.
     if [ "$kind" = command ]; then
-      timeout 60 env -i PATH="$kPath" /usr/bin/python3 -c '
+      timeout 60 env -i PATH="$kPath" "${env[@]}" /usr/bin/python3 -c '
 import os, sys
 os.chroot(sys.argv[1]); os.chdir(sys.argv[2]); os.execv(sys.argv[3], sys.argv[3:])' "$root" "$cwd" "${prog[@]}" \
-        >"$tmp/chroot.out" 2>"$tmp/chroot.err" || { cat "$tmp/chroot.err" >&2; fail "${prog[*]} exited $? in the chroot"; }
+        >"$tmp/chroot.out" 2>"$tmp/chroot.err" || { rc=$?; cat "$tmp/chroot.err" >&2; fail "${prog[*]} exited $rc in the chroot"; }
     else
       port=$(port_of chroot)
-      serve "$tmp/chroot.log" "$port" env -i PATH="$kPath" PORT="$port" /usr/bin/python3 -c '
+      serve "$tmp/chroot.log" "$port" env -i PATH="$kPath" "${env[@]}" PORT="$port" /usr/bin/python3 -c '
 import os, sys
 os.chroot(sys.argv[1]); os.chdir(sys.argv[2]); os.execv(sys.argv[3], sys.argv[3:])' "$root" "$cwd" "${prog[@]}" \
         >"$tmp/chroot.out"
@@ -150,12 +156,12 @@ PY
     buildah_ add "$ctr" "$work/image.tar" / >/dev/null
     buildah_ commit -q "$ctr" localhost/minify-e2e-builder:1 >/dev/null
     buildah_ rm "$ctr" >/dev/null
-    # The context is minify's output directory (generated/ lives there); the Dockerfile gets the
-    # builder stage in front of the generated runner stage.
+    # The context is the directory holding minify's output (the runner stage copies minify/generated/
+    # from it, as it would from a project checkout); the builder stage goes in front of the runner stage.
     { echo "FROM localhost/minify-e2e-builder:1 AS builder"; cat "$work/minify/Dockerfile"; } >"$tmp/Dockerfile"
     timeout 300 buildah --root "$buildah_dir/storage" --runroot "$buildah_dir/run" --storage-driver vfs \
-      bud --isolation chroot --pull=never -q -t localhost/minify-e2e-runner:1 -f "$tmp/Dockerfile" "$work/minify" \
-      >"$tmp/bud.log" 2>&1 || { cat "$tmp/Dockerfile" "$tmp/bud.log" >&2; fail "buildah bud exited $?"; }
+      bud --isolation chroot --pull=never -q -t localhost/minify-e2e-runner:1 -f "$tmp/Dockerfile" "$work" \
+      >"$tmp/bud.log" 2>&1 || { rc=$?; cat "$tmp/Dockerfile" "$tmp/bud.log" >&2; fail "buildah bud exited $rc"; }
     buildah_ push -q localhost/minify-e2e-runner:1 "oci-archive:$tmp/runner.oci.tar:e2e" >/dev/null 2>&1 ||
       fail "buildah push"
     oci_unpack "$tmp/runner.oci.tar" "$tmp/bundle"

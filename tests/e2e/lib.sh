@@ -44,7 +44,18 @@ start_bg() {
   bg_pid=$!
   on_exit "kill -KILL -- -$bg_pid; wait $bg_pid"
 }
-stop_bg() { kill -TERM -- "-$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# stop_bg PID: SIGTERM to its session, SIGKILL after 5 s. $stop_hook, when set, runs first: a
+# server that is PID 1 in a container ignores SIGTERM unless it handles it (python3 does not), so
+# runc gets `kill KILL`.
+stop_hook=""
+stop_bg() {
+  local i
+  [ -z "$stop_hook" ] || eval "$stop_hook" >/dev/null 2>&1 || true
+  kill -TERM -- "-$1" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
 
 # wait_http URL SECONDS [PID]: polls until URL answers 2xx; fails early when PID has exited.
 wait_http() {
