@@ -97,6 +97,21 @@ TEST_F(TraceCliTest, KilledTraceeExits137WithOneLine) {
   EXPECT_EQ(j["exit"]["signal"], 9);
 }
 
+TEST_F(TraceCliTest, ThirtyTwoBitSyscallIsRefusedWithOneLine) {
+#if !defined(__x86_64__)
+  GTEST_SKIP() << "x86-64 only";
+#endif
+  std::string prog = build("prog", R"(
+int main(void) { long r; __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L)); return 0; }
+)");
+  std::string out = (dir_ / "t.json").string();
+  RunResult r = trace({"-o", out, "--", prog});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("32-bit programs are not supported"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+}
+
 TEST_F(TraceCliTest, EventsAreJsonLines) {
   std::string out = (dir_ / "t.json").string();
   std::string events = (dir_ / "e.jsonl").string();

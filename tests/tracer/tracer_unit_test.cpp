@@ -45,6 +45,28 @@ TEST(SyscallTable, Aarch64TableHasNoLegacyCalls) {
   }
 }
 
+int nr_in(std::span<const SyscallRow> rows, std::string_view name) {
+  for (const auto& r : rows)
+    if (r.name == name) return r.nr;
+  return -1;
+}
+
+// A few numbers from each architecture's kernel table, so the table that isn't native here is
+// checked too (the native one is also checked against <sys/syscall.h> at compile time).
+TEST(SyscallTable, NumbersMatchTheKernelTables) {
+  EXPECT_EQ(nr_in(x86_64_syscalls(), "open"), 2);
+  EXPECT_EQ(nr_in(x86_64_syscalls(), "openat"), 257);
+  EXPECT_EQ(nr_in(x86_64_syscalls(), "execve"), 59);
+  EXPECT_EQ(nr_in(x86_64_syscalls(), "newfstatat"), 262);
+  EXPECT_EQ(nr_in(x86_64_syscalls(), "openat2"), 437);
+  EXPECT_EQ(nr_in(aarch64_syscalls(), "openat"), 56);
+  EXPECT_EQ(nr_in(aarch64_syscalls(), "execve"), 221);
+  EXPECT_EQ(nr_in(aarch64_syscalls(), "newfstatat"), 79);
+  EXPECT_EQ(nr_in(aarch64_syscalls(), "execveat"), 281);
+  EXPECT_EQ(nr_in(aarch64_syscalls(), "connect"), 203);
+  EXPECT_EQ(nr_in(aarch64_syscalls(), "faccessat2"), 439);
+}
+
 TEST(SyscallTable, NativeTableMatchesBuildArchitecture) {
 #if defined(__x86_64__)
   EXPECT_EQ(native_syscalls().data(), x86_64_syscalls().data());
