@@ -216,6 +216,24 @@ class Inspector {
   std::unique_ptr<Impl> impl_;
 };
 
+// ---- for the packer ---------------------------------------------------------------------------
+
+// One file (or tree, or glob) a report says the image needs beyond the DT_NEEDED closure, with
+// the reason to show for it. Paths are inside the root.
+struct ImplicitFile {
+  enum class Kind { File, Tree, Glob };  // Tree: a directory with everything below it
+  std::string path;                      // without the trailing "/" of a tree
+  Kind kind = Kind::File;
+  bool optional = false;                 // the program runs without it, with less
+  std::string reason;                    // "ca-certificates (links libssl.so.3 (OpenSSL))"
+};
+
+// Everything a report asks for beyond the closure, deduplicated, in a stable order: runtime-need
+// paths, NSS modules that are not built in, and resolved dlopen targets with their own closures.
+// Paths that a need names but that may not exist (other distributions' CA bundles) are included;
+// the packer keeps those that exist in the root.
+std::vector<ImplicitFile> implicit_files(const FileReport& report);
+
 // The services named for `database` in nsswitch.conf text ("hosts: files [NOTFOUND=return] dns"
 // -> files, dns), without the [status=action] items.
 std::vector<std::string> nsswitch_services(std::string_view conf, std::string_view database);

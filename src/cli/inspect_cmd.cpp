@@ -75,8 +75,15 @@ nlohmann::json report_json(const FileReport& r) {
     }
     dl.push_back(j);
   }
+  nlohmann::json implicit = nlohmann::json::array();
+  for (const auto& f : implicit_files(r))
+    implicit.push_back({{"path", f.path},
+                        {"kind", f.kind == ImplicitFile::Kind::Tree ? "tree" : f.kind == ImplicitFile::Kind::Glob ? "glob" : "file"},
+                        {"optional", f.optional},
+                        {"reason", f.reason}});
   nlohmann::json j = {
       {"file", r.path},
+      {"implicit_files", implicit},
       {"real_path", r.real_path},
       {"kind", file_kind_name(r.kind)},
       {"libc", loader_family_name(r.libc)},

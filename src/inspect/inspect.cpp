@@ -588,6 +588,43 @@ void Inspector::Impl::recommend(FileReport& rep, const Closure& c) {
     b.why.push_back(std::to_string(b.extra_libraries.size()) + " libraries of the closure are not in the base and are copied in");
 }
 
+std::vector<ImplicitFile> implicit_files(const FileReport& r) {
+  std::vector<ImplicitFile> out;
+  std::unordered_map<std::string, size_t> seen;
+  auto add = [&](std::string path, bool optional, std::string reason) {
+    if (path.empty() || path.front() != '/') return;  // an unresolved name, not a path
+    ImplicitFile f;
+    f.kind = path.find_first_of("*?[") != std::string::npos ? ImplicitFile::Kind::Glob
+             : path.size() > 1 && path.back() == '/'        ? ImplicitFile::Kind::Tree
+                                                             : ImplicitFile::Kind::File;
+    if (f.kind == ImplicitFile::Kind::Tree) path.pop_back();
+    if (auto it = seen.find(path); it != seen.end()) {
+      out[it->second].optional = out[it->second].optional && optional;  // required wins
+      return;
+    }
+    f.path = std::move(path);
+    f.optional = optional;
+    f.reason = std::move(reason);
+    seen.emplace(f.path, out.size());
+    out.push_back(std::move(f));
+  };
+  for (const auto& n : r.needs) {
+    std::string why = need_kind_name(n.kind);
+    if (!n.evidence.empty()) why += " (" + n.evidence.front().detail + " in " + n.evidence.front().object + ")";
+    for (const auto& p : n.paths) add(p, n.optional, why);
+  }
+  for (const auto& m : r.nss_modules)
+    if (m.path) add(*m.path, false, "nss: " + m.database + " uses " + m.service + " (/etc/nsswitch.conf)");
+  for (const auto& t : r.dlopen) {
+    if (!t.resolved) continue;
+    std::string why = "dlopen " + t.name + " (" +
+                      (t.source == DlopenSource::Note ? ".note.dlopen" : t.function + " call") + " in " + t.object + ")";
+    add(t.path, false, why);
+    for (const auto& dep : t.closure) add(dep, false, "needed by " + t.path + ", " + why);
+  }
+  return out;
+}
+
 Inspector::Inspector(const Root& root, InspectOptions options) : impl_(std::make_unique<Impl>(root, std::move(options))) {}
 Inspector::~Inspector() = default;
 

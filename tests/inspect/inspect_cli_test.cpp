@@ -43,6 +43,9 @@ TEST_F(InspectCli, JsonHasOneEntryPerFile) {
   EXPECT_EQ(f["dlopen"][0]["name"], "libz.so.1");
   EXPECT_EQ(f["dlopen"][0]["resolved"], true);
   EXPECT_EQ(f["truly_static"], false);
+  bool libz = false;
+  for (const auto& i : f["implicit_files"]) libz = libz || i["reason"].get<std::string>().rfind("dlopen libz.so.1", 0) == 0;
+  EXPECT_TRUE(libz) << f["implicit_files"].dump();
   EXPECT_EQ(doc["files"][1]["kind"], "script");
   EXPECT_EQ(doc["files"][1]["script"]["interpreter"], "/bin/sh");
 }

@@ -497,3 +497,56 @@ TEST(InspectGModule, GModuleOpenLiteralIsRecovered) {
 
 }  // namespace
 }  // namespace minify
+
+namespace minify {
+namespace {
+
+TEST(ImplicitFiles, NeedsNssAndDlopenTargetsBecomeFilesWithReasons) {
+  FileReport r;
+  r.path = "/usr/bin/app";
+  RuntimeNeed ca;
+  ca.kind = NeedKind::CaCertificates;
+  ca.evidence.push_back({"/usr/lib/libssl.so.3", "links libssl.so.3 (OpenSSL)"});
+  ca.paths = {"/etc/ssl/certs/", "/etc/ssl/certs/ca-certificates.crt"};
+  RuntimeNeed gconv;
+  gconv.kind = NeedKind::Gconv;
+  gconv.paths = {"/usr/lib/gconv/*.so"};
+  RuntimeNeed gcc;
+  gcc.kind = NeedKind::LibgccS;
+  gcc.paths = {"libgcc_s.so.1"};  // unresolved: a name, not a path
+  RuntimeNeed tz;
+  tz.kind = NeedKind::Zoneinfo;
+  tz.optional = true;
+  tz.paths = {"/etc/localtime"};
+  r.needs = {ca, gconv, gcc, tz};
+  r.nss_modules.push_back({"hosts", "files", "libnss_files.so.2", true, std::nullopt});
+  r.nss_modules.push_back({"hosts", "mdns", "libnss_mdns.so.2", false, std::string("/lib/libnss_mdns.so.2")});
+  DlopenTarget t;
+  t.name = "libz.so.1";
+  t.function = "dlopen";
+  t.object = "/usr/bin/app";
+  t.resolved = true;
+  t.path = "/lib/libz.so.1";
+  t.closure = {"/lib/libc.so.6"};
+  DlopenTarget unresolved;
+  unresolved.name = "libnope.so";
+  r.dlopen = {t, unresolved};
+
+  auto files = implicit_files(r);
+  std::vector<std::string> paths;
+  for (const auto& f : files) paths.push_back(f.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"/etc/ssl/certs", "/etc/ssl/certs/ca-certificates.crt", "/usr/lib/gconv/*.so",
+                                             "/etc/localtime", "/lib/libnss_mdns.so.2", "/lib/libz.so.1", "/lib/libc.so.6"}));
+  EXPECT_EQ(files[0].kind, ImplicitFile::Kind::Tree);
+  EXPECT_EQ(files[1].kind, ImplicitFile::Kind::File);
+  EXPECT_EQ(files[2].kind, ImplicitFile::Kind::Glob);
+  EXPECT_TRUE(files[3].optional);
+  EXPECT_FALSE(files[0].optional);
+  EXPECT_NE(files[0].reason.find("links libssl.so.3"), std::string::npos);
+  EXPECT_NE(files[4].reason.find("mdns"), std::string::npos);
+  EXPECT_NE(files[5].reason.find("dlopen libz.so.1"), std::string::npos);
+  EXPECT_NE(files[6].reason.find("needed by /lib/libz.so.1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace minify
