@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -72,6 +74,20 @@ int try_connect(const HttpUrl& u, Clock::time_point deadline) {
   }
   ::freeaddrinfo(res);
   return -err;
+}
+
+// Has a response with these first bytes (and `total` bytes in all) ended?
+bool response_complete(const std::string& resp, std::size_t total) {
+  std::size_t end = resp.find("\r\n\r\n");
+  if (end == std::string::npos) return false;
+  std::string head = resp.substr(0, end + 2);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::size_t body = end + 4;
+  if (std::size_t cl = head.find("\r\ncontent-length:"); cl != std::string::npos)
+    return total >= body + std::strtoull(head.c_str() + cl + 17, nullptr, 10);
+  if (head.find("\r\ntransfer-encoding: chunked") != std::string::npos)
+    return resp.size() >= 5 && resp.compare(resp.size() - 5, 5, "0\r\n\r\n") == 0;
+  return false;  // delimited by EOF
 }
 
 }  // namespace
@@ -144,13 +160,17 @@ ProbeResult fetch_url(const std::string& url, Clock::time_point deadline, const 
     r.error = std::string("send: ") + std::strerror(n < 0 ? errno : EPIPE);
     return r;
   }
-  // Read the whole response (Connection: close), so the server finishes the request's work.
+  // Read the whole response, so the server finishes the request's work: to EOF (we asked for
+  // Connection: close), or to the end of the body for a server that keeps the connection open.
   std::string resp;
+  std::size_t total = 0;
   char buf[8192];
   for (;;) {
     ssize_t n = ::recv(sock.fd, buf, sizeof buf, 0);
     if (n > 0) {
+      total += static_cast<std::size_t>(n);
       if (resp.size() < (1u << 20)) resp.append(buf, static_cast<std::size_t>(n));
+      if (response_complete(resp, total)) break;
       continue;
     }
     if (n == 0) break;

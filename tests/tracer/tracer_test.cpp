@@ -781,6 +781,54 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
+// A server that answers with Content-Length and keeps the connection open: the probe must not
+// wait for EOF, and the server is stopped (it ignores nothing, SIGTERM ends it) right after.
+TEST_F(TracerTest, ProbeOfKeepAliveServerDoesNotWaitForClose) {
+  std::string data = file("served.txt", "ok");
+  std::string prog = build("server", R"(
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1])),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (bind(s, (struct sockaddr*)&a, sizeof a) || listen(s, 4)) return 1;
+  for (;;) {
+    int c = accept(s, 0, 0);
+    char req[4096];
+    read(c, req, sizeof req);
+    char body[16] = {0};
+    int fd = open(argv[2], O_RDONLY);   /* the request's work */
+    read(fd, body, 2);
+    close(fd);
+    const char* head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
+    write(c, head, strlen(head));
+    write(c, body, 2);                  /* ... and the connection stays open */
+  }
+}
+)");
+  int port = free_port();
+  TraceOptions opt;
+  opt.probe_urls = {"http://127.0.0.1:" + std::to_string(port) + "/"};
+  opt.timeout = milliseconds(30'000);
+  opt.grace = milliseconds(1000);
+  auto t0 = std::chrono::steady_clock::now();
+  TraceLog log = trace({prog, std::to_string(port), data}, opt);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15));  // hang guard
+  EXPECT_EQ(log.stopped_by, StopReason::Probe);
+  ASSERT_EQ(log.probes.size(), 1u);
+  EXPECT_EQ(log.probes[0].http_status, 200) << log.probes[0].error;
+  EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+  EXPECT_TRUE(log.exit.signaled);
+  EXPECT_EQ(log.exit.signal, SIGTERM);
+}
+
 TEST_F(TracerTest, ProbeRecordsWhatTheRequestTouched) {
   if (!have_program("python3")) GTEST_SKIP() << "no python3";
   std::string page = file("www/page.html", "<p>hello</p>");
