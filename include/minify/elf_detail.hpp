@@ -75,6 +75,12 @@ struct ElfImportSlot {
   bool plt = false;    // from DT_JMPREL (lazy binding through a PLT stub)
 };
 
+// Where a dynamic relocation table lies in the file (DT_RELA, DT_REL, DT_JMPREL).
+struct ElfRelocTable {
+  uint64_t offset = 0, size = 0;
+  bool rela = true;
+};
+
 struct ElfNote {
   std::string owner;  // "GNU", "FDO", "Go", ...
   uint32_t type = 0;
@@ -93,6 +99,7 @@ struct ElfDetail {
   std::vector<ElfVersionNeed> version_needs;
   std::vector<std::string> version_defs;   // DT_VERDEF names, the file's own first
   std::vector<ElfImportSlot> import_slots;
+  std::vector<ElfRelocTable> relocation_tables;
   std::vector<ElfNote> notes;
   std::vector<std::string> problems;       // parts that could not be read (the rest still is)
 
@@ -123,6 +130,12 @@ Result<std::vector<ElfSymbol>> read_elf_symtab(std::string_view image, std::stri
 // table at the end of .eh_frame_hdr (PT_GNU_EH_FRAME), which stripped files keep. Sorted; empty
 // when there is no such table or it uses an encoding other than the GNU linkers' datarel|sdata4.
 std::vector<uint64_t> read_function_starts(const ElfDetail& elf, std::string_view image);
+
+// The pointer stored at `vaddr` when it is a load-time constant: the word lies in memory that is
+// read-only once relocated (a PT_LOAD without PF_W, or PT_GNU_RELRO) and is either covered by a
+// RELATIVE relocation (its addend) or, in an ET_EXEC file, by no relocation at all. nullopt for
+// writable data (the program may change it) and for symbolic relocations.
+std::optional<uint64_t> read_constant_pointer(const ElfDetail& elf, std::string_view image, uint64_t vaddr);
 
 // The bytes at a virtual address inside the file image of a PT_LOAD, clipped to that segment;
 // empty when the address is not backed by file bytes.

@@ -160,6 +160,7 @@ void read_dynamic_symbols(Elf* elf, std::string_view image, const DynamicTags& t
       d.problems.push_back("relocation table is not inside a PT_LOAD segment");
       return;
     }
+    d.relocation_tables.push_back({*off, *size, rela});
     Elf_Type type = rela ? ELF_T_RELA : ELF_T_REL;
     uint64_t ent = gelf_fsize(elf, type, 1, EV_CURRENT);
     Elf_Data* data = elf_getdata_rawchunk(elf, static_cast<int64_t>(*off), *size, type);
@@ -186,6 +187,54 @@ void read_dynamic_symbols(Elf* elf, std::string_view image, const DynamicTags& t
 }
 
 }  // namespace elf_internal
+
+std::optional<uint64_t> read_constant_pointer(const ElfDetail& d, std::string_view image, uint64_t vaddr) {
+  bool is64 = d.ident.elf_class == ELFCLASS64;
+  uint64_t width = is64 ? 8 : 4;
+  bool read_only = false;
+  for (const auto& s : d.segments) {
+    bool inside = vaddr >= s.vaddr && vaddr - s.vaddr < s.memsz && width <= s.memsz - (vaddr - s.vaddr);
+    if (inside && (s.type == PT_GNU_RELRO || (s.type == PT_LOAD && (s.flags & PF_W) == 0))) read_only = true;
+  }
+  auto off = d.offset_of(vaddr, width);
+  if (!read_only || !off) return std::nullopt;
+  uint32_t relative = 0;
+  switch (d.ident.machine) {
+    case EM_X86_64: relative = R_X86_64_RELATIVE; break;
+    case EM_AARCH64: relative = R_AARCH64_RELATIVE; break;
+    case EM_386: relative = R_386_RELATIVE; break;
+    default: return std::nullopt;
+  }
+  ByteReader r{image, d.ident.data == ELFDATA2MSB};
+  uint64_t raw = r.get(*off, static_cast<unsigned>(width));
+  if (d.relocation_tables.empty()) return d.ident.type == ET_EXEC ? std::optional<uint64_t>(raw) : std::nullopt;
+  ElfPtr elf = open_memory(image);
+  if (!elf) return std::nullopt;
+  for (const auto& t : d.relocation_tables) {
+    Elf_Type type = t.rela ? ELF_T_RELA : ELF_T_REL;
+    uint64_t ent = gelf_fsize(elf.get(), type, 1, EV_CURRENT);
+    Elf_Data* data = elf_getdata_rawchunk(elf.get(), static_cast<int64_t>(t.offset), t.size, type);
+    if (data == nullptr || ent == 0) continue;
+    for (uint64_t i = 0; i < t.size / ent; ++i) {
+      uint64_t info = 0, where = 0;
+      int64_t addend = 0;
+      if (t.rela) {
+        GElf_Rela x;
+        if (gelf_getrela(data, static_cast<int>(i), &x) == nullptr) break;
+        info = x.r_info, where = x.r_offset, addend = x.r_addend;
+      } else {
+        GElf_Rel x;
+        if (gelf_getrel(data, static_cast<int>(i), &x) == nullptr) break;
+        info = x.r_info, where = x.r_offset, addend = static_cast<int64_t>(raw);  // REL: the addend is in place
+      }
+      if (where != vaddr) continue;
+      uint64_t type_of = is64 ? GELF_R_TYPE(info) : ELF32_R_TYPE(info);
+      if (type_of == relative) return static_cast<uint64_t>(addend) & (is64 ? ~uint64_t{0} : 0xffffffffu);
+      return std::nullopt;  // a symbolic relocation: not a constant of this file
+    }
+  }
+  return d.ident.type == ET_EXEC ? std::optional<uint64_t>(raw) : std::nullopt;
+}
 
 Result<std::vector<ElfSymbol>> read_elf_symtab(std::string_view image, std::string_view name,
                                                bool (*keep)(std::string_view symbol_name)) {

@@ -5,8 +5,10 @@
 // looks for direct calls to those addresses (x86-64 `call rel32`/`jmp rel32`/`call *slot(%rip)`,
 // AArch64 `bl`/`b`), and only the function around each call site is disassembled, from its start
 // in .eh_frame_hdr (or .symtab) up to the call, tracking which argument registers hold constant
-// addresses. A constant pointing at a string is the name; anything else is reported as computed,
-// with the instruction that set the register, never guessed.
+// addresses. A constant pointing at a string is the name, also when it was loaded from a pointer
+// in read-only data (`static const char *const name = "..."`, relocated by a RELATIVE
+// relocation); anything else, writable variables included, is reported as computed, with the
+// instruction that set the register, never guessed.
 // Calling conventions: System V AMD64 ABI (rdi, rsi) and AAPCS64 (x0, x1).
 #include <capstone/capstone.h>
 #include <elf.h>
@@ -14,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <functional>
 #include <map>
 
 #include "minify/inspect.hpp"
@@ -95,7 +98,10 @@ constexpr std::array<int, 9> kX86CallerSaved = {X86_REG_RAX, X86_REG_RCX, X86_RE
 constexpr int kX86Args[] = {X86_REG_RDI, X86_REG_RSI};
 
 // Steps the register state over one instruction.
-void x86_step(csh h, const cs_insn& in, std::map<int, RegValue>& regs) {
+// Reads a load-time constant pointer (read_constant_pointer), for loads from read-only data.
+using Deref = std::function<std::optional<uint64_t>(uint64_t)>;
+
+void x86_step(csh h, const cs_insn& in, std::map<int, RegValue>& regs, const Deref& deref) {
   const cs_x86& x = in.detail->x86;
   uint64_t next = in.address + in.size;
   auto set_unknown = [&](int r, std::string how) {
@@ -120,6 +126,18 @@ void x86_step(csh h, const cs_insn& in, std::map<int, RegValue>& regs) {
           regs[dst] = {true, base->second.value + static_cast<uint64_t>(src.mem.disp), {}};
           return;
         }
+      }
+      if (in.id == X86_INS_MOV && src.type == X86_OP_MEM && src.size == 8 && src.mem.index == X86_REG_INVALID &&
+          src.mem.segment == X86_REG_INVALID) {
+        std::optional<uint64_t> at;
+        if (src.mem.base == X86_REG_RIP) at = next + static_cast<uint64_t>(src.mem.disp);
+        if (auto base = regs.find(x86_full_reg(src.mem.base)); base != regs.end() && base->second.known)
+          at = base->second.value + static_cast<uint64_t>(src.mem.disp);
+        if (at)
+          if (auto v = deref(*at)) {
+            regs[dst] = {true, *v, {}};
+            return;
+          }
       }
       if (in.id == X86_INS_MOV || in.id == X86_INS_MOVABS) {
         if (src.type == X86_OP_IMM) {
@@ -157,7 +175,7 @@ int a64_full_reg(unsigned r) {
   return -1;
 }
 
-void a64_step(csh h, const cs_insn& in, std::map<int, RegValue>& regs) {
+void a64_step(csh h, const cs_insn& in, std::map<int, RegValue>& regs, const Deref& deref) {
   const cs_arm64& a = in.detail->arm64;
   auto set_unknown = [&](int r, std::string how) {
     if (r >= 0) regs[r] = {false, 0, std::move(how)};
@@ -181,6 +199,15 @@ void a64_step(csh h, const cs_insn& in, std::map<int, RegValue>& regs) {
           regs[dst] = {true, src->second.value + static_cast<uint64_t>(a.operands[2].imm), {}};
           return;
         }
+      }
+      if (in.id == ARM64_INS_LDR && a.op_count == 2 && s1.type == ARM64_OP_MEM && s1.mem.index == ARM64_REG_INVALID &&
+          a.operands[0].reg >= ARM64_REG_X0 && a.operands[0].reg <= ARM64_REG_X28 && !a.writeback) {
+        auto base = regs.find(a64_full_reg(s1.mem.base));
+        if (base != regs.end() && base->second.known)
+          if (auto v = deref(base->second.value + static_cast<uint64_t>(static_cast<int64_t>(s1.mem.disp)))) {
+            regs[dst] = {true, *v, {}};
+            return;
+          }
       }
       if ((in.id == ARM64_INS_MOV || in.id == ARM64_INS_MOVZ) && a.op_count == 2) {
         if (s1.type == ARM64_OP_IMM && s1.shift.type == ARM64_SFT_INVALID) {
@@ -410,6 +437,7 @@ std::vector<DlopenCall> scan_dlopen_calls(const ElfDetail& elf, std::string_view
     if (s.type == STT_FUNC && s.defined && s.value != 0) starts.push_back(s.value);
   std::sort(starts.begin(), starts.end());
 
+  Deref deref = [&](uint64_t addr) { return read_constant_pointer(elf, image, addr); };
   CsHandle cs(x86 ? CS_ARCH_X86 : CS_ARCH_ARM64, x86 ? CS_MODE_64 : CS_MODE_ARM);
   if (!cs.ok) return {};
   std::vector<DlopenCall> out;
@@ -462,9 +490,9 @@ std::vector<DlopenCall> scan_dlopen_calls(const ElfDetail& elf, std::string_view
           break;
         }
         if (x86)
-          x86_step(cs.h, in, regs);
+          x86_step(cs.h, in, regs, deref);
         else
-          a64_step(cs.h, in, regs);
+          a64_step(cs.h, in, regs, deref);
       }
     }
   }

@@ -550,3 +550,59 @@ TEST(ImplicitFiles, NeedsNssAndDlopenTargetsBecomeFilesWithReasons) {
 
 }  // namespace
 }  // namespace minify
+
+namespace minify {
+namespace {
+
+// A name behind a pointer is constant only when the pointer itself is: a `const char *const` in
+// RELRO data is followed (through its RELATIVE relocation in a PIE); a writable one is not.
+// The pointers live in another translation unit, so the compiler cannot fold them into the call.
+constexpr const char* kPointerMain = R"(
+#include <dlfcn.h>
+extern const char* const kConstName;
+extern const char* writable_name;
+int main(void) { return dlopen(kConstName, RTLD_NOW) == dlopen(writable_name, RTLD_NOW); }
+)";
+constexpr const char* kPointerData = "const char* const kConstName = \"libz.so.1\";\nconst char* writable_name = \"libm.so.6\";\n";
+
+void expect_pointer_rules(const std::vector<DlopenCall>& calls) {
+  ASSERT_EQ(calls.size(), 2u);
+  ASSERT_TRUE(calls[0].name.has_value()) << calls[0].unknown_reason;
+  EXPECT_EQ(*calls[0].name, "libz.so.1");
+  EXPECT_FALSE(calls[1].name.has_value());
+  EXPECT_FALSE(calls[1].unknown_reason.empty());
+}
+
+TEST(DlopenPointer, ConstPointerIsFollowedWritableIsNot) {
+  if (!testing::have_program("cc")) GTEST_SKIP() << "no cc";
+  TempDir tmp;
+  write_file(tmp / "names.c", kPointerData);
+  for (std::vector<std::string> args : {std::vector<std::string>{"-O0"}, {"-O2"}, {"-O0", "-no-pie"}, {"-O2", "-fno-pie", "-no-pie"}}) {
+    auto bin = tmp / ("p" + std::to_string(args.size()) + args[0] + (args.size() > 1 ? "np" : ""));
+    args.push_back((tmp / "names.c").string());
+    ASSERT_EQ(compile_c(bin, kPointerMain, args), "");
+    std::string image = testing::read_file(bin);
+    auto d = read_elf_detail(image, bin.string());
+    ASSERT_TRUE(d.ok());
+    SCOPED_TRACE(args[0] + (args.size() > 1 ? " no-pie" : ""));
+    expect_pointer_rules(scan_dlopen_calls(*d, image, {}));
+  }
+}
+
+TEST(DlopenPointer, ConstPointerIsFollowedInAarch64Code) {
+  if (!testing::have_program("aarch64-linux-gnu-gcc")) GTEST_SKIP() << "no aarch64 cross compiler";
+  TempDir tmp;
+  write_file(tmp / "names.c", kPointerData);
+  for (const char* opt : {"-O0", "-O2"}) {
+    auto bin = tmp / (std::string("a") + opt);
+    ASSERT_EQ(compile_c(bin, kPointerMain, {opt, (tmp / "names.c").string()}, "aarch64-linux-gnu-gcc"), "");
+    std::string image = testing::read_file(bin);
+    auto d = read_elf_detail(image, bin.string());
+    ASSERT_TRUE(d.ok());
+    SCOPED_TRACE(opt);
+    expect_pointer_rules(scan_dlopen_calls(*d, image, {}));
+  }
+}
+
+}  // namespace
+}  // namespace minify
