@@ -1,0 +1,352 @@
+// Opening an image: an archive is first extracted (regular files only, each name checked, sizes
+// capped) into a blob directory; then the layout is read. An OCI layout (oci-layout, index.json,
+// blobs/<alg>/<hex>) is followed from index.json through nested indexes to one image manifest,
+// picked by the org.opencontainers.image.ref.name / io.containerd.image.name annotation or by
+// platform (image-spec image-index.md). A docker-archive is read from manifest.json
+// ([{Config, RepoTags, Layers}], moby image/tarexport). Newer `docker save` writes both; the OCI
+// index wins.
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "minify/image.hpp"
+
+namespace minify {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct ArchiveDeleter {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+
+// Creates `rel` (already checked: relative, no "..") under `dir_fd`, parents included, refusing
+// to follow any symlink (there are none: we only create directories and regular files).
+Result<UniqueFd> create_blob_file(int dir_fd, const std::string& rel, const std::string& shown) {
+  size_t pos = 0;
+  UniqueFd cur(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
+  for (;;) {
+    size_t slash = rel.find('/', pos);
+    if (slash == std::string::npos) break;
+    std::string comp = rel.substr(pos, slash - pos);
+    pos = slash + 1;
+    if (comp.empty()) continue;
+    if (::mkdirat(cur.get(), comp.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("create", shown);
+    UniqueFd next(::openat(cur.get(), comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.valid()) return sys_error("open", shown);
+    cur = std::move(next);
+  }
+  UniqueFd fd(::openat(cur.get(), rel.substr(pos).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!fd.valid()) return sys_error("create", shown);
+  return fd;
+}
+
+// Extracts the regular files of an image archive. Anything else (links, devices, directories)
+// is not part of either archive format's contract and is skipped.
+Status extract_archive(const std::string& file, const std::string& dest, const ImageLimits& limits) {
+  std::error_code ec;
+  fs::create_directories(dest, ec);
+  if (ec) return Error{ec.value(), "create", dest, {}};
+  UniqueFd dest_fd(::open(dest.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dest_fd.valid()) return sys_error("open", dest);
+  std::unique_ptr<struct archive, ArchiveDeleter> a(archive_read_new());
+  archive_read_support_format_tar(a.get());
+  archive_read_support_format_gnutar(a.get());
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_filter_zstd(a.get());
+  archive_read_support_filter_none(a.get());
+  if (archive_read_open_filename(a.get(), file.c_str(), 1 << 16) != ARCHIVE_OK)
+    return bad_input("read image archive", file, archive_error_string(a.get()));
+  uint64_t total = 0;
+  struct archive_entry* e;
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    int r = archive_read_next_header(a.get(), &e);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) return bad_input("read image archive", file, archive_error_string(a.get()));
+    if (archive_entry_filetype(e) != AE_IFREG) continue;
+    std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    while (name.rfind("./", 0) == 0) name.erase(0, 2);
+    std::string norm = normalize_path("/" + name);
+    if (name.empty() || name[0] == '/' || norm.substr(1) != name || name.find("/../") != std::string::npos)
+      return bad_input("read image archive", file, "entry `" + name + "`: not a plain relative name");
+    int64_t size = archive_entry_size(e);
+    if (size < 0 || total + static_cast<uint64_t>(size) > limits.max_total_bytes)
+      return bad_input("read image archive", file,
+                       "entry `" + name + "` claims " + std::to_string(size) + " bytes, over the limit of " +
+                           std::to_string(limits.max_total_bytes));
+    auto fd = create_blob_file(dest_fd.get(), name, file + ":" + name);
+    if (!fd) return fd.error();
+    la_ssize_t n;
+    while ((n = archive_read_data(a.get(), buf.data(), buf.size())) > 0) {
+      total += static_cast<uint64_t>(n);
+      if (total > limits.max_total_bytes)
+        return bad_input("read image archive", file, "entry `" + name + "`: more bytes than the limit");
+      if (::write(fd->get(), buf.data(), static_cast<size_t>(n)) != n) return sys_error("write", dest + "/" + name);
+    }
+    if (n < 0) return bad_input("read image archive", file, archive_error_string(a.get()));
+  }
+  return Ok{};
+}
+
+Result<json> read_json(const std::string& dir, const std::string& rel, const ImageLimits& limits) {
+  auto root = Root::open(dir);
+  if (!root) return root.error();
+  auto text = root->read_file("/" + rel, limits.max_metadata_bytes);
+  if (!text) return text.error();
+  try {
+    return json::parse(*text);
+  } catch (const json::exception& ex) {
+    return bad_input("parse", dir + "/" + rel, ex.what());
+  }
+}
+
+// "sha256:<hex>" -> "blobs/sha256/<hex>", refusing anything that is not a plain digest.
+Result<std::string> blob_path(const std::string& digest, const std::string& where) {
+  auto colon = digest.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == digest.size())
+    return bad_input("read", where, "bad digest `" + digest + "`");
+  for (char c : digest)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '+' || c == '.' || c == '_' || c == '-'))
+      return bad_input("read", where, "bad digest `" + digest + "`");
+  return "blobs/" + digest.substr(0, colon) + "/" + digest.substr(colon + 1);
+}
+
+std::vector<std::string> strings_of(const json& j) {
+  std::vector<std::string> out;
+  if (j.is_array())
+    for (const auto& s : j)
+      if (s.is_string()) out.push_back(s.get<std::string>());
+  return out;
+}
+
+// The OCI/Docker config blob's "config" object and platform.
+Status read_config(const json& j, ImageConfig& c) {
+  if (!j.is_object()) return bad_input("read", "image config", "not a JSON object");
+  c.architecture = j.value("architecture", "");
+  c.os = j.value("os", "linux");
+  c.variant = j.value("variant", "");
+  if (j.contains("config") && j["config"].is_object()) {
+    const json& cfg = j["config"];
+    if (cfg.contains("Entrypoint")) c.entrypoint = strings_of(cfg["Entrypoint"]);
+    if (cfg.contains("Cmd")) c.cmd = strings_of(cfg["Cmd"]);
+    if (cfg.contains("Env")) c.env = strings_of(cfg["Env"]);
+    if (cfg.contains("WorkingDir") && cfg["WorkingDir"].is_string()) c.working_dir = cfg["WorkingDir"];
+    if (cfg.contains("User") && cfg["User"].is_string()) c.user = cfg["User"];
+    if (cfg.contains("ExposedPorts") && cfg["ExposedPorts"].is_object())
+      for (const auto& [k, v] : cfg["ExposedPorts"].items()) c.exposed_ports.push_back(k);
+    if (cfg.contains("Labels") && cfg["Labels"].is_object())
+      for (const auto& [k, v] : cfg["Labels"].items())
+        if (v.is_string()) c.labels[k] = v.get<std::string>();
+  }
+  return Ok{};
+}
+
+std::string host_platform() {
+  struct utsname u {};
+  ::uname(&u);
+  std::string m = u.machine;
+  if (m == "x86_64") return "linux/amd64";
+  if (m == "aarch64") return "linux/arm64";
+  return "linux/" + m;
+}
+
+bool platform_matches(const json& p, const std::string& want) {
+  if (!p.is_object()) return false;
+  std::string os = p.value("os", ""), arch = p.value("architecture", ""), variant = p.value("variant", "");
+  std::string full = os + "/" + arch;
+  return want == full || (!variant.empty() && want == full + "/" + variant);
+}
+
+bool is_index(const std::string& mt) {
+  return mt == "application/vnd.oci.image.index.v1+json" ||
+         mt == "application/vnd.docker.distribution.manifest.list.v2+json";
+}
+
+bool tag_matches(const json& desc, const std::string& tag) {
+  if (!desc.contains("annotations") || !desc["annotations"].is_object()) return false;
+  for (const char* key : {"org.opencontainers.image.ref.name", "io.containerd.image.name"}) {
+    std::string v = desc["annotations"].value(key, "");
+    if (v.empty()) continue;
+    if (v == tag || v == tag + ":latest") return true;
+    auto colon = v.rfind(':');
+    if (colon != std::string::npos && v.find('/', colon) == std::string::npos && v.substr(colon + 1) == tag) return true;
+  }
+  return false;
+}
+
+// Walks from index.json to one image manifest.
+Result<json> pick_manifest(const std::string& dir, const ImageSelect& sel, const ImageLimits& limits) {
+  auto index = read_json(dir, "index.json", limits);
+  if (!index) return index.error();
+  std::string want = sel.platform.empty() ? host_platform() : sel.platform;
+  json current = *index;
+  bool tag_done = sel.tag.empty();
+  for (int depth = 0; depth < 8; ++depth) {
+    if (!current.contains("manifests") || !current["manifests"].is_array() || current["manifests"].empty())
+      return bad_input("read", dir + "/index.json", "no manifests");
+    std::vector<json> cands;
+    for (const auto& d : current["manifests"]) {
+      if (!d.is_object()) continue;
+      if (!tag_done && !tag_matches(d, sel.tag)) continue;
+      cands.push_back(d);
+    }
+    if (cands.empty()) return bad_input("find image", dir, "no image tagged `" + sel.tag + "`");
+    tag_done = true;
+    const json* chosen = nullptr;
+    if (cands.size() == 1) chosen = &cands[0];
+    for (const auto& d : cands)
+      if (!chosen && d.contains("platform") && platform_matches(d["platform"], want)) chosen = &d;
+    if (!chosen) {
+      std::string seen;
+      for (const auto& d : cands)
+        if (d.contains("platform")) seen += (seen.empty() ? "" : ", ") + d["platform"].value("os", "") + "/" +
+                                          d["platform"].value("architecture", "");
+      return bad_input("find image", dir, "no manifest for platform " + want + (seen.empty() ? "" : " (has " + seen + ")"));
+    }
+    auto path = blob_path(chosen->value("digest", ""), dir);
+    if (!path) return path.error();
+    auto m = read_json(dir, *path, limits);
+    if (!m) return m.error();
+    std::string mt = chosen->value("mediaType", m->value("mediaType", ""));
+    if (is_index(mt) || (m->contains("manifests") && !m->contains("layers"))) {
+      current = *m;
+      continue;
+    }
+    if (!sel.platform.empty() && chosen->contains("platform") && !platform_matches((*chosen)["platform"], want))
+      return bad_input("find image", dir, "the only image is not for platform " + want);
+    return *m;
+  }
+  return bad_input("read", dir + "/index.json", "indexes nested too deep");
+}
+
+Status open_oci(const std::string& dir, const ImageSelect& sel, const ImageLimits& limits, Image& img) {
+  auto m = pick_manifest(dir, sel, limits);
+  if (!m) return m.error();
+  if (!m->contains("config") || !(*m)["config"].is_object()) return bad_input("read", dir, "manifest without config");
+  img.config_digest = (*m)["config"].value("digest", "");
+  auto cpath = blob_path(img.config_digest, dir);
+  if (!cpath) return cpath.error();
+  auto cfg = read_json(dir, *cpath, limits);
+  if (!cfg) return cfg.error();
+  if (auto st = read_config(*cfg, img.config); !st) return st.error();
+  if (!m->contains("layers") || !(*m)["layers"].is_array()) return bad_input("read", dir, "manifest without layers");
+  for (const auto& l : (*m)["layers"]) {
+    LayerRef ref;
+    ref.digest = l.value("digest", "");
+    ref.media_type = l.value("mediaType", "");
+    ref.size = l.value("size", uint64_t{0});
+    auto p = blob_path(ref.digest, dir);
+    if (!p) return p.error();
+    ref.file = dir + "/" + *p;
+    img.layers.push_back(std::move(ref));
+  }
+  return Ok{};
+}
+
+// A relative name from manifest.json, checked like an archive entry.
+Result<std::string> docker_member(const std::string& dir, const json& j) {
+  if (!j.is_string()) return bad_input("read", dir + "/manifest.json", "a file name is not a string");
+  std::string name = j.get<std::string>();
+  if (name.empty() || name[0] == '/' || normalize_path("/" + name).substr(1) != name)
+    return bad_input("read", dir + "/manifest.json", "file name `" + name + "` is not a plain relative name");
+  return name;
+}
+
+Status open_docker(const std::string& dir, const ImageSelect& sel, const ImageLimits& limits, Image& img) {
+  auto m = read_json(dir, "manifest.json", limits);
+  if (!m) return m.error();
+  if (!m->is_array() || m->empty()) return bad_input("read", dir + "/manifest.json", "no images");
+  const json* chosen = nullptr;
+  for (const auto& e : *m) {
+    if (!e.is_object()) continue;
+    auto tags = strings_of(e.value("RepoTags", json::array()));
+    if (sel.tag.empty()) {
+      chosen = &e;
+      break;
+    }
+    for (const auto& t : tags)
+      if (t == sel.tag || t == sel.tag + ":latest" || t.substr(t.rfind(':') + 1) == sel.tag) chosen = &e;
+    if (chosen) break;
+  }
+  if (!chosen) return bad_input("find image", dir, "no image tagged `" + sel.tag + "`");
+  img.repo_tags = strings_of(chosen->value("RepoTags", json::array()));
+  auto cfg_name = docker_member(dir, chosen->value("Config", json()));
+  if (!cfg_name) return cfg_name.error();
+  img.config_digest = *cfg_name;
+  auto cfg = read_json(dir, *cfg_name, limits);
+  if (!cfg) return cfg.error();
+  if (auto st = read_config(*cfg, img.config); !st) return st.error();
+  if (!sel.platform.empty() && !platform_matches(*cfg, sel.platform))
+    return bad_input("find image", dir, "the image is not for platform " + sel.platform);
+  for (const auto& l : chosen->value("Layers", json::array())) {
+    auto name = docker_member(dir, l);
+    if (!name) return name.error();
+    LayerRef ref;
+    ref.digest = *name;
+    ref.file = dir + "/" + *name;
+    struct stat st {};
+    if (::stat(ref.file.c_str(), &st) == 0) ref.size = static_cast<uint64_t>(st.st_size);
+    img.layers.push_back(std::move(ref));
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+std::string_view image_format_name(ImageFormat f) {
+  switch (f) {
+    case ImageFormat::DockerArchive: return "docker-archive";
+    case ImageFormat::OciArchive: return "oci-archive";
+    case ImageFormat::OciLayout: return "oci-layout";
+  }
+  return "?";
+}
+
+uint64_t Image::compressed_bytes() const {
+  uint64_t n = 0;
+  for (const auto& l : layers) n += l.size;
+  return n;
+}
+
+Result<Image> open_image(const std::string& source, const std::string& work_dir, const ImageSelect& select,
+                         const ImageLimits& limits) {
+  Image img;
+  img.source = source;
+  struct stat st {};
+  if (::stat(source.c_str(), &st) != 0) return sys_error("open image", source);
+  std::string dir = source;
+  bool archive = !S_ISDIR(st.st_mode);
+  if (archive) {
+    dir = work_dir + "/blobs";
+    if (auto x = extract_archive(source, dir, limits); !x) return x.error();
+  }
+  bool has_index = ::access((dir + "/index.json").c_str(), F_OK) == 0;
+  bool has_manifest = ::access((dir + "/manifest.json").c_str(), F_OK) == 0;
+  if (has_index) {
+    img.format = archive ? ImageFormat::OciArchive : ImageFormat::OciLayout;
+    if (auto x = open_oci(dir, select, limits, img); !x) return x.error();
+  } else if (has_manifest) {
+    img.format = ImageFormat::DockerArchive;
+    if (auto x = open_docker(dir, select, limits, img); !x) return x.error();
+  } else {
+    return bad_input("open image", source, "neither an OCI layout (index.json) nor a docker-archive (manifest.json)");
+  }
+  for (const auto& l : img.layers)
+    if (::access(l.file.c_str(), R_OK) != 0) return sys_error("open layer", l.file);
+  return img;
+}
+
+}  // namespace minify

@@ -1,0 +1,301 @@
+// Reading images: docker-archive, OCI archive and OCI layout give the same root; whiteouts,
+// opaque directories and hard links apply in layer order; gzip, zstd and plain layers; the
+// config is read; a platform is picked from an index. Then one hostile archive per escape:
+// nothing is written outside the scratch directory and the message names the entry.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image_support.hpp"
+#include "minify/image.hpp"
+#include "support/fixture.hpp"
+
+namespace minify {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ImageSpec;
+using testing::LayerCompression;
+using testing::TarItem;
+using testing::TempDir;
+
+ImageSpec three_layers() {
+  ImageSpec s;
+  s.layers.push_back(testing::make_tar({{"etc", 'd', "", "", 0755},
+                                        {"etc/keep", 'f', "keep\n"},
+                                        {"etc/gone", 'f', "gone\n"},
+                                        {"opq", 'd', "", "", 0755},
+                                        {"opq/lower", 'f', "lower\n"},
+                                        {"opq/sub", 'd', "", "", 0755},
+                                        {"opq/sub/deep", 'f', "deep\n"},
+                                        {"data", 'd', "", "", 0755},
+                                        {"data/a", 'f', "a\n"}},
+                                       LayerCompression::Gzip));
+  s.layers.push_back(testing::make_tar({{"etc/.wh.gone", 'f', ""},
+                                        {"etc/added", 'f', "added\n", "", 0600},
+                                        {"data/.wh.a", 'f', ""},
+                                        {"data/b", 'h', "", "etc/keep"}},
+                                       LayerCompression::Zstd));
+  // The opaque marker comes after an entry of the same layer: that entry must stay.
+  s.layers.push_back(testing::make_tar({{"opq/upper", 'f', "upper\n"}, {"opq/.wh..wh..opq", 'f', ""}},
+                                       LayerCompression::None));
+  s.compressions = {LayerCompression::Gzip, LayerCompression::Zstd, LayerCompression::None};
+  s.config = {{"Entrypoint", {"/bin/app"}}, {"Cmd", {"--serve"}}, {"Env", {"PATH=/bin", "A=1"}},
+              {"WorkingDir", "/srv"}, {"User", "1000:1000"}, {"ExposedPorts", {{"8080/tcp", nlohmann::json::object()}}},
+              {"Labels", {{"org.example", "yes"}}}};
+  return s;
+}
+
+void expect_three_layer_root(const fs::path& root) {
+  EXPECT_EQ(testing::read_file(root / "etc/keep"), "keep\n");
+  EXPECT_FALSE(fs::exists(root / "etc/gone"));
+  EXPECT_EQ(testing::read_file(root / "etc/added"), "added\n");
+  EXPECT_EQ(fs::status(root / "etc/added").permissions(), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_FALSE(fs::exists(root / "data/a"));
+  EXPECT_EQ(fs::hard_link_count(root / "data/b"), 2u);
+  EXPECT_TRUE(fs::equivalent(root / "data/b", root / "etc/keep"));
+  EXPECT_EQ(testing::read_file(root / "opq/upper"), "upper\n");
+  EXPECT_FALSE(fs::exists(root / "opq/lower"));
+  EXPECT_FALSE(fs::exists(root / "opq/sub"));
+}
+
+Result<UnpackResult> open_and_unpack(const fs::path& src, const fs::path& work, const ImageSelect& sel = {},
+                                     const UnpackOptions& uo = {}) {
+  auto img = open_image(src, work / "work", sel, uo.limits);
+  if (!img) return img.error();
+  return unpack_layers(*img, work / "root", uo);
+}
+
+TEST(Image, OciLayoutLayersWhiteoutsOpaqueAndHardlinks) {
+  TempDir t;
+  testing::write_oci_layout(t / "layout", three_layers());
+  auto img = open_image(t / "layout", t / "work");
+  ASSERT_TRUE(img) << img.error().message();
+  EXPECT_EQ(img->format, ImageFormat::OciLayout);
+  ASSERT_EQ(img->layers.size(), 3u);
+  EXPECT_EQ(img->config.entrypoint, std::vector<std::string>{"/bin/app"});
+  EXPECT_EQ(img->config.cmd, std::vector<std::string>{"--serve"});
+  EXPECT_EQ(img->config.env, (std::vector<std::string>{"PATH=/bin", "A=1"}));
+  EXPECT_EQ(img->config.working_dir, "/srv");
+  EXPECT_EQ(img->config.user, "1000:1000");
+  EXPECT_EQ(img->config.exposed_ports, std::vector<std::string>{"8080/tcp"});
+  EXPECT_EQ(img->config.labels.at("org.example"), "yes");
+  auto r = unpack_layers(*img, t / "root");
+  ASSERT_TRUE(r) << r.error().message();
+  expect_three_layer_root(t / "root");
+}
+
+TEST(Image, OciArchiveGivesTheSameRoot) {
+  TempDir t;
+  testing::write_oci_archive(t / "img.tar", three_layers());
+  auto r = open_and_unpack(t / "img.tar", t.path());
+  ASSERT_TRUE(r) << r.error().message();
+  expect_three_layer_root(t / "root");
+}
+
+TEST(Image, DockerArchiveGivesTheSameRoot) {
+  TempDir t;
+  testing::write_docker_archive(t / "img.tar", three_layers());
+  auto img = open_image(t / "img.tar", t / "work", {"test:latest", ""});
+  ASSERT_TRUE(img) << img.error().message();
+  EXPECT_EQ(img->format, ImageFormat::DockerArchive);
+  EXPECT_EQ(img->config.user, "1000:1000");
+  auto r = unpack_layers(*img, t / "root");
+  ASSERT_TRUE(r) << r.error().message();
+  expect_three_layer_root(t / "root");
+  EXPECT_FALSE(open_image(t / "img.tar", t / "work2", {"other:1", ""}));
+}
+
+TEST(Image, PlatformPicksOneImageOfAnIndex) {
+  TempDir t;
+  ImageSpec amd, arm;
+  amd.layers.push_back(testing::make_tar({{"which", 'f', "amd64\n"}}));
+  arm.layers.push_back(testing::make_tar({{"which", 'f', "arm64\n"}}));
+  arm.architecture = "arm64";
+  testing::write_oci_index(t / "layout", {amd, arm});
+  auto r = open_and_unpack(t / "layout", t.path(), {"", "linux/arm64"});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(testing::read_file(t / "root/which"), "arm64\n");
+  auto img = open_image(t / "layout", t / "w2", {"multi", "linux/riscv64"});
+  ASSERT_FALSE(img);
+  EXPECT_NE(img.error().message().find("linux/riscv64"), std::string::npos) << img.error().message();
+}
+
+// ---- hostile archives ----
+
+struct Hostile {
+  TempDir t;
+  fs::path outside() const { return t / "outside"; }
+  fs::path root() const { return t / "root"; }
+  Result<UnpackResult> unpack(std::vector<std::string> layers, const UnpackOptions& uo = {}) {
+    fs::create_directories(outside());
+    ImageSpec s;
+    s.layers = std::move(layers);
+    testing::write_oci_layout(t / "layout", s);
+    return open_and_unpack(t / "layout", t.path(), {}, uo);
+  }
+  bool outside_empty() const { return fs::is_empty(outside()); }
+};
+
+TEST(ImageHostile, DotDotComponentIsRefused) {
+  Hostile h;
+  auto r = h.unpack({testing::make_tar({{"a/../../outside/pwned", 'f', "x"}})});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("`a/../../outside/pwned`"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find(".."), std::string::npos);
+  EXPECT_TRUE(h.outside_empty());
+}
+
+TEST(ImageHostile, AbsoluteNameIsTakenInsideTheRoot) {
+  Hostile h;
+  std::string abs = (h.outside() / "pwned").string();
+  auto r = h.unpack({testing::make_tar({{abs, 'f', "x"}})});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(h.outside_empty());
+  EXPECT_EQ(testing::read_file(h.root() / abs.substr(1)), "x");
+  ASSERT_EQ(r->notes.size(), 1u);
+  EXPECT_NE(r->notes[0].find("`" + abs + "`"), std::string::npos) << r->notes[0];
+}
+
+TEST(ImageHostile, WriteThroughDanglingAbsoluteSymlinkIsRefused) {
+  Hostile h;
+  auto r = h.unpack({testing::make_tar({{"link", 'l', "", h.outside().string()}}),
+                     testing::make_tar({{"link/pwned", 'f', "x"}})});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("`link/pwned`"), std::string::npos) << r.error().message();
+  EXPECT_TRUE(h.outside_empty());
+}
+
+TEST(ImageHostile, WriteThroughAbsoluteSymlinkOfEarlierLayerStaysInside) {
+  Hostile h;
+  auto r = h.unpack({testing::make_tar({{"link", 'l', "", h.outside().string()},
+                                        {h.outside().string().substr(1), 'd', "", "", 0755}}),
+                     testing::make_tar({{"link/pwned", 'f', "x"}})});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(h.outside_empty());
+  EXPECT_EQ(testing::read_file(h.root() / h.outside().string().substr(1) / "pwned"), "x");
+}
+
+TEST(ImageHostile, WriteThroughClimbingSymlinkStaysInside) {
+  Hostile h;
+  auto r = h.unpack({testing::make_tar({{"d", 'd', "", "", 0755}, {"d/up", 'l', "", "../../../../../../../../.."}}),
+                     testing::make_tar({{"d/up" + h.outside().string() + "/pwned", 'f', "x"}})});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(h.outside_empty());
+  ASSERT_FALSE(r->notes.empty());
+  EXPECT_NE(r->notes[0].find("`d/up`"), std::string::npos) << r->notes[0];
+  EXPECT_EQ(testing::read_file(h.root() / h.outside().string().substr(1) / "pwned"), "x");
+}
+
+TEST(ImageHostile, SymlinkReplacedByFileIsNotFollowed) {
+  Hostile h;
+  testing::write_file(h.outside() / "victim", "original");
+  auto r = h.unpack({testing::make_tar({{"v", 'l', "", (h.outside() / "victim").string()}}),
+                     testing::make_tar({{"v", 'f', "overwritten"}})});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(testing::read_file(h.outside() / "victim"), "original");
+  EXPECT_EQ(testing::read_file(h.root() / "v"), "overwritten");
+}
+
+TEST(ImageHostile, HardlinkOutsideIsRefused) {
+  Hostile h;
+  testing::write_file(h.outside() / "secret", "s");
+  auto r = h.unpack({testing::make_tar({{"steal", 'h', "", "../outside/secret"}})});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("`steal`"), std::string::npos) << r.error().message();
+  EXPECT_EQ(fs::hard_link_count(h.outside() / "secret"), 1u);
+}
+
+TEST(ImageHostile, HardlinkToAbsoluteHostPathResolvesInsideOnly) {
+  Hostile h;
+  testing::write_file(h.outside() / "secret", "s");
+  auto r = h.unpack({testing::make_tar({{"steal", 'h', "", (h.outside() / "secret").string()}})});
+  ASSERT_FALSE(r);  // the target does not exist inside the image
+  EXPECT_NE(r.error().message().find("`steal`"), std::string::npos) << r.error().message();
+  EXPECT_EQ(fs::hard_link_count(h.outside() / "secret"), 1u);
+}
+
+TEST(ImageHostile, HardlinkThroughSymlinkedDirectoryStaysInside) {
+  Hostile h;
+  testing::write_file(h.outside() / "secret", "s");
+  auto r = h.unpack({testing::make_tar({{"o", 'l', "", h.outside().string()}}),
+                     testing::make_tar({{"steal", 'h', "", "o/secret"}})});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(fs::hard_link_count(h.outside() / "secret"), 1u);
+}
+
+TEST(ImageHostile, DeviceNodeIsSkippedWithANote) {
+  Hostile h;
+  auto r = h.unpack({testing::make_tar({{"dev/mem", 'c', "", "", 0666}})});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_FALSE(fs::exists(h.root() / "dev/mem"));
+  ASSERT_EQ(r->notes.size(), 1u);
+  EXPECT_NE(r->notes[0].find("`dev/mem`: device node skipped"), std::string::npos) << r->notes[0];
+}
+
+TEST(ImageHostile, SetuidBitsAreClearedOnDiskAndRemembered) {
+  Hostile h;
+  auto r = h.unpack({testing::make_tar({{"bin/su", 'f', "x", "", 06755}})});
+  ASSERT_TRUE(r) << r.error().message();
+  struct stat st {};
+  ASSERT_EQ(::stat((h.root() / "bin/su").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  EXPECT_EQ(r->special_modes.at("/bin/su"), 06755u);
+  ASSERT_EQ(r->notes.size(), 1u);
+  EXPECT_NE(r->notes[0].find("`bin/su`"), std::string::npos);
+}
+
+TEST(ImageHostile, EntryClaimingAHugeSizeIsRefusedBeforeReading) {
+  Hostile h;
+  UnpackOptions uo;
+  uo.limits.max_total_bytes = 1 << 20;
+  auto r = h.unpack({testing::lying_tar("big", 1ull << 40)}, uo);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("`big`"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("limit"), std::string::npos);
+  EXPECT_FALSE(fs::exists(h.root() / "big"));
+}
+
+TEST(ImageHostile, DecompressionBombStopsAtTheLimit) {
+  Hostile h;
+  UnpackOptions uo;
+  uo.limits.max_total_bytes = 8 << 20;
+  std::vector<TarItem> items;
+  for (int i = 0; i < 8; ++i) items.push_back({"zero" + std::to_string(i), 'f', std::string(4 << 20, '\0')});
+  std::string bomb = testing::make_tar(items, LayerCompression::Gzip);
+  EXPECT_LT(bomb.size(), 1u << 20);
+  auto r = h.unpack({bomb}, uo);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("limit"), std::string::npos) << r.error().message();
+  uint64_t total = 0;
+  for (const auto& e : fs::recursive_directory_iterator(h.root()))
+    if (e.is_regular_file()) total += e.file_size();
+  EXPECT_LE(total, 8u << 20);
+}
+
+TEST(ImageHostile, ArchiveMemberWithDotDotIsRefused) {
+  TempDir t;
+  fs::create_directories(t / "outside");
+  testing::write_file(t / "evil.tar", testing::make_tar({{"../outside/x", 'f', "x"}, {"index.json", 'f', "{}"}}));
+  auto img = open_image(t / "evil.tar", t / "work");
+  ASSERT_FALSE(img);
+  EXPECT_NE(img.error().message().find("`../outside/x`"), std::string::npos) << img.error().message();
+  EXPECT_TRUE(fs::is_empty(t / "outside"));
+}
+
+TEST(Image, OwnersAreShiftedForTheUserNamespace) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown";
+  Hostile h;
+  UnpackOptions uo;
+  uo.uid_shift = 100000;
+  auto r = h.unpack({testing::make_tar({{"f", 'f', "x", "", 0644, 1000, 1000}, {"g", 'f', "x"}})}, uo);
+  ASSERT_TRUE(r) << r.error().message();
+  struct stat st {};
+  ASSERT_EQ(::stat((h.root() / "f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 101000u);
+  ASSERT_EQ(::stat((h.root() / "g").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 100000u);
+}
+
+}  // namespace
+}  // namespace minify
