@@ -25,6 +25,8 @@ Command add_inspect_command(CLI::App& app);
 Command add_trace_command(CLI::App& app);
 Command add_pack_command(CLI::App& app);
 Command add_why_command(CLI::App& app);
+Command add_image_command(CLI::App& app);
+Command add_verify_command(CLI::App& app);
 
 // "minify: error: <message>" on stderr.
 void print_error(const std::string& message);

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
       add_trace_command(app),
       add_pack_command(app),
       add_why_command(app),
+      add_image_command(app),
+      add_verify_command(app),
   };
 
   // pack is the default command: `minify ./server` means `minify pack ./server`.

@@ -1,0 +1,52 @@
+// The sandbox (issue 6): runs a command with a root directory as "/" (pivot_root, not chroot) in
+// new user, mount, pid, UTS and network namespaces, with /proc, a minimal /dev (null, zero, full,
+// random, urandom, tty bound from the host; a private devpts; a tmpfs /dev/shm), a tmpfs /tmp,
+// the host's /etc/resolv.conf and /etc/hosts bound read-only, and no_new_privs.
+//
+// The sandbox is a launcher: `minify verify __sandbox-exec ROOTFS [OPTIONS] -- CMD...` sets everything
+// up and execs CMD, so the tracer (which only knows chroot) runs the launcher and follows it into
+// the sandboxed program; run_sandboxed() keeps only what the program did after the launcher was
+// done, with paths as the program named them (inside the new root).
+//
+// Network: unless `host_network`, run_sandboxed() moves the calling thread into a fresh network
+// namespace with only loopback up before tracing, so the launched program and the tracer's
+// --probe requests share it; the caller's namespace is restored afterwards.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "minify/result.hpp"
+#include "minify/trace.hpp"
+
+namespace minify {
+
+struct SandboxOptions {
+  std::string rootfs;                // host directory that becomes "/"
+  std::vector<std::string> env;      // the program's whole environment, "K=V"
+  std::string workdir = "/";         // inside the root
+  std::string user;                  // "uid[:gid]" or a name from the root's /etc/passwd; empty: 0
+  bool host_network = false;         // share the host's network namespace
+  // Root in the sandbox is host uid `uid_base` (65536 ids from there). With `map_root_to_root`
+  // (explicit request only), 0 maps to 0 instead.
+  uid_t uid_base = 100000;
+  bool map_root_to_root = false;
+  std::string launcher;              // the minify executable; empty: /proc/self/exe
+};
+
+// The argv that runs `command` in the sandbox through the launcher.
+std::vector<std::string> sandbox_command(const SandboxOptions& options, const std::vector<std::string>& command);
+
+// Runs the command under the tracer inside the sandbox. `trace.command` is the program's argv;
+// trace.root must be empty. The TraceLog holds the program's accesses only (not the
+// launcher's), its execs, and the exit status of the program.
+Result<TraceLog> run_sandboxed(const SandboxOptions& options, TraceOptions trace);
+
+// The hidden `__sandbox-exec` entry point: argv after the subcommand name. Returns an exit status
+// only when the setup fails (127, after printing one line on stderr); otherwise it exits with
+// the program's status.
+int sandbox_exec_main(const std::vector<std::string>& args);
+
+}  // namespace minify

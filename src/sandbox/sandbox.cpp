@@ -1,0 +1,509 @@
+// The sandbox launcher and its traced runner (see sandbox.hpp).
+//
+// Three processes, as in bubblewrap's --unshare-pid mode:
+//  - the launcher (host root): creates the mount points the root lacks (removed afterwards),
+//    clone()s the init process into new user/mount/pid/UTS/IPC namespaces, writes its uid_map and
+//    gid_map (we hold CAP_SETUID in the parent namespace, so a 65536-id range is allowed without
+//    newuidmap, user_namespaces(7) "Defining user and group ID mappings"), forwards signals and
+//    ends the way the program ended;
+//  - init (pid 1 of the new pid namespace, root of the user namespace): builds the mounts,
+//    pivot_root(2)s into the root and detaches the old one (pivot_root(2) "EXAMPLES"), then forks
+//    the program and reaps children until it exits; a pid 1 without handlers would ignore the
+//    tracer's SIGTERM (pid_namespaces(7)), so init forwards it;
+//  - the program: user and working directory set, no_new_privs, execve.
+// Every mount target inside the root is opened with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS)
+// and mounted through /proc/self/fd/N, so an image's "/tmp -> /etc" cannot redirect a mount.
+#include "minify/sandbox.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <elf.h>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "minify/rootfs.hpp"
+
+extern char** environ;
+
+namespace minify {
+
+namespace {
+
+// The program touches this path right before its execve: everything the tracer saw before it
+// was the launcher's own work.
+constexpr const char* kMarker = "/.minify-sandbox-exec";
+
+// The pid signals are forwarded to. A signal handler can reach nothing else.
+volatile pid_t g_forward_to = 0;
+
+void forward_signal(int sig) {
+  if (g_forward_to > 0) ::kill(g_forward_to, sig);
+}
+
+void install_forwarders() {
+  struct sigaction sa {};
+  sa.sa_handler = forward_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) ::sigaction(sig, &sa, nullptr);
+}
+
+[[noreturn]] void die(const std::string& what, int err = errno) {
+  std::string line = "minify: sandbox: " + what + (err ? std::string(": ") + std::strerror(err) : "") + "\n";
+  (void)!::write(2, line.data(), line.size());
+  ::_exit(127);
+}
+
+struct LaunchArgs {
+  std::string rootfs;
+  std::vector<std::string> env;
+  std::string workdir = "/";
+  std::string user;
+  uid_t uid_base = 100000;
+  bool map_root = false;
+  std::vector<std::string> command;
+};
+
+UniqueFd open_in_root(int root_fd, const std::string& rel, int flags, bool no_symlinks = true) {
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | (no_symlinks ? RESOLVE_NO_SYMLINKS : 0);
+  return UniqueFd(static_cast<int>(::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how)));
+}
+
+std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+// A directory or file to mount on, opened inside the root; false when it is not there (or is a
+// symlink, or the wrong type).
+bool mount_on(int root_fd, const std::string& rel, bool dir, const char* source, const char* type,
+              unsigned long flags, const char* data) {
+  UniqueFd fd = open_in_root(root_fd, rel, O_PATH | (dir ? O_DIRECTORY : 0));
+  if (!fd.valid()) return false;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) return false;
+  return ::mount(source, fd_path(fd.get()).c_str(), type, flags, data) == 0;
+}
+
+void setup_dev(int root_fd) {
+  if (!mount_on(root_fd, "dev", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m"))
+    die("mount tmpfs on /dev");
+  UniqueFd dev = open_in_root(root_fd, "dev", O_PATH | O_DIRECTORY);
+  if (!dev.valid()) die("open /dev");
+  for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) {
+    UniqueFd f(::openat(dev.get(), node, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666));
+    if (!f.valid()) die(std::string("create /dev/") + node);
+    std::string host = std::string("/dev/") + node;
+    if (!mount_on(root_fd, std::string("dev/") + node, false, host.c_str(), nullptr, MS_BIND, nullptr))
+      die("bind " + host);
+  }
+  ::mkdirat(dev.get(), "pts", 0755);
+  ::mkdirat(dev.get(), "shm", 01777);
+  if (mount_on(root_fd, "dev/pts", true, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+               "newinstance,ptmxmode=0666,mode=620"))
+    (void)!::symlinkat("pts/ptmx", dev.get(), "ptmx");
+  mount_on(root_fd, "dev/shm", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  (void)!::symlinkat("/proc/self/fd", dev.get(), "fd");
+  (void)!::symlinkat("/proc/self/fd/0", dev.get(), "stdin");
+  (void)!::symlinkat("/proc/self/fd/1", dev.get(), "stdout");
+  (void)!::symlinkat("/proc/self/fd/2", dev.get(), "stderr");
+}
+
+void bind_read_only(int root_fd, const std::string& rel, const char* host) {
+  if (::access(host, R_OK) != 0) return;
+  if (!mount_on(root_fd, rel, false, host, nullptr, MS_BIND, nullptr)) return;
+  mount_on(root_fd, rel, false, nullptr, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr);
+}
+
+// "name" or "uid" -> (uid, gid) from the root's /etc/passwd, read as text: glibc's getpwnam
+// would load the image's NSS modules into us.
+bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
+  std::string u = spec, g;
+  if (auto colon = spec.find(':'); colon != std::string::npos) {
+    u = spec.substr(0, colon);
+    g = spec.substr(colon + 1);
+  }
+  auto numeric = [](const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; };
+  auto field_lookup = [](const char* file, const std::string& name, int want_field, unsigned long& out) {
+    std::ifstream f(file);
+    std::string line;
+    while (std::getline(f, line)) {
+      std::vector<std::string> fields;
+      std::stringstream ss(line);
+      std::string x;
+      while (std::getline(ss, x, ':')) fields.push_back(x);
+      if (fields.size() > static_cast<size_t>(want_field) && fields[0] == name) {
+        out = std::stoul(fields[static_cast<size_t>(want_field)]);
+        return true;
+      }
+    }
+    return false;
+  };
+  unsigned long v = 0;
+  if (numeric(u)) {
+    uid = static_cast<uid_t>(std::stoul(u));
+    gid = static_cast<gid_t>(uid);
+    std::ifstream f("/etc/passwd");
+    std::string line;
+    while (std::getline(f, line)) {
+      std::vector<std::string> fields;
+      std::stringstream ss(line);
+      std::string x;
+      while (std::getline(ss, x, ':')) fields.push_back(x);
+      if (fields.size() > 3 && numeric(fields[2]) && std::stoul(fields[2]) == uid && numeric(fields[3]))
+        gid = static_cast<gid_t>(std::stoul(fields[3]));
+    }
+  } else {
+    if (!field_lookup("/etc/passwd", u, 2, v)) return false;
+    uid = static_cast<uid_t>(v);
+    if (!field_lookup("/etc/passwd", u, 3, v)) return false;
+    gid = static_cast<gid_t>(v);
+  }
+  if (!g.empty()) {
+    if (numeric(g)) gid = static_cast<gid_t>(std::stoul(g));
+    else if (field_lookup("/etc/group", g, 2, v)) gid = static_cast<gid_t>(v);
+    else return false;
+  }
+  return true;
+}
+
+[[noreturn]] void run_program(const LaunchArgs& a) {
+  if (!a.user.empty()) {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    if (!lookup_user(a.user, uid, gid)) die("user `" + a.user + "` is not in the root's /etc/passwd", 0);
+    if (::setgroups(0, nullptr) != 0) die("setgroups");
+    if (::setresgid(gid, gid, gid) != 0) die("setgid " + std::to_string(gid));
+    if (::setresuid(uid, uid, uid) != 0) die("setuid " + std::to_string(uid));
+  }
+  if (::chdir(a.workdir.c_str()) != 0) die("chdir `" + a.workdir + "`");
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("set no_new_privs");
+  std::vector<std::string> env = a.env;
+  std::vector<char*> envp, argv;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> cmd = a.command;
+  for (auto& c : cmd) argv.push_back(c.data());
+  argv.push_back(nullptr);
+  environ = envp.data();  // execvp searches the PATH of the program's environment
+  if (::getenv("PATH") == nullptr) ::setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
+  ::faccessat(AT_FDCWD, kMarker, F_OK, 0);
+  ::execvp(argv[0], argv.data());
+  die("exec `" + a.command[0] + "`");
+}
+
+[[noreturn]] void run_init(const LaunchArgs& a, int sync_fd, int status_fd) {
+  char c;
+  if (::read(sync_fd, &c, 1) != 1) die("wait for the uid map");
+  ::close(sync_fd);
+  if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) die("become root in the user namespace");
+  (void)!::setgroups(0, nullptr);
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) die("make / private");
+  if (::mount(a.rootfs.c_str(), a.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) die("bind " + a.rootfs);
+  UniqueFd root(::open(a.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) die("open " + a.rootfs);
+  // A fresh proc needs the pid namespace we are init of; where proc is masked (running inside
+  // a container) the kernel refuses it and the host's is bound instead.
+  if (!mount_on(root.get(), "proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) &&
+      !mount_on(root.get(), "proc", true, "/proc", nullptr, MS_BIND | MS_REC, nullptr))
+    die("mount /proc");
+  setup_dev(root.get());
+  if (!mount_on(root.get(), "tmp", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")) die("mount /tmp");
+  bind_read_only(root.get(), "etc/resolv.conf", "/etc/resolv.conf");
+  bind_read_only(root.get(), "etc/hosts", "/etc/hosts");
+  if (::chdir(a.rootfs.c_str()) != 0) die("chdir " + a.rootfs);
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) die("pivot_root");
+  if (::umount2(".", MNT_DETACH) != 0) die("detach the old root");
+  if (::chdir("/") != 0) die("chdir /");
+  (void)!::sethostname("minify", 6);
+
+  pid_t prog = ::fork();
+  if (prog < 0) die("fork");
+  if (prog == 0) run_program(a);
+  g_forward_to = prog;
+  install_forwarders();
+  int status = 0;
+  for (;;) {  // reap everything; stop when the program itself is gone
+    int st;
+    pid_t p = ::waitpid(-1, &st, 0);
+    if (p < 0 && errno == EINTR) continue;
+    if (p < 0) break;
+    if (p == prog) {
+      status = st;
+      break;
+    }
+  }
+  (void)!::write(status_fd, &status, sizeof status);
+  ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+bool write_text(const std::string& path, const std::string& text) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  return fd.valid() && ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+}
+
+Result<LaunchArgs> parse_launch(const std::vector<std::string>& args) {
+  LaunchArgs a;
+  size_t i = 0;
+  auto value = [&](const std::string& opt) -> Result<std::string> {
+    if (i + 1 >= args.size()) return bad_input("parse", opt, "needs a value");
+    return args[++i];
+  };
+  for (; i < args.size(); ++i) {
+    const std::string& s = args[i];
+    if (s == "--") {
+      a.command.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+      break;
+    }
+    Result<std::string> v = std::string();
+    if (s == "--env" || s == "--workdir" || s == "--user" || s == "--uid-base") {
+      v = value(s);
+      if (!v) return v.error();
+    }
+    if (s == "--env") a.env.push_back(*v);
+    else if (s == "--workdir") a.workdir = *v;
+    else if (s == "--user") a.user = *v;
+    else if (s == "--uid-base") a.uid_base = static_cast<uid_t>(std::stoul(*v));
+    else if (s == "--map-root") a.map_root = true;
+    else if (a.rootfs.empty()) a.rootfs = s;
+    else return bad_input("parse", s, "unexpected argument");
+  }
+  if (a.rootfs.empty() || a.command.empty()) return bad_input("parse", "__sandbox-exec", "usage: ROOTFS -- CMD...");
+  return a;
+}
+
+// Interpreters the kernel runs for `path` inside `root` (#! lines, then PT_INTERP), like the
+// tracer does for its own root; the tracer's would be read from the host here.
+std::vector<std::string> interpreters_in(const Root& root, const std::string& path) {
+  std::vector<std::string> out;
+  std::string current = path;
+  for (int depth = 0; depth < 5; ++depth) {
+    auto head = root.open_read(current);
+    if (!head) break;
+    char buf[256];
+    ssize_t n = ::pread(head->get(), buf, sizeof buf - 1, 0);
+    if (n < 4) break;
+    buf[n] = 0;
+    if (std::memcmp(buf, ELFMAG, SELFMAG) == 0) {
+      if (buf[EI_CLASS] != ELFCLASS64 || n < static_cast<ssize_t>(sizeof(Elf64_Ehdr))) break;
+      Elf64_Ehdr eh;
+      std::memcpy(&eh, buf, sizeof eh);
+      for (unsigned i = 0; i < eh.e_phnum && i < 512; ++i) {
+        Elf64_Phdr ph;
+        if (::pread(head->get(), &ph, sizeof ph, static_cast<off_t>(eh.e_phoff + i * sizeof ph)) != sizeof ph) break;
+        if (ph.p_type != PT_INTERP || ph.p_filesz == 0 || ph.p_filesz > 4096) continue;
+        std::string interp(ph.p_filesz, '\0');
+        if (::pread(head->get(), interp.data(), interp.size(), static_cast<off_t>(ph.p_offset)) > 0) {
+          interp.resize(std::strlen(interp.c_str()));
+          if (!interp.empty() && interp[0] == '/') out.push_back(normalize_path(interp));
+        }
+      }
+      break;
+    }
+    if (buf[0] != '#' || buf[1] != '!') break;
+    std::string line(buf + 2, std::strcspn(buf + 2, "\n"));
+    size_t b = line.find_first_not_of(" \t");
+    if (b == std::string::npos) break;
+    std::string interp = line.substr(b, line.find_first_of(" \t", b) - b);
+    if (interp.empty() || interp[0] != '/') break;
+    out.push_back(normalize_path(interp));
+    current = out.back();
+  }
+  return out;
+}
+
+// A fresh network namespace with loopback up for the calling thread; the old one comes back on
+// destruction.
+class NetnsGuard {
+ public:
+  Status enter() {
+    saved_ = UniqueFd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!saved_.valid()) return sys_error("open", "/proc/thread-self/ns/net");
+    if (::unshare(CLONE_NEWNET) != 0) {
+      saved_ = UniqueFd();
+      return sys_error("unshare", "network namespace");
+    }
+    UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    struct ifreq ifr {};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (!s.valid() || ::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) return sys_error("configure", "lo");
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+    if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) return sys_error("bring up", "lo");
+    // Root of the sandbox's user namespace does not own this namespace; let it bind port 80.
+    write_text("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0");
+    return Ok{};
+  }
+  ~NetnsGuard() {
+    if (saved_.valid()) (void)!::setns(saved_.get(), CLONE_NEWNET);
+  }
+
+ private:
+  UniqueFd saved_;
+};
+
+}  // namespace
+
+std::vector<std::string> sandbox_command(const SandboxOptions& o, const std::vector<std::string>& command) {
+  std::string launcher = o.launcher;
+  if (launcher.empty()) {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    launcher = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "/proc/self/exe";
+  }
+  // ROOTFS first: the CLI stops parsing options at the first positional argument.
+  std::vector<std::string> argv = {launcher, "verify", "__sandbox-exec", o.rootfs};
+  for (const auto& e : o.env) argv.insert(argv.end(), {"--env", e});
+  argv.insert(argv.end(), {"--workdir", o.workdir.empty() ? "/" : o.workdir});
+  if (!o.user.empty()) argv.insert(argv.end(), {"--user", o.user});
+  argv.insert(argv.end(), {"--uid-base", std::to_string(o.uid_base)});
+  if (o.map_root_to_root) argv.push_back("--map-root");
+  argv.push_back("--");
+  argv.insert(argv.end(), command.begin(), command.end());
+  return argv;
+}
+
+int sandbox_exec_main(const std::vector<std::string>& args) {
+  auto parsed = parse_launch(args);
+  if (!parsed) {
+    std::cerr << "minify: sandbox: " << parsed.error().message() << "\n";
+    return 127;
+  }
+  LaunchArgs& a = *parsed;
+  char real[PATH_MAX];
+  if (::realpath(a.rootfs.c_str(), real) == nullptr) die("resolve root `" + a.rootfs + "`");
+  a.rootfs = real;
+  UniqueFd root(::open(a.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) die("open root `" + a.rootfs + "`");
+
+  // Mount points the root lacks (a minimal root has no /proc): made now, removed at the end.
+  std::vector<std::pair<std::string, bool>> made;  // relative path, is directory
+  for (const char* d : {"proc", "dev", "tmp"})
+    if (::mkdirat(root.get(), d, 0755) == 0) made.emplace_back(d, true);
+  UniqueFd etc(::openat(root.get(), "etc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (etc.valid())
+    for (const char* f : {"resolv.conf", "hosts"}) {
+      UniqueFd fd(::openat(etc.get(), f, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
+      if (fd.valid()) made.emplace_back(std::string("etc/") + f, false);
+    }
+  auto cleanup = [&] {
+    for (auto it = made.rbegin(); it != made.rend(); ++it)
+      ::unlinkat(root.get(), it->first.c_str(), it->second ? AT_REMOVEDIR : 0);
+  };
+
+  int sync[2], status_pipe[2];
+  if (::pipe2(sync, O_CLOEXEC) != 0 || ::pipe2(status_pipe, O_CLOEXEC) != 0) die("pipe");
+  long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+  pid_t init = static_cast<pid_t>(::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr));
+  if (init < 0) {
+    int err = errno;
+    cleanup();
+    die("clone into new namespaces", err);
+  }
+  if (init == 0) {
+    ::close(sync[1]);
+    ::close(status_pipe[0]);
+    run_init(a, sync[0], status_pipe[1]);
+  }
+  ::close(sync[0]);
+  ::close(status_pipe[1]);
+  std::string proc = "/proc/" + std::to_string(init);
+  std::string map = a.map_root ? "0 0 65536\n" : "0 " + std::to_string(a.uid_base) + " 65536\n";
+  if (!write_text(proc + "/uid_map", map) || !write_text(proc + "/gid_map", map)) {
+    int err = errno;
+    ::kill(init, SIGKILL);
+    ::waitpid(init, nullptr, 0);
+    cleanup();
+    die("write the uid/gid map of " + proc, err);
+  }
+  g_forward_to = init;
+  install_forwarders();
+  (void)!::write(sync[1], "x", 1);
+  ::close(sync[1]);
+  int st = 0;
+  while (::waitpid(init, &st, 0) < 0 && errno == EINTR) {
+  }
+  int prog_status = 0;
+  bool have = ::read(status_pipe[0], &prog_status, sizeof prog_status) == sizeof prog_status;
+  cleanup();
+  if (!have) return WIFEXITED(st) ? WEXITSTATUS(st) : 127;
+  if (WIFSIGNALED(prog_status)) {
+    int sig = WTERMSIG(prog_status);
+    ::signal(sig, SIG_DFL);
+    ::kill(::getpid(), sig);
+    return 128 + sig;
+  }
+  return WEXITSTATUS(prog_status);
+}
+
+Result<TraceLog> run_sandboxed(const SandboxOptions& options, TraceOptions trace) {
+  if (!trace.root.empty()) return bad_input("run", options.rootfs, "the sandbox sets its own root");
+  auto root = Root::open(options.rootfs);
+  if (!root) return root.error();
+  std::vector<std::string> command = trace.command;
+  trace.command = sandbox_command(options, command);
+  // The tracer checks lookups against its own root when it does not wait for results; ours is
+  // the sandbox's, so wait for the real ones.
+  trace.exact_results = true;
+
+  // Only what the program did after the launcher's marker, and not the launcher's waiting.
+  std::map<std::string, PathUse> paths;
+  pid_t launcher_pid = 0;
+  bool started = false;
+  auto user_cb = trace.on_event;
+  trace.on_event = [&](const TraceEvent& ev) {
+    if (launcher_pid == 0) launcher_pid = ev.pid;
+    if (!started) {
+      started = ev.path == kMarker;
+      return;
+    }
+    if (ev.pid == launcher_pid) return;
+    if (!ev.path.empty()) {
+      PathUse& u = paths[ev.path];
+      u.access.add(ev.access);
+      if (ev.succeeded) u.succeeded.add(ev.access);
+    }
+    if (user_cb) user_cb(ev);
+  };
+
+  NetnsGuard netns;
+  if (!options.host_network)
+    if (auto st = netns.enter(); !st) return st.error();
+  auto log = run_trace(trace);
+  if (!log) return log.error();
+  if (!started) {
+    std::string why = "the sandbox did not start";
+    if (log->exit.shell_status() == 127) why += " (see the launcher's message above)";
+    return bad_input("run in sandbox", command.empty() ? options.rootfs : command[0], why);
+  }
+  log->command = command;
+  log->root = root->host_dir();
+  log->paths = std::move(paths);
+  std::vector<ExecRecord> execs;
+  for (auto& e : log->execs) {
+    if (e.pid == launcher_pid || (e.argv.size() > 1 && e.argv[1] == "__sandbox-exec")) continue;
+    e.interpreters = interpreters_in(*root, e.path);
+    execs.push_back(std::move(e));
+  }
+  log->execs = std::move(execs);
+  log->process_count = std::max(0, log->process_count - 2);
+  return log;
+}
+
+}  // namespace minify

@@ -1,0 +1,71 @@
+// Verification: a second, sandboxed and traced run in the minimized root, compared with the
+// original trace (see verify.hpp). "Opened" means a successful read, exec, directory listing,
+// readlink or chdir; a stat that succeeded before and fails now is a behaviour change too,
+// but optional lookups (a config file probed in three places) make it noisy, so only the
+// opening kinds count.
+#include "minify/verify.hpp"
+
+#include <algorithm>
+
+namespace minify {
+
+namespace {
+
+bool provided_by_sandbox(const std::string& p) {
+  for (const char* prefix : {"/proc", "/dev", "/sys", "/tmp", "/run"})
+    if (p == prefix || p.rfind(std::string(prefix) + "/", 0) == 0) return true;
+  return p == "/etc/resolv.conf" || p == "/etc/hosts" || p == "/etc/hostname" || p == "/.minify-sandbox-exec";
+}
+
+bool opened(AccessSet s) {
+  for (AccessKind k : {AccessKind::Read, AccessKind::Exec, AccessKind::List, AccessKind::Readlink, AccessKind::Chdir})
+    if (s.has(k)) return true;
+  return false;
+}
+
+}  // namespace
+
+VerifyReport compare_runs(const TraceLog& original, TraceLog run) {
+  VerifyReport r;
+  r.original_exit = original.exit;
+  // A program stopped by the timeout or a probe ends by our signal either way.
+  bool stopped = original.stopped_by != StopReason::None && run.stopped_by != StopReason::None;
+  r.exit_matches = stopped || original.exit == run.exit ||
+                   original.exit.shell_status() == run.exit.shell_status();
+  for (const auto& [path, use] : original.paths) {
+    if (!opened(use.succeeded) || provided_by_sandbox(path)) continue;
+    // Created by the original run: not something the root had to carry.
+    if (use.access.has(AccessKind::Create) || use.access.has(AccessKind::Write)) continue;
+    auto it = run.paths.find(path);
+    if (it == run.paths.end()) continue;  // not reached this time: the exit status and probes tell
+    if (!opened(it->second.succeeded) && opened(it->second.access)) r.missing.push_back(path);
+  }
+  for (const auto& before : original.probes) {
+    auto now = std::find_if(run.probes.begin(), run.probes.end(), [&](const ProbeResult& p) { return p.url == before.url; });
+    int status_now = now == run.probes.end() ? 0 : now->http_status;
+    if (status_now != before.http_status)
+      r.probe_mismatches.push_back(before.url + ": " + std::to_string(before.http_status) + " before, " +
+                                   std::to_string(status_now) + " now" +
+                                   (now != run.probes.end() && !now->error.empty() ? " (" + now->error + ")" : ""));
+  }
+  r.run = std::move(run);
+  return r;
+}
+
+Result<VerifyReport> verify(const VerifyOptions& options) {
+  TraceOptions t;
+  t.command = options.command;
+  t.timeout = options.timeout;
+  t.grace = options.grace;
+  t.probe_urls = options.probe_urls;
+  auto run = run_sandboxed(options.sandbox, t);
+  if (!run) return run.error();
+  if (options.original) return compare_runs(*options.original, std::move(*run));
+  TraceLog empty;
+  empty.exit = ExitStatus{};
+  for (const auto& u : options.probe_urls) empty.probes.push_back({u, 200, {}});
+  VerifyReport r = compare_runs(empty, std::move(*run));
+  return r;
+}
+
+}  // namespace minify
