@@ -137,6 +137,26 @@ std::vector<uint64_t> read_function_starts(const ElfDetail& elf, std::string_vie
 // writable data (the program may change it) and for symbolic relocations.
 std::optional<uint64_t> read_constant_pointer(const ElfDetail& elf, std::string_view image, uint64_t vaddr);
 
+// The same for many addresses of one file: the dynamic relocations are indexed once, on the
+// first query. Requires: `elf` and `image` outlive the reader.
+class ConstantPointerReader {
+ public:
+  ConstantPointerReader(const ElfDetail& elf, std::string_view image) : elf_(elf), image_(image) {}
+  std::optional<uint64_t> at(uint64_t vaddr);
+
+ private:
+  struct Reloc {
+    uint64_t where;
+    bool relative;
+    int64_t addend;
+    bool operator<(const Reloc& o) const { return where < o.where; }
+  };
+  const ElfDetail& elf_;
+  std::string_view image_;
+  bool indexed_ = false;
+  std::vector<Reloc> relocs_;  // sorted by `where`
+};
+
 // The bytes at a virtual address inside the file image of a PT_LOAD, clipped to that segment;
 // empty when the address is not backed by file bytes.
 std::string_view bytes_at(const ElfDetail& elf, std::string_view image, uint64_t vaddr, uint64_t max_size);

@@ -7,6 +7,7 @@
 #include <elf.h>
 
 #include <algorithm>
+#include <climits>
 
 #include "elf/elf_internal.hpp"
 
@@ -189,6 +190,11 @@ void read_dynamic_symbols(Elf* elf, std::string_view image, const DynamicTags& t
 }  // namespace elf_internal
 
 std::optional<uint64_t> read_constant_pointer(const ElfDetail& d, std::string_view image, uint64_t vaddr) {
+  return ConstantPointerReader(d, image).at(vaddr);
+}
+
+std::optional<uint64_t> ConstantPointerReader::at(uint64_t vaddr) {
+  const ElfDetail& d = elf_;
   bool is64 = d.ident.elf_class == ELFCLASS64;
   uint64_t width = is64 ? 8 : 4;
   bool read_only = false;
@@ -205,33 +211,42 @@ std::optional<uint64_t> read_constant_pointer(const ElfDetail& d, std::string_vi
     case EM_386: relative = R_386_RELATIVE; break;
     default: return std::nullopt;
   }
-  ByteReader r{image, d.ident.data == ELFDATA2MSB};
+  ByteReader r{image_, d.ident.data == ELFDATA2MSB};
   uint64_t raw = r.get(*off, static_cast<unsigned>(width));
-  if (d.relocation_tables.empty()) return d.ident.type == ET_EXEC ? std::optional<uint64_t>(raw) : std::nullopt;
-  ElfPtr elf = open_memory(image);
-  if (!elf) return std::nullopt;
-  for (const auto& t : d.relocation_tables) {
-    Elf_Type type = t.rela ? ELF_T_RELA : ELF_T_REL;
-    uint64_t ent = gelf_fsize(elf.get(), type, 1, EV_CURRENT);
-    Elf_Data* data = elf_getdata_rawchunk(elf.get(), static_cast<int64_t>(t.offset), t.size, type);
-    if (data == nullptr || ent == 0) continue;
-    for (uint64_t i = 0; i < t.size / ent; ++i) {
-      uint64_t info = 0, where = 0;
-      int64_t addend = 0;
-      if (t.rela) {
-        GElf_Rela x;
-        if (gelf_getrela(data, static_cast<int>(i), &x) == nullptr) break;
-        info = x.r_info, where = x.r_offset, addend = x.r_addend;
-      } else {
-        GElf_Rel x;
-        if (gelf_getrel(data, static_cast<int>(i), &x) == nullptr) break;
-        info = x.r_info, where = x.r_offset, addend = static_cast<int64_t>(raw);  // REL: the addend is in place
+  if (!indexed_) {
+    indexed_ = true;
+    ElfPtr elf = open_memory(image_);
+    for (const auto& t : d.relocation_tables) {
+      if (!elf) break;
+      Elf_Type type = t.rela ? ELF_T_RELA : ELF_T_REL;
+      uint64_t ent = gelf_fsize(elf.get(), type, 1, EV_CURRENT);
+      Elf_Data* data = elf_getdata_rawchunk(elf.get(), static_cast<int64_t>(t.offset), t.size, type);
+      if (data == nullptr || ent == 0) continue;
+      for (uint64_t i = 0; i < t.size / ent; ++i) {
+        uint64_t info = 0, where = 0;
+        int64_t addend = 0;
+        bool has_addend = t.rela;
+        if (t.rela) {
+          GElf_Rela x;
+          if (gelf_getrela(data, static_cast<int>(i), &x) == nullptr) break;
+          info = x.r_info, where = x.r_offset, addend = x.r_addend;
+        } else {
+          GElf_Rel x;
+          if (gelf_getrel(data, static_cast<int>(i), &x) == nullptr) break;
+          info = x.r_info, where = x.r_offset;
+        }
+        uint64_t type_of = is64 ? GELF_R_TYPE(info) : ELF32_R_TYPE(info);
+        // REL keeps the addend in place; mark it with the lowest int64 and read it at query time.
+        relocs_.push_back({where, type_of == relative, has_addend ? addend : INT64_MIN});
       }
-      if (where != vaddr) continue;
-      uint64_t type_of = is64 ? GELF_R_TYPE(info) : ELF32_R_TYPE(info);
-      if (type_of == relative) return static_cast<uint64_t>(addend) & (is64 ? ~uint64_t{0} : 0xffffffffu);
-      return std::nullopt;  // a symbolic relocation: not a constant of this file
     }
+    std::sort(relocs_.begin(), relocs_.end());
+  }
+  auto it = std::lower_bound(relocs_.begin(), relocs_.end(), Reloc{vaddr, false, 0});
+  if (it != relocs_.end() && it->where == vaddr) {
+    if (!it->relative) return std::nullopt;  // a symbolic relocation: not a constant of this file
+    uint64_t v = it->addend == INT64_MIN ? raw : static_cast<uint64_t>(it->addend);
+    return is64 ? v : (v & 0xffffffffu);
   }
   return d.ident.type == ET_EXEC ? std::optional<uint64_t>(raw) : std::nullopt;
 }

@@ -437,7 +437,8 @@ std::vector<DlopenCall> scan_dlopen_calls(const ElfDetail& elf, std::string_view
     if (s.type == STT_FUNC && s.defined && s.value != 0) starts.push_back(s.value);
   std::sort(starts.begin(), starts.end());
 
-  Deref deref = [&](uint64_t addr) { return read_constant_pointer(elf, image, addr); };
+  ConstantPointerReader pointers(elf, image);
+  Deref deref = [&](uint64_t addr) { return pointers.at(addr); };
   CsHandle cs(x86 ? CS_ARCH_X86 : CS_ARCH_ARM64, x86 ? CS_MODE_64 : CS_MODE_ARM);
   if (!cs.ok) return {};
   std::vector<DlopenCall> out;
