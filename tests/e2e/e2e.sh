@@ -3,10 +3,12 @@
 #   minify      builds the sample, minifies it into WORK (samples/SAMPLE/minify.sh) and records the
 #               host's answer (WORK/host.out): the fixture the other checks use
 #   chroot      the minimal rootfs runs the program under chroot with the same answer as the host
-#   oci         the OCI archive passes skopeo inspect, unpacks with umoci and runs with runc
+#   oci         the OCI archive passes skopeo inspect, unpacks with umoci to the rootfs's very files
+#               and runs with runc
 #   dockerfile  the generated runner stage builds with buildah bud against a builder image made of the
 #               files it copies (image.tar), and the built image runs with runc
-#   nodev       (node-app) the runner holds the runtime dependency and no devDependency file
+#   nodev       (node-app) the runner holds the runtime dependency and no devDependency file (the
+#               dockerfile check also looks in the image it builds)
 #   cleanup     removes WORK
 # Servers are asked GET / on their own loopback port (one per check, so checks run in parallel).
 # MINIFY is the minify executable; MINIFY_E2E_ARGS adds options to its runs (for debugging).
@@ -143,6 +145,10 @@ assert i["Os"] == "linux" and i["Architecture"] == "amd64", i
 assert len(i["Layers"]) >= 1, i
 print("-- skopeo inspect:", i.get("Name") or "", i["Digest"], len(i["Layers"]), "layer(s)", file=sys.stderr)
 PY
+    # The image's layer is the rootfs: the same names, types, modes and link targets.
+    listing() { (cd "$1" && find . -printf '%p %y %#m %l\n' | LC_ALL=C sort); }
+    diff -u <(listing "$work/minify/rootfs") <(listing "$tmp/bundle/rootfs") >&2 ||
+      fail "the OCI image's files differ from the rootfs"
     run_bundle "$tmp/bundle" "$(port_of oci)" "runc (OCI archive)"
     ;;
 
@@ -165,6 +171,10 @@ PY
     buildah_ push -q localhost/minify-e2e-runner:1 "oci-archive:$tmp/runner.oci.tar:e2e" >/dev/null 2>&1 ||
       fail "buildah push"
     oci_unpack "$tmp/runner.oci.tar" "$tmp/bundle"
+    if [ "$sample" = node-app ]; then
+      found="$(cd "$tmp/bundle/rootfs" && find . -path '*/node_modules/is-number*' | head)"
+      [ -z "$found" ] || fail "devDependency files in the image built from the Dockerfile: $found"
+    fi
     run_bundle "$tmp/bundle" "$(port_of dockerfile)" "runc (image built from the Dockerfile)"
     ;;
 
