@@ -145,7 +145,8 @@ class Collector {
                                              AccessKind::Rename, AccessKind::Link, AccessKind::Symlink};
     for (const auto& [path, use] : trace.paths) {
       if (!use.any_succeeded()) continue;
-      bool wrote = std::any_of(outputs.begin(), outputs.end(), [&](AccessKind k) { return use.access.has(k); });
+      const AccessSet attempted = use.access;  // clang 14 cannot capture a structured binding
+      bool wrote = std::any_of(outputs.begin(), outputs.end(), [&](AccessKind k) { return attempted.has(k); });
       if (wrote || use.succeeded.has(AccessKind::Socket) || use.succeeded.has(AccessKind::Watch)) {
         ++out_.traced_skipped;
         continue;
