@@ -213,12 +213,17 @@ bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
   char c;
   if (::read(sync_fd, &c, 1) != 1) die("wait for the uid map");
   ::close(sync_fd);
-  if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) die("become root in the user namespace");
-  (void)!::setgroups(0, nullptr);
+  // Until setresuid below we still have the host's kuid 0: the owner of root-owned host
+  // directories (a 0700 temporary directory holding the root), which we must traverse to mount.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) die("make / private");
   if (::mount(a.rootfs.c_str(), a.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) die("bind " + a.rootfs);
   UniqueFd root(::open(a.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) die("open " + a.rootfs);
+  // Now become root of the user namespace (host uid_base): the capabilities stay, since the old
+  // ids were not that namespace's root (capabilities(7), "Effect of user ID changes"). Files
+  // created on the tmpfs mounts below need an owner mapped in the namespace.
+  if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) die("become root in the user namespace");
+  (void)!::setgroups(0, nullptr);
   // A fresh proc needs the pid namespace we are init of; where proc is masked (running inside
   // a container) the kernel refuses it and the host's is bound instead.
   if (!mount_on(root.get(), "proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) &&
@@ -228,7 +233,7 @@ bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
   if (!mount_on(root.get(), "tmp", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")) die("mount /tmp");
   bind_read_only(root.get(), "etc/resolv.conf", "/etc/resolv.conf");
   bind_read_only(root.get(), "etc/hosts", "/etc/hosts");
-  if (::chdir(a.rootfs.c_str()) != 0) die("chdir " + a.rootfs);
+  if (::fchdir(root.get()) != 0) die("chdir " + a.rootfs);
   if (::syscall(SYS_pivot_root, ".", ".") != 0) die("pivot_root");
   if (::umount2(".", MNT_DETACH) != 0) die("detach the old root");
   if (::chdir("/") != 0) die("chdir /");
