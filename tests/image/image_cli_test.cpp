@@ -257,3 +257,71 @@ TEST(ImageCli, VerifyNamesAFileRemovedFromTheMinimizedRoot) {
 
 }  // namespace
 }  // namespace minify
+
+namespace minify {
+namespace {
+
+constexpr const char* kServer = R"C(
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void) {
+  int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(80);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(s, (struct sockaddr*)&a, sizeof a) || listen(s, 8)) { perror("bind"); return 1; }
+  for (;;) {
+    int c = accept(s, 0, 0);
+    char req[1024], body[256] = "";
+    (void)!read(c, req, sizeof req);
+    FILE* f = fopen("/srv/page", "r");
+    if (f) { fgets(body, sizeof body, f); fclose(f); }
+    char resp[512];
+    int n = snprintf(resp, sizeof resp, "HTTP/1.0 %s\r\nContent-Length: %zu\r\n\r\n%s",
+                     f ? "200 OK" : "404 Not Found", strlen(body), body);
+    (void)!write(c, resp, n);
+    close(c);
+  }
+}
+)C";
+
+// A server image probed inside the sandbox's own network namespace, on port 80 (root of the
+// user namespace does not own that namespace; the sandbox lowers ip_unprivileged_port_start).
+TEST(ImageCli, ServerImageIsProbedInsideItsNetworkNamespace) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir t;
+  std::string err = testing::compile_c(t / "server", kServer, {"-static", "-O1"});
+  if (!err.empty()) GTEST_SKIP() << "no static C toolchain: " << err;
+  ImageSpec s;
+  s.layers.push_back(testing::make_tar({testing::host_file((t / "server").string(), "server"),
+                                        {"srv/page", 'f', "hello from the image\n"},
+                                        {"srv/unused", 'f', std::string(1 << 20, 'u')}},
+                                       LayerCompression::Gzip));
+  s.compressions = {LayerCompression::Gzip};
+  s.config = {{"Entrypoint", {"/server"}}, {"ExposedPorts", {{"80/tcp", json::object()}}}};
+  testing::write_oci_layout(t / "layout", s);
+  auto r = testing::run({testing::minify_bin(), "image", (t / "layout").string(), "-o", (t / "out.tar").string(),
+                         "--out-dir", (t / "out").string(), "--probe", "http://127.0.0.1:80/", "--timeout", "20s",
+                         "--grace", "1s"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("verify: ok"), std::string::npos) << r.err;
+  json trace = json::parse(testing::read_file(t / "out/trace.json"));
+  EXPECT_NE(trace.dump().find("200"), std::string::npos) << trace["probes"].dump();
+  EXPECT_TRUE(fs::exists(t / "out/rootfs/srv/page"));
+  EXPECT_FALSE(fs::exists(t / "out/rootfs/srv/unused"));
+  // The page missing from the minimized root: the probe answers 404 now, and verify says so.
+  fs::remove(t / "out/rootfs/srv/page");
+  auto v = testing::run({testing::minify_bin(), "verify", "-o", (t / "out").string(), "--probe",
+                         "http://127.0.0.1:80/", "--timeout", "20s", "--grace", "1s"});
+  EXPECT_EQ(v.status, 1) << v.err;
+  EXPECT_NE(v.err.find("missing /srv/page"), std::string::npos) << v.err;
+  EXPECT_NE(v.err.find("200 before, 404 now"), std::string::npos) << v.err;
+}
+
+}  // namespace
+}  // namespace minify
