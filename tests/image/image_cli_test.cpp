@@ -325,3 +325,45 @@ TEST(ImageCli, ServerImageIsProbedInsideItsNetworkNamespace) {
 
 }  // namespace
 }  // namespace minify
+
+namespace minify {
+namespace {
+
+TEST(ImageCli, SetuidBitIsClearedInTheScratchRootAndKeptInTheOutput) {
+  if (!root_and_tools()) GTEST_SKIP() << "needs root and a Debian-like host";
+  TempDir t;
+  std::vector<TarItem> items = small_root();
+  for (auto& it : items)
+    if (it.name == "usr/bin/dash") it.mode = 04755;
+  ImageSpec s;
+  s.layers.push_back(testing::make_tar(items));
+  s.config = {{"Entrypoint", {"/usr/bin/dash", "-c", "echo hi"}}};
+  testing::write_oci_layout(t / "layout", s);
+  auto r = testing::run({testing::minify_bin(), "image", (t / "layout").string(), "-o", (t / "out.tar").string(),
+                         "--out-dir", (t / "out").string(), "--work", (t / "work").string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("`usr/bin/dash`: setuid/setgid bits cleared on disk"), std::string::npos) << r.err;
+  struct stat st {};
+  ASSERT_EQ(::stat((t / "work/root/usr/bin/dash").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  ASSERT_EQ(::stat((t / "out/rootfs/usr/bin/dash").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 04755u);
+}
+
+TEST(ImageCli, HostileArchiveFailsNamingTheEntry) {
+  TempDir t;
+  fs::create_directories(t / "outside");
+  ImageSpec s;
+  s.layers.push_back(testing::make_tar({{"x/../../../outside/pwned", 'f', "x"}}));
+  s.config = {{"Entrypoint", {"/x"}}};
+  testing::write_oci_archive(t / "evil.tar", s);
+  auto r = testing::run({testing::minify_bin(), "image", (t / "evil.tar").string(), "-o", (t / "out.tar").string(),
+                         "--out-dir", (t / "out").string(), "--work", (t / "work").string()});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("`x/../../../outside/pwned`: entry name has a `..` component"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(t / "outside"));
+  EXPECT_FALSE(fs::exists(t / "out.tar"));
+}
+
+}  // namespace
+}  // namespace minify
