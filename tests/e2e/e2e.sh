@@ -10,7 +10,7 @@
 #   nodev       (node-app) the runner holds the runtime dependency and no devDependency file (the
 #               dockerfile check also looks in the image it builds)
 #   cleanup     removes WORK
-# Servers are asked GET / on their own loopback port (one per check, so checks run in parallel).
+# Servers are asked GET / on a free loopback port of their own (checks run in parallel).
 # MINIFY is the minify executable; MINIFY_E2E_ARGS adds options to its runs (for debugging).
 # Exit 77 means skipped (a tool is missing).
 set -euo pipefail
@@ -22,21 +22,18 @@ check=$1 sample=$2 work=$3
 : "${MINIFY:?MINIFY must name the minify executable}"
 export MINIFY
 
-# What each sample runs, where, with which image environment (as minify.sh gives it) and the
-# loopback ports of its checks (base + 0..4).
+# What each sample runs, where, and with which image environment (as minify.sh gives it).
 env=()
 case $sample in
-  go-server) kind=server ports=28100 cwd=/ prog=("$work/go-server") tools=(go) ;;
-  c-resolver) kind=command ports=28110 cwd=/ prog=("$work/resolver" localhost) tools=(cc) ;;
-  flask-app) kind=server ports=28120 cwd="$work/app" prog=(/usr/bin/python3 app.py) tools=(/usr/bin/python3)
+  go-server) kind=server cwd=/ prog=("$work/go-server") tools=(go) ;;
+  c-resolver) kind=command cwd=/ prog=("$work/resolver" localhost) tools=(cc) ;;
+  flask-app) kind=server cwd="$work/app" prog=(/usr/bin/python3 app.py) tools=(/usr/bin/python3)
     env=(PYTHONDONTWRITEBYTECODE=1) ;;
-  node-app) kind=server ports=28130 cwd="$work/app" prog=(/usr/bin/node server.js) tools=(/usr/bin/node npm) ;;
+  node-app) kind=server cwd="$work/app" prog=(/usr/bin/node server.js) tools=(/usr/bin/node npm) ;;
   *) fail "unknown sample $sample" ;;
 esac
-port_of() {
-  case $1 in minify) echo $((ports + 0)) ;; host) echo $((ports + 1)) ;; chroot) echo $((ports + 2)) ;;
-    oci) echo $((ports + 3)) ;; dockerfile) echo $((ports + 4)) ;; esac
-}
+# A loopback port free now: checks of several build trees may run at once.
+free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 kPath=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # The fixture was skipped (a missing tool): so is every check on it.
@@ -94,7 +91,7 @@ case $check in
       skip "python3-flask is not installed"
     fi
     # scratch: the checks build the runner stage offline, where no distroless base can be pulled.
-    PORT=$(port_of minify) timeout 300 "$top/samples/$sample/minify.sh" "$work" --base scratch ${MINIFY_E2E_ARGS:-} ||
+    PORT=$(free_port) timeout 300 "$top/samples/$sample/minify.sh" "$work" --base scratch ${MINIFY_E2E_ARGS:-} ||
       fail "samples/$sample/minify.sh exited $?"
     for f in minify/rootfs minify/Dockerfile minify/report.json image.tar image.oci.tar; do
       [ -e "$work/$f" ] || fail "minify wrote no $f"
@@ -104,7 +101,7 @@ case $check in
       cd "$cwd"
       timeout 60 "${prog[@]}" >"$work/host.out.tmp" || fail "${prog[*]} exited $? on the host"
     else
-      port=$(port_of host)
+      port=$(free_port)
       cd "$cwd"
       serve "$work/host.log" "$port" env PORT="$port" "${prog[@]}" >"$work/host.out.tmp"
     fi
@@ -124,7 +121,7 @@ import os, sys
 os.chroot(sys.argv[1]); os.chdir(sys.argv[2]); os.execv(sys.argv[3], sys.argv[3:])' "$root" "$cwd" "${prog[@]}" \
         >"$tmp/chroot.out" 2>"$tmp/chroot.err" || { rc=$?; cat "$tmp/chroot.err" >&2; fail "${prog[*]} exited $rc in the chroot"; }
     else
-      port=$(port_of chroot)
+      port=$(free_port)
       serve "$tmp/chroot.log" "$port" env -i PATH="$kPath" "${env[@]}" PORT="$port" /usr/bin/python3 -c '
 import os, sys
 os.chroot(sys.argv[1]); os.chdir(sys.argv[2]); os.execv(sys.argv[3], sys.argv[3:])' "$root" "$cwd" "${prog[@]}" \
@@ -149,7 +146,7 @@ PY
     listing() { (cd "$1" && find . -printf '%p %y %#m %l\n' | LC_ALL=C sort); }
     diff -u <(listing "$work/minify/rootfs") <(listing "$tmp/bundle/rootfs") >&2 ||
       fail "the OCI image's files differ from the rootfs"
-    run_bundle "$tmp/bundle" "$(port_of oci)" "runc (OCI archive)"
+    run_bundle "$tmp/bundle" "$(free_port)" "runc (OCI archive)"
     ;;
 
   dockerfile)
@@ -175,7 +172,7 @@ PY
       found="$(cd "$tmp/bundle/rootfs" && find . -path '*/node_modules/is-number*' | head)"
       [ -z "$found" ] || fail "devDependency files in the image built from the Dockerfile: $found"
     fi
-    run_bundle "$tmp/bundle" "$(port_of dockerfile)" "runc (image built from the Dockerfile)"
+    run_bundle "$tmp/bundle" "$(free_port)" "runc (image built from the Dockerfile)"
     ;;
 
   nodev)
