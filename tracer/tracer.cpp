@@ -13,7 +13,8 @@
 //  - the tracer and the tracees share one CPU while the trace is stop-bound: from the start, and
 //    then while stops come faster than kPinStopsPerSecond (a tenth of that for one thread). A
 //    tick re-checks every kTick, so a parallel program that stops rarely gets its CPUs back
-//    and a single-threaded one that has stopped stopping can move away from other load.
+//    and a single-threaded one that has stopped stopping can move away from other load. When
+//    other work keeps every CPU busy (/proc/loadavg's runnable count), nothing is pinned.
 //
 // Per-thread state machine (Thread below):
 //  - running: resumed with PTRACE_CONT, stops only at seccomp events, signals and ptrace events;
@@ -41,7 +42,9 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <unordered_map>
@@ -252,6 +255,23 @@ struct Thread {
   std::uint64_t cwd_gen = 0;
 };
 
+// Runnable tasks on the system besides the caller: the "R" of /proc/loadavg's "R/T" field.
+int others_runnable() {
+  int fd = ::open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[128];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char* p = buf;
+  for (int field = 0; field < 3 && p; ++field) {
+    p = std::strchr(p, ' ');
+    if (p) ++p;
+  }
+  return p ? std::max(0, std::atoi(p) - 1) : 0;
+}
+
 Thread new_thread(pid_t tgid) {
   Thread t;
   t.tgid = tgid;
@@ -341,6 +361,8 @@ class Tracer {
   int pin_cpu_ = -1;
   Clock::time_point window_start_;
   std::uint64_t window_stops_ = 0;  // log_.stats.ptrace_stops at window_start_
+  double others_runnable_ = 0;      // smoothed count of other runnable tasks on the system
+  bool crowded_ = false;            // no CPU to spare: don't pin
 };
 
 Status Tracer::prepare() {
@@ -511,7 +533,9 @@ Status Tracer::run() {
   if (::sched_getaffinity(0, sizeof original_cpus_, &original_cpus_) == 0 && CPU_COUNT(&original_cpus_) > 1) {
     have_original_cpus_ = true;
     pin_cpu_ = ::sched_getcpu();
-    if (pin_cpu_ >= 0 && CPU_ISSET(pin_cpu_, &original_cpus_)) {
+    others_runnable_ = others_runnable();
+    crowded_ = others_runnable_ >= CPU_COUNT(&original_cpus_);
+    if (pin_cpu_ >= 0 && CPU_ISSET(pin_cpu_, &original_cpus_) && !crowded_) {
       cpu_set_t one;
       CPU_ZERO(&one);
       CPU_SET(pin_cpu_, &one);
@@ -1219,6 +1243,13 @@ void Tracer::update_affinity() {
     double pin_at = threads_.size() <= 1 ? kPinStopsPerSecond / 10 : kPinStopsPerSecond;
     if (rate >= pin_at) want = true;
     if (rate < pin_at / 4) want = false;
+    // On a machine busy with other work, a pinned tracer waits for its CPU behind that work
+    // while another CPU may be free: measured slower than not pinning, so don't.
+    int cpus = CPU_COUNT(&original_cpus_);
+    others_runnable_ = 0.5 * others_runnable_ + 0.5 * others_runnable();
+    if (others_runnable_ >= cpus + 0.5) crowded_ = true;
+    if (others_runnable_ < cpus - 0.5) crowded_ = false;
+    if (crowded_) want = false;
   }
   if (now - window_start_ >= kTick) {
     window_start_ = now;
