@@ -230,7 +230,11 @@ bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
       !mount_on(root.get(), "proc", true, "/proc", nullptr, MS_BIND | MS_REC, nullptr))
     die("mount /proc");
   setup_dev(root.get());
-  if (!mount_on(root.get(), "tmp", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")) die("mount /tmp");
+  // An image whose /tmp is a symlink keeps it (resolved inside the root, never mounted through).
+  if (!mount_on(root.get(), "tmp", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")) {
+    struct stat st {};
+    if (::fstatat(root.get(), "tmp", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode)) die("mount /tmp");
+  }
   bind_read_only(root.get(), "etc/resolv.conf", "/etc/resolv.conf");
   bind_read_only(root.get(), "etc/hosts", "/etc/hosts");
   if (::fchdir(root.get()) != 0) die("chdir " + a.rootfs);

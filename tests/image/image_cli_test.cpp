@@ -367,3 +367,27 @@ TEST(ImageCli, HostileArchiveFailsNamingTheEntry) {
 
 }  // namespace
 }  // namespace minify
+
+namespace minify {
+namespace {
+
+// An image's /tmp -> /etc and /etc/hosts -> /etc/shadow-like links must not redirect the
+// sandbox's mounts onto anything but what the root itself holds.
+TEST(Sandbox, SymlinkedMountPointsAreNotMountedThrough) {
+  if (!root_and_tools()) GTEST_SKIP() << "needs root and a Debian-like host";
+  TempDir t;
+  std::vector<TarItem> items = small_root();
+  items.push_back({"tmp", 'l', "", "/etc"});
+  items.push_back({"etc/hosts", 'l', "", "/etc/secret"});
+  items.push_back({"etc/secret", 'f', "image secret\n"});
+  ImageSpec s;
+  s.layers.push_back(testing::make_tar(items));
+  testing::write_oci_layout(t / "layout", s);
+  auto r = testing::run({testing::minify_bin(), "verify", "--image", (t / "layout").string(), "--network", "host",
+                         "--", "/usr/bin/dash", "-c", "cat /etc/hosts; cat /tmp/secret"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "image secret\nimage secret\n");
+}
+
+}  // namespace
+}  // namespace minify
