@@ -9,6 +9,7 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -304,6 +305,30 @@ Status open_docker(const std::string& dir, const ImageSelect& sel, const ImageLi
   return Ok{};
 }
 
+// Content addressing (image-spec descriptor.md): a blob whose sha256 is not its name is refused.
+Status check_digest(const std::string& file, const std::string& digest, const std::string& what) {
+  if (digest.rfind("sha256:", 0) != 0) return Ok{};  // docker-archive names, other algorithms
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return sys_error("open", file);
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buf(1 << 16);
+  ssize_t n;
+  while ((n = ::read(fd.get(), buf.data(), buf.size())) > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
+  if (n < 0) return sys_error("read", file);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  static const char* hex = "0123456789abcdef";
+  std::string got = "sha256:";
+  for (unsigned i = 0; i < len; ++i) {
+    got += hex[md[i] >> 4];
+    got += hex[md[i] & 15];
+  }
+  if (got != digest) return bad_input("check", what, "content is " + got + ", not " + digest);
+  return Ok{};
+}
+
 }  // namespace
 
 std::string_view image_format_name(ImageFormat f) {
@@ -344,8 +369,11 @@ Result<Image> open_image(const std::string& source, const std::string& work_dir,
   } else {
     return bad_input("open image", source, "neither an OCI layout (index.json) nor a docker-archive (manifest.json)");
   }
-  for (const auto& l : img.layers)
-    if (::access(l.file.c_str(), R_OK) != 0) return sys_error("open layer", l.file);
+  for (size_t i = 0; i < img.layers.size(); ++i)
+    if (auto ok = check_digest(img.layers[i].file, img.layers[i].digest,
+                               "layer " + std::to_string(i + 1) + " (" + img.layers[i].digest + ")");
+        !ok)
+      return ok.error();
   return img;
 }
 

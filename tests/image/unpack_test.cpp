@@ -283,6 +283,18 @@ TEST(ImageHostile, ArchiveMemberWithDotDotIsRefused) {
   EXPECT_TRUE(fs::is_empty(t / "outside"));
 }
 
+TEST(ImageHostile, LayerWhoseContentDoesNotMatchItsDigestIsRefused) {
+  TempDir t;
+  ImageSpec s;
+  s.layers.push_back(testing::make_tar({{"a", 'f', "original"}}));
+  testing::write_oci_layout(t / "layout", s);
+  std::string hex = testing::sha256_hex(s.layers[0]);
+  testing::write_file(t / "layout/blobs/sha256" / hex, testing::make_tar({{"a", 'f', "swapped!"}}));
+  auto img = open_image(t / "layout", t / "work");
+  ASSERT_FALSE(img);
+  EXPECT_NE(img.error().message().find("layer 1 (sha256:" + hex + ")"), std::string::npos) << img.error().message();
+}
+
 TEST(Image, OwnersAreShiftedForTheUserNamespace) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown";
   Hostile h;
