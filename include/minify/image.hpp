@@ -74,6 +74,7 @@ struct UnpackResult {
   uint64_t entries = 0;  // tar entries applied
   std::vector<std::string> notes;  // refused or neutralized entries, one line each
   // Setuid/setgid bits cleared on disk, by path inside the root: the full original mode (07777).
+  // Common in any distribution image (su, passwd, mount), so not in `notes`.
   std::map<std::string, mode_t> special_modes;
 };
 

@@ -189,6 +189,15 @@ int run_image(ImageOptions& o) {
   auto unpacked = unpack_layers(*image, root_dir, uo);
   if (!unpacked) return fail(unpacked.error());
   for (const auto& n : unpacked->notes) print_warning(n);
+  if (!unpacked->special_modes.empty()) {
+    std::string names;
+    size_t shown = 0;
+    for (const auto& [path, mode] : unpacked->special_modes)
+      if (shown++ < 5) names += (names.empty() ? "" : ", ") + path;
+    if (unpacked->special_modes.size() > 5) names += ", ...";
+    std::cerr << "minify: " << unpacked->special_modes.size()
+              << " setuid/setgid files: bits cleared on disk while unpacking, kept in the output (" << names << ")\n";
+  }
   double t_unpack = seconds_since(t0);
   auto root = Root::open(root_dir);
   if (!root) return fail(root.error());
@@ -263,6 +272,14 @@ int run_image(ImageOptions& o) {
   for (const auto& w : collected->warnings) print_warning(w);
   FileSet& set = collected->set;
   if (auto st = add_scratch_basics(set); !st) return fail(st.error());
+  // The WorkingDir itself (not its contents: those are in when the program used them).
+  if (workdir != "/" && !set.find(workdir)) {
+    auto st = root->stat(workdir);
+    if (auto d = set.add_directory(workdir, st && S_ISDIR(st->st_mode) ? st->st_mode & 07777 : 0755,
+                                   {ReasonKind::Implicit, "the image's WorkingDir"});
+        !d)
+      return fail(d.error());
+  }
   // Setuid/setgid bits were cleared on disk while unpacking; the output carries them again.
   for (const auto& [path, mode] : unpacked->special_modes)
     if (const Entry* e = set.find(path); e && e->type == EntryType::File) {

@@ -164,8 +164,7 @@ Status Applier::apply_entry(struct archive* a, struct archive_entry* e, const st
   int pfd = parent->get();
   mode_t perm = archive_entry_perm(e);
   if ((perm & (S_ISUID | S_ISGID)) && type == AE_IFREG) {
-    res_.special_modes["/" + rel] = perm;
-    res_.notes.push_back("entry `" + shown + "`: setuid/setgid bits cleared on disk (kept for the output image)");
+    res_.special_modes["/" + rel] = perm;  // reported once for all, by the caller
     perm &= ~static_cast<mode_t>(S_ISUID | S_ISGID);
   }
   written_.insert(rel);

@@ -243,6 +243,11 @@ bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
   if (::chdir("/") != 0) die("chdir /");
   (void)!::sethostname("minify", 6);
 
+  // A WorkingDir the root lacks is created, as runc does for the process cwd.
+  if (::access(a.workdir.c_str(), F_OK) != 0) {
+    for (size_t i = 1; i <= a.workdir.size(); ++i)
+      if (i == a.workdir.size() || a.workdir[i] == '/') ::mkdir(a.workdir.substr(0, i).c_str(), 0755);
+  }
   pid_t prog = ::fork();
   if (prog < 0) die("fork");
   if (prog == 0) run_program(a);
