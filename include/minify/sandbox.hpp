@@ -1,7 +1,7 @@
 // The sandbox (issue 6): runs a command with a root directory as "/" (pivot_root, not chroot) in
 // new user, mount, pid, UTS and network namespaces, with /proc, a minimal /dev (null, zero, full,
 // random, urandom, tty bound from the host; a private devpts; a tmpfs /dev/shm), a tmpfs /tmp,
-// the host's /etc/resolv.conf and /etc/hosts bound read-only, and no_new_privs.
+// the host's /sys, /etc/resolv.conf and /etc/hosts bound read-only, and no_new_privs.
 //
 // The sandbox is a launcher: `minify verify __sandbox-exec ROOTFS [OPTIONS] -- CMD...` sets everything
 // up and execs CMD, so the tracer (which only knows chroot) runs the launcher and follows it into

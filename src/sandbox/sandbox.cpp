@@ -230,6 +230,12 @@ bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
       !mount_on(root.get(), "proc", true, "/proc", nullptr, MS_BIND | MS_REC, nullptr))
     die("mount /proc");
   setup_dev(root.get());
+  // sysfs itself cannot be mounted from a user namespace that does not own the network
+  // namespace; the host's is bound read-only, as rootless podman does (runtimes read
+  // /sys/fs/cgroup, /sys/devices/system/cpu).
+  if (mount_on(root.get(), "sys", true, "/sys", nullptr, MS_BIND | MS_REC, nullptr))
+    mount_on(root.get(), "sys", true, nullptr, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+             nullptr);
   // An image whose /tmp is a symlink keeps it (resolved inside the root, never mounted through).
   if (!mount_on(root.get(), "tmp", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")) {
     struct stat st {};
@@ -408,7 +414,7 @@ int sandbox_exec_main(const std::vector<std::string>& args) {
 
   // Mount points the root lacks (a minimal root has no /proc): made now, removed at the end.
   std::vector<std::pair<std::string, bool>> made;  // relative path, is directory
-  for (const char* d : {"proc", "dev", "tmp"})
+  for (const char* d : {"proc", "dev", "sys", "tmp"})
     if (::mkdirat(root.get(), d, 0755) == 0) made.emplace_back(d, true);
   UniqueFd etc(::openat(root.get(), "etc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (etc.valid())

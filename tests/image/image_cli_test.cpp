@@ -134,10 +134,17 @@ TEST(Sandbox, RunsInsideTheRootWithItsOwnNamespaces) {
   s.layers.push_back(testing::make_tar(items));
   testing::write_oci_layout(t / "layout", s);
   auto r = testing::run({testing::minify_bin(), "verify", "--image", (t / "layout").string(), "--", "/usr/bin/dash",
-                         "-c", "cat /etc/data; echo pid $$; cat /proc/self/uid_map; cat /proc/net/dev"});
+                         "-c", "cat /etc/data; echo pid $$; cat /proc/self/uid_map; echo /dev/pts/*; echo /dev/*;"
+                         "cat /sys/devices/system/cpu/online >/dev/null && echo sys-readable; (echo 1 > /sys/kernel/profiling) 2>/dev/null || echo sys-read-only; cat /proc/net/dev"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("inside\npid 2\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("0     100000      65536"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("/dev/pts/ptmx\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("/dev/fd /dev/full /dev/null /dev/ptmx /dev/pts /dev/random /dev/shm /dev/stderr /dev/stdin "
+                       "/dev/stdout /dev/tty /dev/urandom /dev/zero\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("sys-readable\nsys-read-only\n"), std::string::npos) << r.out;
   // Loopback only: one interface line in /proc/net/dev.
   EXPECT_NE(r.out.find(" lo:"), std::string::npos) << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), ':'), 1) << r.out;
