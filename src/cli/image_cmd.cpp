@@ -308,6 +308,9 @@ int run_image(ImageOptions& o) {
   if (auto st = write_rootfs(set, *root, o.out_dir + "/rootfs"); !st) return fail(st.error());
   if (auto st = write_report(set, &*root, o.out_dir + "/report.json"); !st) return fail(st.error());
   if (auto st = write_text(o.out_dir + "/trace.json", to_json(*trace).dump(2) + "\n"); !st) return fail(st.error());
+  // How the program ran, so that `minify verify -o DIR` runs it the same way.
+  nlohmann::json run = {{"command", command}, {"env", config.env}, {"workdir", workdir}, {"user", config.user}};
+  if (auto st = write_text(o.out_dir + "/run.json", run.dump(2) + "\n"); !st) return fail(st.error());
   double t_pack = seconds_since(t2);
 
   // 6. The summary: sizes before and after, what was left out, where the time went.
@@ -375,6 +378,18 @@ int run_verify(VerifyCliOptions& o) {
   if (!o.out_dir.empty()) {
     v.sandbox.rootfs = o.out_dir + "/rootfs";
     if (o.trace_file.empty() && fs::exists(o.out_dir + "/trace.json")) o.trace_file = o.out_dir + "/trace.json";
+    // Written by `minify image`: the image's command, Env, WorkingDir and User; options win.
+    if (std::ifstream f(o.out_dir + "/run.json"); f) {
+      try {
+        auto run = nlohmann::json::parse(f);
+        if (o.command.empty()) o.command = run.value("command", std::vector<std::string>{});
+        env = merge_env(run.value("env", std::vector<std::string>{}), env);
+        if (workdir.empty()) workdir = run.value("workdir", "");
+        if (user.empty()) user = run.value("user", "");
+      } catch (const nlohmann::json::exception& e) {
+        return fail(bad_input("parse", o.out_dir + "/run.json", e.what()));
+      }
+    }
   } else if (!o.rootfs.empty()) {
     v.sandbox.rootfs = o.rootfs;
   } else {
