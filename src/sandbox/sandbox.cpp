@@ -413,18 +413,26 @@ int sandbox_exec_main(const std::vector<std::string>& args) {
   if (!root.valid()) die("open root `" + a.rootfs + "`");
 
   // Mount points the root lacks (a minimal root has no /proc): made now, removed at the end.
-  std::vector<std::pair<std::string, bool>> made;  // relative path, is directory
+  // Removal goes through the descriptors of the directories they were made in, never through
+  // a path: the program may have replaced "etc" with a symlink to the host's /etc meanwhile, and
+  // we are host root here.
+  struct Made {
+    int dir_fd;
+    std::string name;
+    bool is_dir;
+  };
+  std::vector<Made> made;
   for (const char* d : {"proc", "dev", "sys", "tmp"})
-    if (::mkdirat(root.get(), d, 0755) == 0) made.emplace_back(d, true);
+    if (::mkdirat(root.get(), d, 0755) == 0) made.push_back({root.get(), d, true});
   UniqueFd etc(::openat(root.get(), "etc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (etc.valid())
     for (const char* f : {"resolv.conf", "hosts"}) {
       UniqueFd fd(::openat(etc.get(), f, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
-      if (fd.valid()) made.emplace_back(std::string("etc/") + f, false);
+      if (fd.valid()) made.push_back({etc.get(), f, false});
     }
   auto cleanup = [&] {
     for (auto it = made.rbegin(); it != made.rend(); ++it)
-      ::unlinkat(root.get(), it->first.c_str(), it->second ? AT_REMOVEDIR : 0);
+      ::unlinkat(it->dir_fd, it->name.c_str(), it->is_dir ? AT_REMOVEDIR : 0);
   };
 
   int sync[2], status_pipe[2];

@@ -400,3 +400,29 @@ TEST(Sandbox, SymlinkedMountPointsAreNotMountedThrough) {
 
 }  // namespace
 }  // namespace minify
+
+namespace minify {
+namespace {
+
+// The program owns its image's /etc: replacing it with a symlink to a host directory must not
+// make the launcher (host root) remove the mount point it made through that symlink.
+TEST(Sandbox, MountPointCleanupDoesNotFollowTheProgramsSymlinks) {
+  if (!root_and_tools() || !fs::exists("/usr/bin/mv") || !fs::exists("/usr/bin/ln"))
+    GTEST_SKIP() << "needs root and a Debian-like host";
+  TempDir t;
+  testing::write_file(t / "host/hosts", "host file\n");
+  std::vector<TarItem> items = small_root();
+  add_with_libs(items, "/usr/bin/mv");
+  add_with_libs(items, "/usr/bin/ln");
+  items.push_back({"etc", 'd', "", "", 0755});
+  ImageSpec s;
+  s.layers.push_back(testing::make_tar(items));
+  testing::write_oci_layout(t / "layout", s);
+  auto r = testing::run({testing::minify_bin(), "verify", "--image", (t / "layout").string(), "--", "/usr/bin/dash",
+                         "-c", "mv /etc /etc.old && ln -s " + (t / "host").string() + " /etc && echo swapped"});
+  EXPECT_EQ(r.out, "swapped\n") << r.err;
+  EXPECT_EQ(testing::read_file(t / "host/hosts"), "host file\n");
+}
+
+}  // namespace
+}  // namespace minify
