@@ -327,6 +327,8 @@ int run_pack(PackOptions& o) {
   if (auto st = write_report(set, &*root, staging.dir() + "/report.json"); !st) return fail(st.error());
   if (trace)
     if (auto st = write_text(staging.dir() + "/trace.json", to_json(*trace).dump(2) + "\n"); !st) return fail(st.error());
+  if (auto st = staging.commit(); !st) return fail(st.error());
+  // The archives after the directory: either may lie inside it.
   std::optional<OciDigests> oci_digests;
   if (!o.tar.empty()) {
     TarOptions topt;
@@ -342,7 +344,6 @@ int run_pack(PackOptions& o) {
     if (!r) return fail(r.error());
     oci_digests = *r;
   }
-  if (auto st = staging.commit(); !st) return fail(st.error());
 
   // 6. The summary.
   Totals t = set.totals();

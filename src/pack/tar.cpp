@@ -54,7 +54,10 @@ namespace pack {
 Status write_tar_stream(const FileSet& set, const Root& root, int64_t mtime, Sink& out) {
   std::unique_ptr<struct archive, ArchiveFree> a(archive_write_new());
   CallbackState st{&out, std::nullopt};
+  // File names are bytes, not text in minify's locale: with hdrcharset=BINARY libarchive stores
+  // them as they are instead of failing to convert "Főtanúsítvány.pem" from the C locale.
   if (archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
+      archive_write_set_format_option(a.get(), "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
       archive_write_open2(a.get(), &st, nullptr, write_cb, nullptr, nullptr) != ARCHIVE_OK)
     return archive_error(a.get(), st, "write tar", "");
   std::unique_ptr<struct archive_entry, EntryFree> ae(archive_entry_new());

@@ -126,6 +126,18 @@ TEST_F(PackCli, KeepAndExclude) {
   EXPECT_FALSE(fs::exists(out_ / "rootfs/etc/hosts"));
 }
 
+TEST_F(PackCli, NonAsciiNamesGoIntoTheTar) {
+  // Debian's /etc/ssl/certs links to "NetLock_Arany_=Class_Gold=_Főtanúsítvány.pem".
+  write_file(tmp_ / "app/certs/F\xc5\x91t.pem", "cert");
+  fs::create_symlink("F\xc5\x91t.pem", tmp_ / "app/certs/988a38cb.0");
+  auto r = pack({"--static-only", "-o", out_.string(), "--keep", (tmp_ / "app/certs").string(), "--tar",
+                 (tmp_ / "t.tar").string(), (tmp_ / "app/hello").string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto list = run({"tar", "tvf", (tmp_ / "t.tar").string()});
+  EXPECT_NE(list.out.find("certs/F\xc5\x91t.pem"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("988a38cb.0 -> F\xc5\x91t.pem"), std::string::npos) << list.out;
+}
+
 TEST_F(PackCli, TarAndOciAreReproducible) {
   std::string prog = (tmp_ / "app/hello").string();
   std::vector<std::string> env = {"SOURCE_DATE_EPOCH=1700000000"};
