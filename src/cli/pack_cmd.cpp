@@ -14,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "minify/collect.hpp"
 #include "minify/pack.hpp"
+#include "minify/verify.hpp"
 
 namespace minify::cli {
 
@@ -24,7 +25,7 @@ namespace fs = std::filesystem;
 struct PackOptions {
   std::string out_dir = "minify-out";
   std::string tar, oci, tag;
-  bool static_only = false, no_implicit = false, zstd = false;
+  bool static_only = false, no_implicit = false, zstd = false, no_verify = false;
   std::string timeout, grace;
   std::vector<std::string> probes;
   std::string root = "/";
@@ -345,7 +346,36 @@ int run_pack(PackOptions& o) {
     oci_digests = *r;
   }
 
-  // 6. The summary.
+  // 6. Verify: start the program once in the minimal root (sandboxed, traced) and compare with
+  // the original run, so that nobody ships an image that was never started.
+  std::optional<VerifyReport> verified;
+  if (trace && !o.no_verify) {
+    VerifyOptions v;
+    v.sandbox.rootfs = o.out_dir + "/rootfs";
+    v.sandbox.env = image.env;
+    v.sandbox.workdir = o.workdir.empty() ? "/" : o.workdir;
+    // The program already ran on the builder with minify's own privileges, and the root's files
+    // belong to minify's user: root in the sandbox is that same user (an image's code, which
+    // `minify image` runs, gets an unprivileged uid instead).
+    v.sandbox.map_root_to_root = ::geteuid() == 0;
+    v.command = {*program};
+    v.command.insert(v.command.end(), args.begin(), args.end());
+    if (!o.timeout.empty()) v.timeout = parse_duration(o.timeout).value();
+    if (!o.grace.empty()) v.grace = parse_duration(o.grace).value();
+    v.probe_urls = o.probes;
+    v.original = *trace;
+    std::cerr << "minify: verifying: running " << *program << " in the minimal root\n";
+    auto rep = verify(v);
+    if (rep) {
+      // What --exclude or the output itself left out on purpose is not missing.
+      std::erase_if(rep->missing, [&](const std::string& m) { return set.is_excluded(m); });
+      verified = std::move(*rep);
+    } else {
+      print_warning("could not verify the minimal root: " + rep.error().message());
+    }
+  }
+
+  // 7. The summary.
   Totals t = set.totals();
   std::cerr << "minify: " << t.files << " files, " << t.symlinks << " symlinks, " << t.directories << " directories, "
             << format_bytes(t.bytes) << " (from directories holding " << format_bytes(builder_side_bytes(set, *root))
@@ -358,6 +388,15 @@ int run_pack(PackOptions& o) {
   if (!o.tar.empty()) std::cerr << ", " << o.tar;
   if (oci_digests) std::cerr << ", " << o.oci << " (" << oci_digests->manifest << ")";
   std::cerr << "\n";
+  if (verified) {
+    for (const auto& m : verified->missing) std::cerr << "minify: verify: missing " << m << "\n";
+    if (!verified->exit_matches)
+      std::cerr << "minify: verify: exit status " << verified->run.exit.shell_status() << ", the original run "
+                << verified->original_exit.shell_status() << "\n";
+    for (const auto& p : verified->probe_mismatches) std::cerr << "minify: verify: probe " << p << "\n";
+    std::cerr << "minify: verify: " << (verified->ok() ? "ok, the program runs in the minimal root" : "FAILED") << "\n";
+  }
+  if (verified && !verified->ok()) return kExitMissing;
   if (!collected->missing.empty()) {
     for (const auto& m : collected->missing) std::cerr << "minify: " << m << ": not found\n";
     return kExitMissing;
@@ -376,6 +415,7 @@ Command add_pack_command(CLI::App& app) {
   sub->add_option("--tag", o->tag, "Image name:tag recorded in the OCI archive");
   sub->add_flag("--zstd", o->zstd, "Compress the OCI layer with zstd instead of gzip");
   sub->add_flag("--static-only", o->static_only, "Do not run the program: ELF analysis and implicit needs only");
+  sub->add_flag("--no-verify", o->no_verify, "Do not start the program in the minimal root to check it afterwards");
   sub->add_flag("--no-implicit", o->no_implicit, "Leave out what inspect finds (CA bundles, NSS modules, dlopen targets)");
   sub->add_option("--timeout", o->timeout, "Stop the program after this long (SIGTERM, then SIGKILL): 10s, 2m");
   sub->add_option("--grace", o->grace, "Delay between SIGTERM and SIGKILL (default 3s)");

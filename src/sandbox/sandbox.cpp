@@ -15,6 +15,7 @@
 // and mounted through /proc/self/fd/N, so an image's "/tmp -> /etc" cannot redirect a mount.
 #include "minify/sandbox.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/openat2.h>
@@ -236,10 +237,37 @@ bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
   if (mount_on(root.get(), "sys", true, "/sys", nullptr, MS_BIND | MS_REC, nullptr))
     mount_on(root.get(), "sys", true, nullptr, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
              nullptr);
+  // What the root already holds under /tmp (a program installed under /tmp/...) stays visible
+  // on the fresh tmpfs: each entry is bound back in, so the program's own top-level files in
+  // /tmp still go to the tmpfs.
+  std::vector<std::pair<std::string, UniqueFd>> kept;
+  if (UniqueFd old_tmp = open_in_root(root.get(), "tmp", O_RDONLY | O_DIRECTORY); old_tmp.valid()) {
+    if (DIR* d = ::fdopendir(::dup(old_tmp.get()))) {
+      while (struct dirent* ent = ::readdir(d)) {
+        std::string n = ent->d_name;
+        if (n == "." || n == "..") continue;
+        UniqueFd f(::openat(old_tmp.get(), n.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        if (f.valid()) kept.emplace_back(n, std::move(f));
+      }
+      ::closedir(d);
+    }
+  }
   // An image whose /tmp is a symlink keeps it (resolved inside the root, never mounted through).
   if (!mount_on(root.get(), "tmp", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")) {
     struct stat st {};
     if (::fstatat(root.get(), "tmp", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode)) die("mount /tmp");
+    kept.clear();
+  }
+  if (UniqueFd new_tmp = open_in_root(root.get(), "tmp", O_PATH | O_DIRECTORY); new_tmp.valid()) {
+    for (auto& [name, fd] : kept) {
+      struct stat st {};
+      if (::fstat(fd.get(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) continue;
+      if (S_ISDIR(st.st_mode))
+        ::mkdirat(new_tmp.get(), name.c_str(), 0755);
+      else
+        UniqueFd(::openat(new_tmp.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
+      mount_on(root.get(), "tmp/" + name, S_ISDIR(st.st_mode), fd_path(fd.get()).c_str(), nullptr, MS_BIND | MS_REC, nullptr);
+    }
   }
   bind_read_only(root.get(), "etc/resolv.conf", "/etc/resolv.conf");
   bind_read_only(root.get(), "etc/hosts", "/etc/hosts");
