@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -94,6 +95,9 @@ class Root {
   Result<std::string> read_file(std::string_view path, std::size_t max_size = 64 << 20) const;
   // readlink(2) of `path` itself (its parent directories resolved inside the root).
   Result<std::string> read_link(std::string_view path) const;
+  // execvp's search inside the root: `name` in each directory of the colon-separated `path_var`,
+  // the first regular file with an execute bit.
+  std::optional<std::string> find_in_path(std::string_view name, std::string_view path_var) const;
 
  private:
   Root(std::string host_dir, UniqueFd fd) : host_dir_(std::move(host_dir)), fd_(std::move(fd)) {}

@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+
+#include "minify/result.hpp"
 #include <string>
 
 namespace minify::cli {
@@ -27,6 +29,9 @@ Command add_pack_command(CLI::App& app);
 Command add_why_command(CLI::App& app);
 Command add_image_command(CLI::App& app);
 Command add_verify_command(CLI::App& app);
+
+// Writes a whole text file (Dockerfile, trace.json, ...).
+Status write_text(const std::string& path, const std::string& text);
 
 // "minify: error: <message>" on stderr.
 void print_error(const std::string& message);

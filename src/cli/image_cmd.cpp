@@ -73,26 +73,10 @@ Result<std::string> locate_in_root(const Root& root, const std::string& program,
     if (auto st = root.stat(p); !st) return st.error();
     return p;
   }
-  size_t i = 0;
-  while (i <= path_var.size()) {
-    size_t j = path_var.find(':', i);
-    if (j == std::string::npos) j = path_var.size();
-    std::string dir = path_var.substr(i, j - i);
-    i = j + 1;
-    if (dir.empty()) continue;
-    auto st = root.stat(join_path(dir, program));
-    if (st && S_ISREG(st->st_mode) && (st->st_mode & 0111)) return join_path(dir, program);
-  }
+  if (auto found = root.find_in_path(program, path_var)) return *found;
   return bad_input("find program", program, "not found in the image's PATH (" + path_var + ")");
 }
 
-Status write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-  f.close();
-  if (!f) return sys_error("write", path);
-  return Ok{};
-}
 
 Result<TraceLog> read_trace(const std::string& file) {
   std::ifstream f(file);

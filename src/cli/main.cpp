@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 #include <vector>
 
@@ -12,6 +13,14 @@ namespace minify::cli {
 
 void print_error(const std::string& message) { std::cerr << "minify: error: " << message << "\n"; }
 void print_warning(const std::string& message) { std::cerr << "minify: warning: " << message << "\n"; }
+
+Status write_text(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << text;
+  f.close();
+  if (!f) return sys_error("write", path);
+  return Ok{};
+}
 
 }  // namespace minify::cli
 

@@ -55,17 +55,7 @@ Result<std::string> locate_program(const Root& root, const std::string& program,
     if (auto st = root.stat(path); !st) return st.error();
     return path;
   }
-  size_t i = 0;
-  while (i <= path_var.size()) {
-    size_t j = path_var.find(':', i);
-    if (j == std::string::npos) j = path_var.size();
-    std::string dir = path_var.substr(i, j - i);
-    i = j + 1;
-    if (dir.empty()) continue;
-    std::string cand = join_path(dir, program);
-    auto st = root.stat(cand);
-    if (st && S_ISREG(st->st_mode) && (st->st_mode & 0111)) return cand;
-  }
+  if (auto found = root.find_in_path(program, path_var)) return *found;
   return bad_input("find program", program, "not found in PATH (" + path_var + ")");
 }
 
@@ -131,13 +121,6 @@ class Staging {
   std::string out_, dir_;
 };
 
-Status write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-  f.close();
-  if (!f) return sys_error("write", path);
-  return Ok{};
-}
 
 int run_pack(PackOptions& o) {
   auto root = Root::open(o.root);

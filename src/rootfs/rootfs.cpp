@@ -232,4 +232,19 @@ Result<std::string> Root::read_link(std::string_view path) const {
   return target;
 }
 
+std::optional<std::string> Root::find_in_path(std::string_view name, std::string_view path_var) const {
+  size_t i = 0;
+  while (i <= path_var.size()) {
+    size_t j = path_var.find(':', i);
+    if (j == std::string_view::npos) j = path_var.size();
+    std::string_view dir = path_var.substr(i, j - i);
+    i = j + 1;
+    if (dir.empty()) continue;
+    std::string cand = join_path(dir, name);
+    auto st = stat(cand);
+    if (st && S_ISREG(st->st_mode) && (st->st_mode & 0111)) return cand;
+  }
+  return std::nullopt;
+}
+
 }  // namespace minify
