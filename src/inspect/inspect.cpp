@@ -628,11 +628,9 @@ std::vector<ImplicitFile> implicit_files(const FileReport& r) {
 Inspector::Inspector(const Root& root, InspectOptions options) : impl_(std::make_unique<Impl>(root, std::move(options))) {}
 Inspector::~Inspector() = default;
 
-namespace {
-
 // Splits a #! line the way Linux does (fs/binfmt_script.c): the interpreter, then at most one
 // argument with the rest of the line; env's own arguments are then split on blanks.
-ScriptInfo parse_shebang(std::string_view first_line) {
+ScriptInfo inspect_internal::parse_shebang(std::string_view first_line) {
   ScriptInfo s;
   s.line = std::string(first_line.substr(2));
   std::string_view rest = first_line.substr(2);
@@ -664,7 +662,6 @@ ScriptInfo parse_shebang(std::string_view first_line) {
   return s;
 }
 
-}  // namespace
 
 Result<FileReport> Inspector::inspect(std::string_view path) {
   const Root& root = impl_->root;

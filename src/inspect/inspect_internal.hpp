@@ -62,4 +62,7 @@ int compare_versions(std::string_view a, std::string_view b);
 // The newer of two "GLIBC_x.y" names (either may be empty).
 std::string newer_glibc(const std::string& a, const std::string& b);
 
+// The parts of a "#!" line. Requires: `first_line` starts with "#!" and holds no newline.
+ScriptInfo parse_shebang(std::string_view first_line);
+
 }  // namespace minify::inspect_internal
