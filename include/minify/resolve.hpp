@@ -65,6 +65,10 @@ std::string found_by_name(FoundBy how);
 enum class LoaderFamily { None, Glibc, Musl };
 std::string loader_family_name(LoaderFamily family);
 
+// LD_LIBRARY_PATH as ld.so splits it: on ':' and ';' (elf/dl-load.c _dl_init_paths); an empty
+// value means no directories, an empty element the working directory.
+std::vector<std::string> split_ld_library_path(std::string_view value);
+
 // The loader's environment. Explicit, never minify's own: the image will not have it.
 struct LoaderEnv {
   std::vector<std::string> ld_library_path;

@@ -136,14 +136,7 @@ int run_deps(const DepsOptions& opt) {
     }
     std::string name = kv.substr(0, eq), value = kv.substr(eq + 1);
     if (name == "LD_LIBRARY_PATH") {
-      // ld.so splits on ':' and ';' (elf/dl-load.c _dl_init_paths); an empty value means none.
-      size_t i = 0;
-      while (!value.empty() && i <= value.size()) {
-        size_t j = value.find_first_of(":;", i);
-        if (j == std::string::npos) j = value.size();
-        env.ld_library_path.push_back(value.substr(i, j - i));
-        i = j + 1;
-      }
+      env.ld_library_path = split_ld_library_path(value);
     } else if (name == "LD_PRELOAD" || name == "LD_AUDIT") {
       print_error(name + " is not supported by minify deps");
       return kExitBadInput;

@@ -237,13 +237,7 @@ int run_image(ImageOptions& o) {
   std::vector<std::pair<std::string, std::string>> programs = {{*program, "the program"}};
   for (auto& p : traced_programs(*trace)) programs.push_back(std::move(p));
   LoaderEnv loader_env;
-  std::string llp = env_value(config.env, "LD_LIBRARY_PATH", "");
-  for (size_t i = 0; !llp.empty() && i <= llp.size();) {
-    size_t j = llp.find(':', i);
-    if (j == std::string::npos) j = llp.size();
-    loader_env.ld_library_path.push_back(llp.substr(i, j - i));
-    i = j + 1;
-  }
+  loader_env.ld_library_path = split_ld_library_path(env_value(config.env, "LD_LIBRARY_PATH", ""));
   Analysis analysis = analyze(*root, programs, {loader_env, true});
   CollectOptions copt;
   copt.keep = o.keep;

@@ -144,15 +144,7 @@ int run_pack(PackOptions& o) {
     }
     env_pairs.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     if (env_pairs.back().first == "PATH") path_var = env_pairs.back().second;
-    if (env_pairs.back().first == "LD_LIBRARY_PATH") {
-      std::string v = env_pairs.back().second;
-      for (size_t i = 0; i <= v.size();) {
-        size_t j = v.find(':', i);
-        if (j == std::string::npos) j = v.size();
-        loader_env.ld_library_path.push_back(v.substr(i, j - i));
-        i = j + 1;
-      }
-    }
+    if (env_pairs.back().first == "LD_LIBRARY_PATH") loader_env.ld_library_path = split_ld_library_path(env_pairs.back().second);
   }
   auto program = locate_program(*root, o.command[0], path_var);
   if (!program) {

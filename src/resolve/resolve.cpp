@@ -475,6 +475,11 @@ struct Resolver::Impl {
   }
 };
 
+std::vector<std::string> split_ld_library_path(std::string_view value) {
+  if (value.empty()) return {};
+  return split_path_list(value, ":;");
+}
+
 Resolver::Resolver(const Root& root, LoaderEnv env) : impl_(std::make_unique<Impl>(root, std::move(env), warnings_)) {}
 Resolver::~Resolver() = default;
 
