@@ -14,23 +14,13 @@
 #include <unordered_set>
 
 #include "minify/pack.hpp"
+#include "pack/stream.hpp"
 
 namespace minify {
 
 namespace {
 
-Status write_all(int fd, const char* p, size_t n, const std::string& name) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("write", name);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Ok{};
-}
+using pack::write_all;
 
 Status copy_data(int in, int out, const std::string& name) {
   bool use_cfr = true;

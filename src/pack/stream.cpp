@@ -35,19 +35,6 @@ std::string hex(const unsigned char* p, size_t n) {
   return s;
 }
 
-Status write_all(int fd, const char* p, size_t n, const std::string& name) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("write", name);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Ok{};
-}
-
 class PassThrough : public Sink {
  public:
   explicit PassThrough(Sink& next) : next_(next) {}
@@ -150,6 +137,19 @@ class ZstdSink : public Sink {
 };
 
 }  // namespace
+
+Status write_all(int fd, const char* p, size_t n, const std::string& name) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return sys_error("write", name);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return Ok{};
+}
 
 Status FdSink::write(const void* data, size_t size) {
   const char* p = static_cast<const char*>(data);

@@ -13,6 +13,9 @@
 
 namespace minify::pack {
 
+// write(2) of all `n` bytes, retried on EINTR and short writes; `name` is for the error.
+Status write_all(int fd, const char* p, size_t n, const std::string& name);
+
 class Sink {
  public:
   virtual ~Sink() = default;
