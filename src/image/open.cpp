@@ -20,6 +20,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "image_internal.hpp"
 #include "minify/image.hpp"
 
 namespace minify {
@@ -27,6 +28,7 @@ namespace minify {
 namespace {
 
 namespace fs = std::filesystem;
+using image_internal::MetaReader;
 using nlohmann::json;
 
 struct ArchiveDeleter {
@@ -77,8 +79,16 @@ Status extract_archive(const std::string& file, const std::string& dest, const I
     int r = archive_read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) return bad_input("read image archive", file, archive_error_string(a.get()));
-    if (archive_entry_filetype(e) != AE_IFREG) continue;
     std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    if (archive_entry_filetype(e) != AE_IFREG) {
+      // Skipped, but skipping decompresses the data the entry claims: it counts against the limit.
+      int64_t skipped = archive_entry_size(e);
+      if (skipped > 0 && (total += static_cast<uint64_t>(skipped)) > limits.max_total_bytes)
+        return bad_input("read image archive", file,
+                         "entry `" + name + "` claims " + std::to_string(skipped) + " bytes, over the limit of " +
+                             std::to_string(limits.max_total_bytes));
+      continue;
+    }
     while (name.rfind("./", 0) == 0) name.erase(0, 2);
     std::string norm = normalize_path("/" + name);
     if (name.empty() || name[0] == '/' || norm.substr(1) != name || name.find("/../") != std::string::npos)
@@ -102,11 +112,37 @@ Status extract_archive(const std::string& file, const std::string& dest, const I
   return Ok{};
 }
 
-Result<json> read_json(const std::string& dir, const std::string& rel, const ImageLimits& limits) {
-  auto root = Root::open(dir);
-  if (!root) return root.error();
-  auto text = root->read_file("/" + rel, limits.max_metadata_bytes);
+// No manifest, index or config nests deeper than a few levels. nlohmann::json builds the whole
+// DOM before it reports a syntax error, and 8 MiB of "[" would be 8 million nested arrays, over
+// 500 MB, so deeper text is refused before parsing.
+constexpr int kMaxJsonDepth = 64;
+
+bool nested_too_deep(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+Result<json> read_json(const MetaReader& read, const std::string& dir, const std::string& rel) {
+  auto text = read(rel);
   if (!text) return text.error();
+  if (nested_too_deep(*text))
+    return bad_input("parse", dir + "/" + rel, "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   try {
     return json::parse(*text);
   } catch (const json::exception& ex) {
@@ -125,6 +161,14 @@ Result<std::string> blob_path(const std::string& digest, const std::string& wher
   return "blobs/" + digest.substr(0, colon) + "/" + digest.substr(colon + 1);
 }
 
+// A string member, or `dflt` when `j` is not an object or the member is not a string: json::value()
+// would throw type_error for either, and manifests are untrusted (found by fuzz_image_meta).
+std::string str_of(const json& j, const char* key, const char* dflt = "") {
+  if (!j.is_object()) return dflt;
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : dflt;
+}
+
 std::vector<std::string> strings_of(const json& j) {
   std::vector<std::string> out;
   if (j.is_array())
@@ -136,9 +180,9 @@ std::vector<std::string> strings_of(const json& j) {
 // The OCI/Docker config blob's "config" object and platform.
 Status read_config(const json& j, ImageConfig& c) {
   if (!j.is_object()) return bad_input("read", "image config", "not a JSON object");
-  c.architecture = j.value("architecture", "");
-  c.os = j.value("os", "linux");
-  c.variant = j.value("variant", "");
+  c.architecture = str_of(j, "architecture");
+  c.os = str_of(j, "os", "linux");
+  c.variant = str_of(j, "variant");
   if (j.contains("config") && j["config"].is_object()) {
     const json& cfg = j["config"];
     if (cfg.contains("Entrypoint")) c.entrypoint = strings_of(cfg["Entrypoint"]);
@@ -166,7 +210,7 @@ std::string host_platform() {
 
 bool platform_matches(const json& p, const std::string& want) {
   if (!p.is_object()) return false;
-  std::string os = p.value("os", ""), arch = p.value("architecture", ""), variant = p.value("variant", "");
+  std::string os = str_of(p, "os"), arch = str_of(p, "architecture"), variant = str_of(p, "variant");
   std::string full = os + "/" + arch;
   return want == full || (!variant.empty() && want == full + "/" + variant);
 }
@@ -179,7 +223,7 @@ bool is_index(const std::string& mt) {
 bool tag_matches(const json& desc, const std::string& tag) {
   if (!desc.contains("annotations") || !desc["annotations"].is_object()) return false;
   for (const char* key : {"org.opencontainers.image.ref.name", "io.containerd.image.name"}) {
-    std::string v = desc["annotations"].value(key, "");
+    std::string v = str_of(desc["annotations"], key);
     if (v.empty()) continue;
     if (v == tag || v == tag + ":latest") return true;
     auto colon = v.rfind(':');
@@ -189,8 +233,8 @@ bool tag_matches(const json& desc, const std::string& tag) {
 }
 
 // Walks from index.json to one image manifest.
-Result<json> pick_manifest(const std::string& dir, const ImageSelect& sel, const ImageLimits& limits) {
-  auto index = read_json(dir, "index.json", limits);
+Result<json> pick_manifest(const MetaReader& read, const std::string& dir, const ImageSelect& sel) {
+  auto index = read_json(read, dir, "index.json");
   if (!index) return index.error();
   std::string want = sel.platform.empty() ? host_platform() : sel.platform;
   json current = *index;
@@ -213,15 +257,15 @@ Result<json> pick_manifest(const std::string& dir, const ImageSelect& sel, const
     if (!chosen) {
       std::string seen;
       for (const auto& d : cands)
-        if (d.contains("platform")) seen += (seen.empty() ? "" : ", ") + d["platform"].value("os", "") + "/" +
-                                          d["platform"].value("architecture", "");
+        if (d.contains("platform")) seen += (seen.empty() ? "" : ", ") + str_of(d["platform"], "os") + "/" +
+                                          str_of(d["platform"], "architecture");
       return bad_input("find image", dir, "no manifest for platform " + want + (seen.empty() ? "" : " (has " + seen + ")"));
     }
-    auto path = blob_path(chosen->value("digest", ""), dir);
+    auto path = blob_path(str_of(*chosen, "digest"), dir);
     if (!path) return path.error();
-    auto m = read_json(dir, *path, limits);
+    auto m = read_json(read, dir, *path);
     if (!m) return m.error();
-    std::string mt = chosen->value("mediaType", m->value("mediaType", ""));
+    std::string mt = str_of(*chosen, "mediaType", str_of(*m, "mediaType").c_str());
     if (is_index(mt) || (m->contains("manifests") && !m->contains("layers"))) {
       current = *m;
       continue;
@@ -233,22 +277,26 @@ Result<json> pick_manifest(const std::string& dir, const ImageSelect& sel, const
   return bad_input("read", dir + "/index.json", "indexes nested too deep");
 }
 
-Status open_oci(const std::string& dir, const ImageSelect& sel, const ImageLimits& limits, Image& img) {
-  auto m = pick_manifest(dir, sel, limits);
+}  // namespace
+
+namespace image_internal {
+
+Status read_oci_meta(const MetaReader& read, const std::string& dir, const ImageSelect& sel, Image& img) {
+  auto m = pick_manifest(read, dir, sel);
   if (!m) return m.error();
   if (!m->contains("config") || !(*m)["config"].is_object()) return bad_input("read", dir, "manifest without config");
-  img.config_digest = (*m)["config"].value("digest", "");
+  img.config_digest = str_of((*m)["config"], "digest");
   auto cpath = blob_path(img.config_digest, dir);
   if (!cpath) return cpath.error();
-  auto cfg = read_json(dir, *cpath, limits);
+  auto cfg = read_json(read, dir, *cpath);
   if (!cfg) return cfg.error();
   if (auto st = read_config(*cfg, img.config); !st) return st.error();
   if (!m->contains("layers") || !(*m)["layers"].is_array()) return bad_input("read", dir, "manifest without layers");
   for (const auto& l : (*m)["layers"]) {
     LayerRef ref;
-    ref.digest = l.value("digest", "");
-    ref.media_type = l.value("mediaType", "");
-    ref.size = l.value("size", uint64_t{0});
+    ref.digest = str_of(l, "digest");
+    ref.media_type = str_of(l, "mediaType");
+    if (l.is_object() && l.contains("size") && l["size"].is_number_unsigned()) ref.size = l["size"].get<uint64_t>();
     auto p = blob_path(ref.digest, dir);
     if (!p) return p.error();
     ref.file = dir + "/" + *p;
@@ -256,6 +304,10 @@ Status open_oci(const std::string& dir, const ImageSelect& sel, const ImageLimit
   }
   return Ok{};
 }
+
+}  // namespace image_internal
+
+namespace {
 
 // A relative name from manifest.json, checked like an archive entry.
 Result<std::string> docker_member(const std::string& dir, const json& j) {
@@ -266,8 +318,12 @@ Result<std::string> docker_member(const std::string& dir, const json& j) {
   return name;
 }
 
-Status open_docker(const std::string& dir, const ImageSelect& sel, const ImageLimits& limits, Image& img) {
-  auto m = read_json(dir, "manifest.json", limits);
+}  // namespace
+
+namespace image_internal {
+
+Status read_docker_meta(const MetaReader& read, const std::string& dir, const ImageSelect& sel, Image& img) {
+  auto m = read_json(read, dir, "manifest.json");
   if (!m) return m.error();
   if (!m->is_array() || m->empty()) return bad_input("read", dir + "/manifest.json", "no images");
   const json* chosen = nullptr;
@@ -287,7 +343,7 @@ Status open_docker(const std::string& dir, const ImageSelect& sel, const ImageLi
   auto cfg_name = docker_member(dir, chosen->value("Config", json()));
   if (!cfg_name) return cfg_name.error();
   img.config_digest = *cfg_name;
-  auto cfg = read_json(dir, *cfg_name, limits);
+  auto cfg = read_json(read, dir, *cfg_name);
   if (!cfg) return cfg.error();
   if (auto st = read_config(*cfg, img.config); !st) return st.error();
   if (!sel.platform.empty() && !platform_matches(*cfg, sel.platform))
@@ -303,6 +359,19 @@ Status open_docker(const std::string& dir, const ImageSelect& sel, const ImageLi
     img.layers.push_back(std::move(ref));
   }
   return Ok{};
+}
+
+}  // namespace image_internal
+
+namespace {
+
+// Metadata files of a layout on disk, read inside it (a symlinked index.json cannot point out).
+MetaReader layout_reader(const std::string& dir, const ImageLimits& limits) {
+  return [dir, limits](const std::string& rel) -> Result<std::string> {
+    auto root = Root::open(dir);
+    if (!root) return root.error();
+    return root->read_file("/" + rel, limits.max_metadata_bytes);
+  };
 }
 
 // Content addressing (image-spec descriptor.md): a blob whose sha256 is not its name is refused.
@@ -362,10 +431,10 @@ Result<Image> open_image(const std::string& source, const std::string& work_dir,
   bool has_manifest = ::access((dir + "/manifest.json").c_str(), F_OK) == 0;
   if (has_index) {
     img.format = archive ? ImageFormat::OciArchive : ImageFormat::OciLayout;
-    if (auto x = open_oci(dir, select, limits, img); !x) return x.error();
+    if (auto x = image_internal::read_oci_meta(layout_reader(dir, limits), dir, select, img); !x) return x.error();
   } else if (has_manifest) {
     img.format = ImageFormat::DockerArchive;
-    if (auto x = open_docker(dir, select, limits, img); !x) return x.error();
+    if (auto x = image_internal::read_docker_meta(layout_reader(dir, limits), dir, select, img); !x) return x.error();
   } else {
     return bad_input("open image", source, "neither an OCI layout (index.json) nor a docker-archive (manifest.json)");
   }
