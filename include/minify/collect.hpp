@@ -10,6 +10,7 @@
 
 #include "minify/fileset.hpp"
 #include "minify/inspect.hpp"
+#include "minify/packages.hpp"
 #include "minify/resolve.hpp"
 #include "minify/rootfs.hpp"
 #include "minify/trace.hpp"
@@ -49,6 +50,7 @@ struct CollectOptions {
   std::vector<std::string> exclude;        // --exclude GLOB
   std::vector<std::string> exclude_paths;  // the output itself, when inside the root
   bool implicit = true;
+  PackageSelection packages;               // --keep-package, --with-docs, --granularity
 };
 
 struct Collected {
@@ -57,6 +59,11 @@ struct Collected {
   std::vector<std::string> missing;  // libraries that did not resolve: "libfoo.so.1 (needed by /app/x)"
   size_t traced_added = 0;           // trace paths that entered the set
   size_t traced_skipped = 0;         // trace paths left out (written by the program, gone, special)
+  // The root's package database, and the set accounted against it. The set already carries the
+  // metadata of the contributing packages (status.d / apk installed).
+  PackageDb package_db;
+  PackageReport packages;
+  double package_seconds = 0;  // reading the database and accounting (for --verbose and tuning)
 };
 
 Result<Collected> build_fileset(const Root& root, const Analysis& analysis, const TraceLog* trace,

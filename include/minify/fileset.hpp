@@ -35,6 +35,8 @@ enum class ReasonKind {
   Directory,        // a directory on the way to another entry
   Dlopen,           // a dlopen() argument found in the code
   Generated,        // content made by minify (/etc/passwd of a scratch image, a new ld.so.cache)
+  Package,          // pulled in through the package database (--keep-package, --granularity,
+                    // /etc/os-release and copyright files scanners read)
 };
 
 std::string_view reason_kind_name(ReasonKind kind);  // "needed", "symlink-on-the-way", ...
@@ -145,10 +147,15 @@ class FileSet {
 // nullopt when the path is not in the set. Lines are "PATH: KIND DETAIL" and "PATH -> TARGET".
 std::optional<std::string> explain(const FileSet& set, std::string_view path);
 
+struct PackageReport;  // packages.hpp
+
 // report.json: every entry with its type, mode, size, link target, names, reasons and, when
-// `with_sha256` and a root is given, the sha256 of its content.
+// `with_sha256` and a root is given, the sha256 of its content. With `packages`, each entry names
+// its package and a "packages" section gives per package the kept and dropped files and the bytes
+// saved, the packages dropped entirely and the files no package owns.
 struct ReportOptions {
   bool with_sha256 = false;
+  const PackageReport* packages = nullptr;
 };
 Result<std::string> report_json(const FileSet& set, const Root* root, const ReportOptions& options = {});
 // Writes report_json() to `out_file` through a temporary file and rename.

@@ -7,6 +7,7 @@
 
 #include <functional>
 
+#include "minify/packages.hpp"
 #include "minify/result.hpp"
 #include <string>
 
@@ -29,6 +30,17 @@ Command add_pack_command(CLI::App& app);
 Command add_why_command(CLI::App& app);
 Command add_image_command(CLI::App& app);
 Command add_verify_command(CLI::App& app);
+
+// --keep-package NAME, --with-docs, --granularity file|package|module (package_flags.cpp).
+struct PackageFlags {
+  std::vector<std::string> keep;
+  bool with_docs = false;
+  std::string granularity = "file";
+};
+void add_package_flags(CLI::App* sub, PackageFlags& flags);
+PackageSelection package_selection(const PackageFlags& flags);
+// "3 of 866 dpkg packages ship files (...)": empty when the root has no package database.
+std::string package_summary(const PackageReport& report, double seconds);
 
 // Writes a whole text file (Dockerfile, trace.json, ...).
 Status write_text(const std::string& path, const std::string& text);

@@ -34,6 +34,7 @@ struct ImageOptions {
   std::vector<std::string> entrypoint, cmd, env, probes, keep, exclude;
   std::string timeout, grace, network, max_size;
   bool no_verify = false, zstd = false, keep_work = false, map_root = false;
+  PackageFlags packages;
 };
 
 std::string human(uint64_t b) {
@@ -242,6 +243,7 @@ int run_image(ImageOptions& o) {
   CollectOptions copt;
   copt.keep = o.keep;
   copt.exclude = o.exclude;
+  copt.packages = package_selection(o.packages);
   // The image's users and groups: its User may be a name.
   for (const char* f : {"/etc/passwd", "/etc/group"})
     if (root->stat(f, FollowLast::No)) copt.keep.push_back(f);
@@ -284,7 +286,9 @@ int run_image(ImageOptions& o) {
   fs::create_directories(o.out_dir, ec);
   if (ec) return fail(Error{ec.value(), "create", o.out_dir, {}});
   if (auto st = write_rootfs(set, *root, o.out_dir + "/rootfs"); !st) return fail(st.error());
-  if (auto st = write_report(set, &*root, o.out_dir + "/report.json"); !st) return fail(st.error());
+  ReportOptions ropt;
+  ropt.packages = &collected->packages;
+  if (auto st = write_report(set, &*root, o.out_dir + "/report.json", ropt); !st) return fail(st.error());
   if (auto st = write_text(o.out_dir + "/trace.json", to_json(*trace).dump(2) + "\n"); !st) return fail(st.error());
   // How the program ran, so that `minify verify -o DIR` runs it the same way.
   nlohmann::json run = {{"command", command}, {"env", config.env}, {"workdir", workdir}, {"user", config.user}};
@@ -304,6 +308,8 @@ int run_image(ImageOptions& o) {
     std::cerr << "minify: largest files left out:\n";
     for (const auto& [size, path] : left) std::cerr << "  " << human(size) << "  " << path << "\n";
   }
+  if (auto p = package_summary(collected->packages, collected->package_seconds); !p.empty())
+    std::cerr << "minify: packages: " << p << "\n";
   char times[160];
   std::snprintf(times, sizeof times, "minify: time: unpack %.2fs, trace %.2fs, pack %.2fs\n", t_unpack, t_trace, t_pack);
   std::cerr << times;
@@ -434,6 +440,7 @@ Command add_image_command(CLI::App& app) {
   sub->add_flag("--zstd", o->zstd, "Compress the layer with zstd");
   sub->add_flag("--no-verify", o->no_verify, "Do not run the minimized image once to check it");
   sub->add_flag("--map-root", o->map_root, "Map root in the sandbox to host root (default: host uid 100000)");
+  add_package_flags(sub, o->packages);
   return {sub, [o] { return run_image(*o); }};
 }
 

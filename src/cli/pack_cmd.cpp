@@ -33,6 +33,7 @@ struct PackOptions {
   std::string workdir, user;
   std::string base = "auto", from_stage = "builder", copy_style = "lines", pin_digest;
   std::vector<std::string> command;  // PROGRAM ARGS...
+  PackageFlags packages;
 };
 
 std::string format_bytes(uint64_t b) {
@@ -207,6 +208,7 @@ int run_pack(PackOptions& o) {
   copt.keep = o.keep;
   copt.exclude = o.exclude;
   copt.implicit = !o.no_implicit;
+  copt.packages = package_selection(o.packages);
   std::error_code ec;
   for (const auto& out : {o.out_dir, o.tar, o.oci}) {
     if (out.empty()) continue;
@@ -300,7 +302,9 @@ int run_pack(PackOptions& o) {
   if (auto st = write_rootfs(set, *root, staging.dir() + "/rootfs"); !st) return fail(st.error());
   if (auto st = write_generated(set, base, staging.dir() + "/generated"); !st) return fail(st.error());
   if (auto st = write_text(staging.dir() + "/Dockerfile", render_dockerfile(set, dopt)); !st) return fail(st.error());
-  if (auto st = write_report(set, &*root, staging.dir() + "/report.json"); !st) return fail(st.error());
+  ReportOptions ropt;
+  ropt.packages = &collected->packages;
+  if (auto st = write_report(set, &*root, staging.dir() + "/report.json", ropt); !st) return fail(st.error());
   if (trace)
     if (auto st = write_text(staging.dir() + "/trace.json", to_json(*trace).dump(2) + "\n"); !st) return fail(st.error());
   if (auto st = staging.commit(); !st) return fail(st.error());
@@ -358,6 +362,8 @@ int run_pack(PackOptions& o) {
   if (trace)
     std::cerr << "minify: trace: " << trace->process_count << " processes, " << trace->execs.size() << " execs, "
               << collected->traced_added << " paths used, exit status " << trace->exit.shell_status() << "\n";
+  if (auto p = package_summary(collected->packages, collected->package_seconds); !p.empty())
+    std::cerr << "minify: packages: " << p << "\n";
   std::cerr << "minify: base: " << base_name(base) << (base_why.empty() ? "" : " (" + base_why + ")") << "\n";
   std::cerr << "minify: wrote " << o.out_dir << "/{rootfs,Dockerfile,report.json" << (trace ? ",trace.json" : "") << "}";
   if (!o.tar.empty()) std::cerr << ", " << o.tar;
@@ -405,6 +411,7 @@ Command add_pack_command(CLI::App& app) {
   sub->add_option("--from-stage", o->from_stage, "Name of the builder stage in the Dockerfile (default builder)");
   sub->add_option("--copy-style", o->copy_style, "lines (explicit COPY lines, default) or rootfs (one COPY of minify's output)");
   sub->add_option("--pin-digest", o->pin_digest, "Pin the base image to this sha256 digest");
+  add_package_flags(sub, o->packages);
   // Everything from PROGRAM on belongs to the program, options included.
   sub->prefix_command();
   sub->footer("PROGRAM [ARGS...] come last; a PROGRAM without a slash is looked up in PATH.");

@@ -9,10 +9,13 @@
 // - every path the trace saw succeed, except what the program itself created or wrote;
 // - --keep; minus --exclude; /proc, /sys and /dev never (FileSet's rule);
 // - /etc/ld.so.cache when a library was found through it outside the loader's system
-//   directories, so that the minimal root's loader finds it the same way (--static-only too).
+//   directories, so that the minimal root's loader finds it the same way (--static-only too);
+// - through the package database (packages.hpp): --keep-package, --granularity, the release and
+//   copyright files scanners read, then the status.d / apk metadata of the packages that ship.
 #include "minify/collect.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 namespace minify {
@@ -196,6 +199,17 @@ Result<Collected> build_fileset(const Root& root, const Analysis& analysis, cons
     if (*n == 0) out.warnings.push_back("--keep " + k + " matched nothing");
   }
   for (const auto& w : analysis.warnings) out.warnings.push_back(w);
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto db = PackageDb::read(root);
+  if (!db) return db.error();
+  out.package_db = std::move(*db);
+  auto sel = apply_package_selection(out.set, root, out.package_db, options.packages);
+  if (!sel) return sel.error();
+  for (auto& w : sel->warnings) out.warnings.push_back(std::move(w));
+  out.packages = account_packages(out.set, root, out.package_db);
+  if (auto st = add_package_metadata(out.set, root, out.package_db, out.packages); !st) return st.error();
+  out.package_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
 

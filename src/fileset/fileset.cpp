@@ -16,7 +16,7 @@ namespace minify {
 
 namespace {
 
-constexpr std::array<std::pair<ReasonKind, std::string_view>, 12> kReasonNames = {{
+constexpr std::array<std::pair<ReasonKind, std::string_view>, 13> kReasonNames = {{
     {ReasonKind::Program, "program"},
     {ReasonKind::Needed, "needed"},
     {ReasonKind::Interpreter, "interpreter"},
@@ -29,6 +29,7 @@ constexpr std::array<std::pair<ReasonKind, std::string_view>, 12> kReasonNames =
     {ReasonKind::Directory, "directory"},
     {ReasonKind::Dlopen, "dlopen"},
     {ReasonKind::Generated, "generated"},
+    {ReasonKind::Package, "package"},
 }};
 
 // Pseudo file systems never enter an image: their contents are made by the kernel at run time.

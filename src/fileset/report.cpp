@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "minify/fileset.hpp"
+#include "minify/packages.hpp"
 
 namespace minify {
 
@@ -124,12 +125,48 @@ std::optional<std::string> explain(const FileSet& set, std::string_view path_in)
   return out;
 }
 
+namespace {
+
+json packages_json(const PackageReport& rep) {
+  json list = json::array();
+  json dropped = json::array();
+  uint64_t saved = 0;
+  for (const auto& u : rep.packages) {
+    saved += u.dropped_bytes;
+    json j = {{"name", u.name}, {"version", u.version}, {"architecture", u.architecture}};
+    if (u.kept.empty()) {
+      j["files"] = u.dropped.size();
+      j["bytes_saved"] = u.dropped_bytes;
+      dropped.push_back(std::move(j));
+      continue;
+    }
+    j["kept"] = u.kept;
+    j["dropped"] = u.dropped;
+    j["kept_bytes"] = u.kept_bytes;
+    j["bytes_saved"] = u.dropped_bytes;
+    list.push_back(std::move(j));
+  }
+  return {{"database", package_db_kind_name(rep.kind)},
+          {"path", rep.db_path},
+          {"bytes_saved", saved},
+          {"packages", std::move(list)},
+          {"dropped_entirely", std::move(dropped)},
+          {"unowned", rep.unowned}};
+}
+
+}  // namespace
+
 Result<std::string> report_json(const FileSet& set, const Root* root, const ReportOptions& options) {
   Totals t = set.totals();
+  std::unordered_map<std::string_view, std::string_view> owner;
+  if (options.packages)
+    for (const auto& u : options.packages->packages)
+      for (const auto& k : u.kept) owner.emplace(k, u.name);
   json entries = json::array();
   for (const auto& [path, e] : set) {
     json j;
     j["path"] = e.path;
+    if (auto o = owner.find(path); o != owner.end()) j["package"] = o->second;
     j["type"] = entry_type_name(e.type);
     j["mode"] = octal_mode(e.mode);
     if (e.type == EntryType::File) j["size"] = e.size;
@@ -151,6 +188,7 @@ Result<std::string> report_json(const FileSet& set, const Root* root, const Repo
   doc["version"] = 1;
   doc["totals"] = {{"files", t.files}, {"symlinks", t.symlinks}, {"directories", t.directories}, {"bytes", t.bytes}};
   doc["entries"] = std::move(entries);
+  if (options.packages) doc["packages"] = packages_json(*options.packages);
   return doc.dump(2) + "\n";
 }
 

@@ -1,0 +1,334 @@
+// What the package database adds to a file set (--keep-package, --granularity, the files
+// scanners read) and the per-package accounting of the final set. See include/minify/packages.hpp.
+//
+// Module granularity: Node resolves `require("x")` to node_modules/x (or node_modules/@scope/x)
+// and may read any file below it later, so one touched file keeps that directory. A Python
+// distribution lists its files in NAME.dist-info/RECORD (PEP 376/627: "path,hash,size" lines,
+// relative to the site directory); when no RECORD claims the touched top-level name (Debian's
+// dist-packages often have none), its top-level package directory stands in.
+#include <dirent.h>
+#include <fcntl.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "minify/packages.hpp"
+#include "packages/packages_internal.hpp"
+
+namespace minify {
+
+namespace {
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+
+// Entries that a run or the analysis asked for, as opposed to ones that only came along.
+bool touched(const Entry& e) {
+  if (e.generated || e.type == EntryType::Directory) return false;
+  return std::any_of(e.reasons.begin(), e.reasons.end(), [](const Reason& r) {
+    switch (r.kind) {
+      case ReasonKind::SymlinkOnTheWay:
+      case ReasonKind::Directory:
+      case ReasonKind::Generated:
+      case ReasonKind::Package:
+        return false;
+      case ReasonKind::Program:
+      case ReasonKind::Needed:
+      case ReasonKind::Interpreter:
+      case ReasonKind::Exec:
+      case ReasonKind::Opened:
+      case ReasonKind::Shebang:
+      case ReasonKind::Kept:
+      case ReasonKind::Implicit:
+      case ReasonKind::Dlopen:
+        return true;
+    }
+    return true;
+  });
+}
+
+// Files every scanner reads to name the distribution (Trivy's os analyzers, syft's linux
+// release detection): without them a package list cannot be matched to an advisory feed.
+constexpr std::array<std::string_view, 4> kReleaseFiles = {"/etc/os-release", "/etc/debian_version",
+                                                           "/etc/alpine-release", "/etc/lsb-release"};
+
+// "/usr/share/doc/NAME/copyright", the license file of a Debian package.
+bool is_copyright(std::string_view path) {
+  constexpr std::string_view doc = "/usr/share/doc/";
+  if (!path.starts_with(doc) || !path.ends_with("/copyright")) return false;
+  std::string_view mid = path.substr(doc.size(), path.size() - doc.size() - 10);
+  return !mid.empty() && mid.find('/') == std::string_view::npos;
+}
+
+// A package lists a directory that the root has turned into a symlink (merged-/usr's /bin, /lib):
+// from the package's point of view it is still that directory, not a file of its own.
+bool is_dir_link(const Root& root, const std::string& path) {
+  auto st = root.stat(path, FollowLast::Yes);
+  return st && S_ISDIR(st->st_mode);
+}
+
+class Selector {
+ public:
+  Selector(FileSet& set, const Root& root, const PackageDb& db, const PackageSelection& sel, SelectionResult& out)
+      : set_(set), root_(root), db_(db), sel_(sel), out_(out) {}
+
+  void add(const std::string& path, const std::string& detail, bool recursive = false) {
+    auto r = set_.add(root_, path, Reason{ReasonKind::Package, detail}, recursive);
+    if (!r && r.error().err != ENOENT) out_.warnings.push_back(r.error().message());
+  }
+
+  void add_package(size_t index, const std::string& detail) {
+    if (!done_.insert(index).second) return;
+    const Package& p = db_.packages()[index];
+    size_t missing = 0;
+    for (const auto& f : p.files) {
+      if (!sel_.with_docs && is_doc_path(f.path)) continue;
+      auto st = root_.stat(f.path, FollowLast::No);
+      if (!st) {
+        ++missing;
+        continue;
+      }
+      if (S_ISDIR(st->st_mode)) continue;  // a directory comes with the files inside it
+      add(f.path, detail);
+    }
+    if (missing > 0)
+      out_.warnings.push_back("package " + p.name + ": " + std::to_string(missing) + " listed file" +
+                              (missing == 1 ? " is" : "s are") + " not in the root");
+  }
+
+  void add_release_files() {
+    for (auto p : kReleaseFiles)
+      if (root_.stat(p, FollowLast::No)) add(std::string(p), "scanners identify the distribution by it");
+  }
+
+  void add_module_of(const std::string& path) {
+    if (auto n = path.rfind("/node_modules/"); n != std::string::npos) {
+      size_t start = n + 14;
+      size_t end = path.find('/', start);
+      if (end != std::string::npos && path[start] == '@') end = path.find('/', end + 1);
+      if (end == std::string::npos) return;  // a file directly in node_modules
+      std::string dir = path.substr(0, end);
+      if (modules_.insert(dir).second) add(dir, "Node module of " + path, true);
+      return;
+    }
+    for (std::string_view site : {"/site-packages/", "/dist-packages/"}) {
+      auto n = path.rfind(site);
+      if (n == std::string::npos) continue;
+      std::string site_dir = path.substr(0, n + site.size() - 1);
+      size_t start = n + site.size();
+      size_t end = path.find('/', start);
+      std::string top = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      if (top == "__pycache__" || top.ends_with(".dist-info") || top.ends_with(".egg-info")) return;
+      // "six.py" and "six" are both the distribution's top-level name "six".
+      std::string name = top.ends_with(".py") ? top.substr(0, top.size() - 3) : top;
+      if (!modules_.insert(site_dir + "/" + name).second) return;
+      const auto& records = records_of(site_dir);
+      if (auto r = records.find(name); r != records.end()) {
+        for (const auto& f : r->second) add(f, "Python distribution of " + path);
+        return;
+      }
+      if (end != std::string::npos) add(site_dir + "/" + top, "Python package of " + path, true);
+      return;
+    }
+  }
+
+ private:
+  // Top-level name -> files, from every *.dist-info/RECORD in a site directory.
+  const std::map<std::string, std::vector<std::string>>& records_of(const std::string& site_dir) {
+    auto [it, inserted] = records_.try_emplace(site_dir);
+    if (!inserted) return it->second;
+    auto names = list_dir(root_, site_dir);
+    if (!names) return it->second;
+    for (const auto& n : *names) {
+      if (!n.ends_with(".dist-info")) continue;
+      auto text = root_.read_file(site_dir + "/" + n + "/RECORD");
+      if (!text) continue;
+      std::vector<std::string> files;
+      std::set<std::string> tops;
+      size_t pos = 0;
+      while (pos < text->size()) {
+        size_t nl = text->find('\n', pos);
+        if (nl == std::string::npos) nl = text->size();
+        std::string line = text->substr(pos, nl - pos);
+        pos = nl + 1;
+        // Paths with a comma are quoted (csv); cut at the last two commas instead.
+        auto c2 = line.rfind(',');
+        auto c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos : line.rfind(',', c2 - 1);
+        if (c1 == std::string::npos) continue;
+        std::string rel = line.substr(0, c1);
+        if (rel.size() >= 2 && rel.front() == '"' && rel.back() == '"') rel = rel.substr(1, rel.size() - 2);
+        if (rel.empty() || rel.front() == '/') continue;
+        files.push_back(normalize_path(site_dir + "/" + rel));
+        std::string top = rel.substr(0, rel.find('/'));
+        if (top.ends_with(".py")) top.resize(top.size() - 3);
+        if (top != ".." && !top.ends_with(".dist-info") && top != "__pycache__") tops.insert(top);
+      }
+      for (const auto& t : tops) {
+        auto& v = it->second[t];
+        v.insert(v.end(), files.begin(), files.end());
+      }
+    }
+    return it->second;
+  }
+
+  FileSet& set_;
+  const Root& root_;
+  const PackageDb& db_;
+  const PackageSelection& sel_;
+  SelectionResult& out_;
+  std::set<size_t> done_;
+  std::set<std::string> modules_;
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> records_;
+};
+
+}  // namespace
+
+Result<std::vector<std::string>> list_dir(const Root& root, const std::string& dir) {
+  auto fd = root.open_read(dir);
+  if (!fd) return fd.error();
+  std::unique_ptr<DIR, DirCloser> d(::fdopendir(fd->get()));
+  if (!d) return sys_error("opendir", dir);
+  fd->release();
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* de = ::readdir(d.get())) {
+    std::string_view n = de->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  if (errno != 0) return sys_error("readdir", dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool is_doc_path(std::string_view path) {
+  if (is_copyright(path)) return false;
+  for (std::string_view d : {"/usr/share/doc/", "/usr/share/man/", "/usr/share/info/", "/usr/share/doc-base/",
+                             "/usr/share/gtk-doc/"})
+    if (path.starts_with(d)) return true;
+  std::string_view base = path.substr(path.rfind('/') + 1);
+  return base.starts_with("changelog") || base.starts_with("ChangeLog") || base.starts_with("NEWS.Debian");
+}
+
+std::string_view granularity_name(Granularity g) {
+  switch (g) {
+    case Granularity::File: return "file";
+    case Granularity::Package: return "package";
+    case Granularity::Module: return "module";
+  }
+  return "?";
+}
+
+std::optional<Granularity> parse_granularity(std::string_view name) {
+  for (Granularity g : {Granularity::File, Granularity::Package, Granularity::Module})
+    if (granularity_name(g) == name) return g;
+  return std::nullopt;
+}
+
+Result<SelectionResult> apply_package_selection(FileSet& set, const Root& root, const PackageDb& db,
+                                                const PackageSelection& selection) {
+  SelectionResult out;
+  size_t before = set.size();
+  Selector s(set, root, db, selection, out);
+  for (const auto& name : selection.keep_packages) {
+    auto i = db.index_of(name);
+    if (!i)
+      return bad_input("--keep-package", name,
+                       db.kind() == PackageDbKind::None ? "the root has no package database (dpkg or apk)"
+                                                        : "no such package in " + db.db_path());
+    s.add_package(*i, "--keep-package " + name);
+  }
+  if (selection.granularity != Granularity::File) {
+    std::vector<std::string> paths;
+    for (const auto& [path, e] : set)
+      if (touched(e)) paths.push_back(path);
+    for (const auto& p : paths) {
+      if (selection.granularity == Granularity::Module) {
+        s.add_module_of(p);
+      } else if (auto owner = db.owner_index(p)) {
+        s.add_package(*owner, "package " + db.packages()[*owner].name + " of " + p);
+      }
+    }
+  }
+  s.add_release_files();
+  // The license of every package that ships a file (distroless images carry these too).
+  std::set<size_t> contributing;
+  for (const auto& [path, e] : set)
+    if (e.type != EntryType::Directory && !e.generated)
+      if (auto o = db.owner_index(path)) contributing.insert(*o);
+  for (size_t i : contributing)
+    for (const auto& f : db.packages()[i].files)
+      if (is_copyright(f.path) && root.stat(f.path, FollowLast::No))
+        s.add(f.path, "license of package " + db.packages()[i].name);
+  out.files_added = set.size() - before;
+  return out;
+}
+
+size_t PackageReport::contributing() const {
+  return static_cast<size_t>(std::count_if(packages.begin(), packages.end(), [](const PackageUsage& u) { return !u.kept.empty(); }));
+}
+
+PackageReport account_packages(const FileSet& set, const Root& root, const PackageDb& db) {
+  PackageReport rep;
+  rep.kind = db.kind();
+  rep.db_path = db.db_path();
+  // Files not in the set are looked up one directory at a time: one open per directory and an
+  // fstatat(AT_SYMLINK_NOFOLLOW) of a single name below it, which cannot leave the root.
+  struct Pending {
+    std::string dir, base;
+    size_t package, file;
+  };
+  std::vector<Pending> pending;
+  const auto& pkgs = db.packages();
+  rep.packages.resize(pkgs.size());
+  for (size_t i = 0; i < pkgs.size(); ++i) {
+    PackageUsage& u = rep.packages[i];
+    u.package = i;
+    u.name = pkgs[i].name;
+    u.version = pkgs[i].version;
+    u.architecture = pkgs[i].architecture;
+    for (size_t j = 0; j < pkgs[i].files.size(); ++j) {
+      const std::string& path = pkgs[i].files[j].path;
+      if (const Entry* e = set.find(path)) {
+        if (e->type == EntryType::Directory || (e->type == EntryType::Symlink && is_dir_link(root, path))) continue;
+        u.kept.push_back(path);
+        if (e->type == EntryType::File) u.kept_bytes += e->size;
+      } else if (path != "/") {
+        pending.push_back({dirname_of(path), basename_of(path), i, j});
+      }
+    }
+  }
+  std::sort(pending.begin(), pending.end(), [](const Pending& a, const Pending& b) {
+    return std::tie(a.dir, a.package, a.file) < std::tie(b.dir, b.package, b.file);
+  });
+  std::string open_dir;
+  Result<UniqueFd> dfd = Error{};
+  for (const auto& p : pending) {
+    if (p.dir != open_dir) {
+      open_dir = p.dir;
+      dfd = root.open_read(p.dir);
+    }
+    if (!dfd) continue;
+    struct stat st;
+    if (::fstatat(dfd->get(), p.base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode)) continue;
+    if (S_ISLNK(st.st_mode) && is_dir_link(root, pkgs[p.package].files[p.file].path)) continue;
+    PackageUsage& u = rep.packages[p.package];
+    u.dropped.push_back(pkgs[p.package].files[p.file].path);
+    if (S_ISREG(st.st_mode)) u.dropped_bytes += static_cast<uint64_t>(st.st_size);
+  }
+  for (auto& u : rep.packages) {
+    std::sort(u.dropped.begin(), u.dropped.end());
+    u.dropped.erase(std::unique(u.dropped.begin(), u.dropped.end()), u.dropped.end());
+    std::sort(u.kept.begin(), u.kept.end());
+    u.kept.erase(std::unique(u.kept.begin(), u.kept.end()), u.kept.end());
+    if (u.kept.empty()) rep.dropped_entirely.push_back(u.name);
+  }
+  for (const auto& [path, e] : set)
+    if (e.type != EntryType::Directory && !e.generated && !db.owner_index(path)) rep.unowned.push_back(path);
+  return rep;
+}
+
+}  // namespace minify
