@@ -113,6 +113,10 @@ struct ElfDetailOptions {
   // imports turn this off: a large C++ library defines tens of thousands. The entries stay (with
   // empty names), so symbol indices still line up.
   bool defined_symbol_names = true;
+  // When set, only imports whose name it keeps get their name and version copied (the others
+  // stay nameless, like defined symbols above, and name no import slot). A program imports
+  // thousands of symbols; inspect looks at a few dozen.
+  bool (*keep_import)(std::string_view symbol_name) = nullptr;
 };
 
 // Reads an ELF image already in memory (a MappedFile's bytes). Structural damage in optional

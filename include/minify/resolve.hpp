@@ -119,6 +119,18 @@ class Resolver {
   // not ELF, truncated. Missing libraries are data, in Closure::missing.
   Result<Closure> closure(std::string_view file);
 
+  // What dlopen(`name`) called from object `requester` of `program` adds to its link map, as
+  // ld.so does (elf/dl-open.c: _dl_map_object with the caller's link map for the search, then
+  // the new object's dependencies breadth first). `program` must come from closure() of this
+  // Resolver. A static program dlopens with its libc's built-in search (the cache and the
+  // system directories of the root's glibc loader).
+  struct ExtraLoad {
+    Closure map;     // `program`'s map with what the load added appended
+    int object = -1; // index in map.objects of what `name` bound to (maybe an older object)
+    std::optional<MissingLibrary> missing;  // `name` itself did not resolve
+  };
+  Result<ExtraLoad> load_extra(const Closure& program, int requester, std::string_view name);
+
   // Problems that did not stop the analysis (an unreadable ld.so.cache, ...), in order.
   const std::vector<std::string>& warnings() const { return warnings_; }
 

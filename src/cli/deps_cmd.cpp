@@ -34,7 +34,7 @@ nlohmann::json object_json(const Closure& c, const LoadedObject& o) {
       {"real_path", o.real_path},
       {"found_by", found_by_name(o.how)},
       {"search_dir", o.search_dir.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.search_dir)},
-      {"needed_by", needed_by},
+      {"needed_by", std::move(needed_by)},
       {"soname", e.soname.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.soname)},
       {"needed", e.needed},
       {"rpath", path_list_json(e.rpath, o.rpath)},
@@ -71,8 +71,8 @@ nlohmann::json closure_json(const Closure& c) {
       {"runpath", path_list_json(e.runpath, prog.runpath)},
       {"nodeflib", e.nodeflib()},
       {"default_dirs", c.default_dirs},
-      {"libraries", libs},
-      {"unresolved", missing},
+      {"libraries", std::move(libs)},
+      {"unresolved", std::move(missing)},
   };
 }
 
@@ -174,7 +174,7 @@ int run_deps(const DepsOptions& opt) {
   if (opt.json) {
     nlohmann::json files = nlohmann::json::array();
     for (const auto& c : closures) files.push_back(closure_json(c));
-    nlohmann::json doc = {{"root", root->host_dir()}, {"env", {{"LD_LIBRARY_PATH", env.ld_library_path}}}, {"files", files}};
+    nlohmann::json doc = {{"root", root->host_dir()}, {"env", {{"LD_LIBRARY_PATH", env.ld_library_path}}}, {"files", std::move(files)}};
     std::cout << doc.dump(2) << "\n";
   } else if (tree) {
     for (const auto& c : closures) print_tree(c);

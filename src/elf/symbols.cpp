@@ -135,9 +135,13 @@ void read_dynamic_symbols(Elf* elf, std::string_view image, const DynamicTags& t
     if (gelf_getsym(syms, static_cast<int>(i), &s) == nullptr) break;
     ElfSymbol& sym = d.dynsym.emplace_back();
     sym.defined = s.st_shndx != SHN_UNDEF;
-    bool named = !sym.defined || opt.defined_symbol_names;
-    if (named)
-      if (auto n = str(s.st_name)) sym.name = std::string(*n);
+    bool named = sym.defined ? opt.defined_symbol_names : true;
+    if (auto n = named ? str(s.st_name) : std::nullopt) {
+      if (!sym.defined && opt.keep_import != nullptr && !opt.keep_import(*n))
+        named = false;
+      else
+        sym.name = std::string(*n);
+    }
     sym.bind = GELF_ST_BIND(s.st_info);
     sym.type = GELF_ST_TYPE(s.st_info);
     sym.value = s.st_value;

@@ -83,26 +83,14 @@ bool contains(std::string_view hay, std::string_view needle) {
   return ::memmem(hay.data(), hay.size(), needle.data(), needle.size()) != nullptr;
 }
 
-// Inspect looks at what objects import; definitions come from .symtab for static files.
-constexpr ElfDetailOptions kImportsOnly{false};
-
 bool symtab_filter(std::string_view name) {
   return is_needs_symbol(name) || name == "dlopen" || name == "dlmopen" || name == "__libc_dlopen_mode" ||
-         name == "g_module_open" || name == "__libc_start_main" || name == "x_cgo_init";
+         name == "g_module_open" || name == "g_module_open_full" || name == "__libc_start_main" || name == "x_cgo_init";
 }
 
-std::string multiarch_tuple(uint16_t machine) {
-  switch (machine) {
-    case EM_X86_64: return "x86_64-linux-gnu";
-    case EM_AARCH64: return "aarch64-linux-gnu";
-    case EM_386: return "i386-linux-gnu";
-    case EM_ARM: return "arm-linux-gnueabihf";
-    case EM_RISCV: return "riscv64-linux-gnu";
-    case EM_PPC64: return "powerpc64le-linux-gnu";
-    case EM_S390: return "s390x-linux-gnu";
-    default: return "";
-  }
-}
+// Inspect looks only at the imports the needs rules and the dlopen scan name; definitions come
+// from .symtab for static files.
+constexpr ElfDetailOptions kImportsOnly{false, &symtab_filter};
 
 bool has_note(const ElfDetail& d, std::string_view owner, uint32_t type) {
   return std::any_of(d.notes.begin(), d.notes.end(), [&](const ElfNote& n) { return n.owner == owner && n.type == type; });
@@ -129,22 +117,10 @@ struct Inspector::Impl {
   InspectOptions opt;
   Resolver resolver;
   std::unordered_map<std::string, std::shared_ptr<const ObjectFacts>> facts_cache;
-  bool cache_read = false;
-  std::optional<LdCache> ld_cache;
   std::optional<std::optional<std::string>> nsswitch;
-  std::unordered_map<std::string, DlopenTarget> search_cache;  // resolve_name's directory searches
   std::unordered_map<std::string, std::string> glibc_versions;  // libc.so.6 real path -> "2.36"
 
   Impl(const Root& r, InspectOptions o) : root(r), opt(std::move(o)), resolver(r, opt.env) {}
-
-  const LdCache* cache() {
-    if (!cache_read) {
-      cache_read = true;
-      if (auto bytes = root.read_file("/etc/ld.so.cache"))
-        if (auto parsed = parse_ld_cache(*bytes)) ld_cache = std::move(*parsed);
-    }
-    return ld_cache ? &*ld_cache : nullptr;
-  }
 
   const std::optional<std::string>& nsswitch_conf() {
     if (!nsswitch) {
@@ -235,114 +211,27 @@ struct Inspector::Impl {
     return number;
   }
 
-  // A candidate file for a dlopen name: present, ELF, and loadable next to `want`.
-  bool candidate(const std::string& path, const ElfIdent& want) {
-    auto fd = root.open_read(path);
-    if (!fd) return false;
-    auto id = read_elf_ident(fd->get(), path);
-    return id && id->compatible_with(want);
-  }
-
-  // Resolves `name` as ld.so would for a DT_NEEDED entry of closure object `requester`.
+  // Resolves `name` as ld.so resolves dlopen(name) called from closure object `requester`: the
+  // Resolver's own search (RPATH stack, LD_LIBRARY_PATH, RUNPATH, ld.so.cache, system
+  // directories, glibc-hwcaps, files of another class skipped), then what the library itself
+  // loads beyond what the program already has.
   void resolve_name(const Closure& c, int requester, const std::string& name, DlopenTarget& t) {
-    const ElfIdent& want = c.objects[0].elf->ident;
-    auto found = [&](std::string path, FoundBy how) {
-      t.resolved = true;
-      t.path = std::move(path);
-      t.how = how;
-      auto r = root.resolve(t.path);
-      t.real_path = r ? r->path : t.path;
-    };
-    if (name.find('/') != std::string::npos) {
-      std::string p = normalize_path(join_path(opt.env.cwd, name));
-      if (candidate(p, want)) found(p, FoundBy::Path);
+    auto x = resolver.load_extra(c, std::max(requester, 0), name);
+    if (!x) {
+      t.unknown_reason = x.error().message();
       return;
     }
-    for (const auto& o : c.objects)
-      if (o.name == name || (o.elf && o.elf->soname == name)) return found(o.path, FoundBy::Loaded);
-    // The search below depends only on the name, the loader and the RPATH/RUNPATH in effect:
-    // remember it, since every program looks up the same NSS modules.
-    size_t req0 = static_cast<size_t>(std::max(requester, 0));
-    std::string key = name + '\n' + std::to_string(static_cast<int>(c.family)) + '\n' + std::to_string(want.machine);
-    for (int l = static_cast<int>(req0); l >= 0 && static_cast<size_t>(l) < c.objects.size(); l = c.objects[static_cast<size_t>(l)].loader) {
-      for (const auto& d : c.objects[static_cast<size_t>(l)].rpath) key += "\nR" + d;
-      for (const auto& d : c.objects[static_cast<size_t>(l)].runpath) key += "\nU" + d;
-    }
-    for (const auto& d : c.objects[0].rpath) key += "\nr" + d;
-    if (req0 < c.objects.size() && c.objects[req0].elf && c.objects[req0].elf->nodeflib()) key += "\nnodeflib";
-    for (const auto& d : c.default_dirs) key += "\nD" + d;
-    if (auto hit = search_cache.find(key); hit != search_cache.end()) {
-      const DlopenTarget& h = hit->second;
-      t.resolved = h.resolved, t.path = h.path, t.real_path = h.real_path, t.how = h.how, t.searched = h.searched;
+    if (x->object < 0) {
+      if (x->missing) t.searched = x->missing->searched;
       return;
     }
-    search_uncached(c, requester, name, t);
-    search_cache.emplace(std::move(key), t);
-  }
-
-  void search_uncached(const Closure& c, int requester, const std::string& name, DlopenTarget& t) {
-    const ElfIdent& want = c.objects[0].elf->ident;
-    auto found = [&](std::string path, FoundBy how) {
-      t.resolved = true;
-      t.path = std::move(path);
-      t.how = how;
-      auto r = root.resolve(t.path);
-      t.real_path = r ? r->path : t.path;
-    };
-    auto try_dirs = [&](const std::vector<std::string>& dirs, FoundBy how) {
-      for (const auto& d : dirs) {
-        t.searched.push_back(d);
-        std::string p = d == "/" ? "/" + name : d + "/" + name;
-        if (candidate(p, want)) {
-          found(p, how);
-          return true;
-        }
-      }
-      return false;
-    };
-    size_t req = static_cast<size_t>(std::max(requester, 0));
-    const LoadedObject* ro = req < c.objects.size() ? &c.objects[req] : nullptr;
-    bool nodeflib = ro && ro->elf && ro->elf->nodeflib();
-    if (c.family == LoaderFamily::Musl) {
-      if (try_dirs(opt.env.ld_library_path, FoundBy::LdLibraryPath)) return;
-      for (int l = static_cast<int>(req); l >= 0 && static_cast<size_t>(l) < c.objects.size(); l = c.objects[static_cast<size_t>(l)].loader) {
-        if (try_dirs(c.objects[static_cast<size_t>(l)].rpath, FoundBy::Rpath)) return;
-        if (try_dirs(c.objects[static_cast<size_t>(l)].runpath, FoundBy::Runpath)) return;
-      }
-      try_dirs(c.default_dirs, FoundBy::DefaultPath);
-      return;
-    }
-    if (ro && ro->runpath.empty()) {
-      // The RPATH stack: the object's own, then its loaders' (elf/dl-load.c _dl_map_object).
-      for (int l = static_cast<int>(req); l >= 0 && static_cast<size_t>(l) < c.objects.size(); l = c.objects[static_cast<size_t>(l)].loader)
-        if (try_dirs(c.objects[static_cast<size_t>(l)].rpath, FoundBy::Rpath)) return;
-      if (req != 0 && try_dirs(c.objects[0].rpath, FoundBy::Rpath)) return;
-    }
-    if (try_dirs(opt.env.ld_library_path, FoundBy::LdLibraryPath)) return;
-    if (ro && try_dirs(ro->runpath, FoundBy::Runpath)) return;
-    if (!nodeflib) {
-      t.searched.push_back("ld.so.cache");
-      if (const LdCache* lc = cache()) {
-        auto flags = ld_cache_flags_for(want);
-        for (const auto& e : lc->entries)
-          if (e.name == name && e.hwcaps.empty() && e.legacy_hwcap == 0 &&
-              std::find(flags.begin(), flags.end(), e.flags) != flags.end() && candidate(e.path, want))
-            return found(e.path, FoundBy::LdSoCache);
-      }
-      std::vector<std::string> dirs = c.default_dirs;
-      if (dirs.empty()) {
-        std::string tuple = multiarch_tuple(want.machine);
-        if (!tuple.empty()) dirs = {"/lib/" + tuple, "/usr/lib/" + tuple};
-        for (const char* d : {"/lib64", "/usr/lib64", "/lib", "/usr/lib"}) dirs.emplace_back(d);
-      }
-      try_dirs(dirs, FoundBy::DefaultPath);
-    }
-  }
-
-  void fill_target_closure(DlopenTarget& t) {
-    if (!t.resolved) return;
-    if (auto c = resolver.closure(t.path))
-      for (size_t i = 1; i < c->objects.size(); ++i) t.closure.push_back(c->objects[i].path);
+    const LoadedObject& o = x->map.objects[static_cast<size_t>(x->object)];
+    t.resolved = true;
+    t.path = o.path;
+    t.real_path = o.real_path;
+    t.how = static_cast<size_t>(x->object) < c.objects.size() ? FoundBy::Loaded : o.how;
+    for (size_t i = c.objects.size(); i < x->map.objects.size(); ++i)
+      if (static_cast<int>(i) != x->object) t.closure.push_back(x->map.objects[i].path);
   }
 
   Status inspect_elf(const std::string& path, const std::string& real_path, FileReport& rep);
@@ -486,7 +375,6 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
       if (call.name) {
         t.name = *call.name;
         resolve_name(c, requester, t.name, t);
-        fill_target_closure(t);
       } else {
         t.unknown_reason = call.unknown_reason;
       }
@@ -495,7 +383,6 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
     for (auto t : f.dlopen_notes) {
       t.object = f.path;
       resolve_name(c, requester, t.name, t);
-      fill_target_closure(t);
       rep.dlopen.push_back(std::move(t));
     }
     for (const auto& p : f.problems)

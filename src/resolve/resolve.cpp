@@ -351,8 +351,11 @@ struct Resolver::Impl {
       if (auto image = root.read_file(interp, 16 << 20)) c.system_dirs = system_dirs_from_loader(*image);
     if (c.system_dirs.empty()) {
       std::string tuple = multiarch_tuple(id);
-      auto st = root.stat("/usr/lib/" + tuple);
-      if (!tuple.empty() && st && S_ISDIR(st->st_mode))
+      auto is_dir = [&](const std::string& d) {
+        auto st = root.stat(d);
+        return st && S_ISDIR(st->st_mode);
+      };
+      if (!tuple.empty() && (is_dir("/usr/lib/" + tuple) || is_dir("/lib/" + tuple)))
         c.system_dirs = {"/lib/" + tuple, "/usr/lib/" + tuple, "/lib", "/usr/lib"};
       else if (is64(id))
         c.system_dirs = {"/lib64", "/usr/lib64"};
@@ -492,8 +495,13 @@ class MapBuilder {
   MapBuilder(Resolver::Impl& impl, Closure& out) : r_(impl), c_(out) {}
 
   Status run(std::string_view file);
+  // Takes up a map built by run() (copied into `out`) to load `name` into it from `requester`.
+  // Returns the index `name` bound to, or -1 (the reason is the last entry of out.missing).
+  int load_more(int requester, const std::string& name);
 
  private:
+  void configure(const ElfInfo& program);
+  void load_queue(std::deque<int> queue);
   const ElfIdent& want() const { return c_.objects[0].elf->ident; }
   DstValues dst_for(int obj) const;
   std::vector<std::string> expand_list(const std::optional<std::string>& list, int obj) const;
@@ -697,16 +705,9 @@ void MapBuilder::load_needed(int requester, const std::string& name) {
   note_dep(add_object(std::move(o), p));
 }
 
-Status MapBuilder::run(std::string_view file) {
-  std::string path = std::string(file);
-  const Probe& p = r_.probe(path);
-  if (p.kind == Probe::Kind::Missing) {
-    auto fd = r_.root.open_read(path);
-    if (!fd) return fd.error();
-  }
-  if (p.kind != Probe::Kind::Found)
-    return bad_input("read ELF", path, p.kind == Probe::Kind::Invalid ? p.reason : "not a regular file");
-  const ElfInfo& e = *p.elf;
+// The loader family, its path and its configuration, from the program's headers. The loader's
+// configuration comes first: $LIB in the program's own DT_RPATH needs it.
+void MapBuilder::configure(const ElfInfo& e) {
   if (e.interp)
     interp_ = *e.interp;
   if (e.interp && basename_of(*e.interp).rfind("ld-musl-", 0) == 0) {
@@ -719,13 +720,25 @@ Status MapBuilder::run(std::string_view file) {
     c_.family = musl ? LoaderFamily::Musl : LoaderFamily::Glibc;
     interp_ = musl ? "/lib/ld-musl-" + musl_arch(e.ident) + ".so.1" : default_glibc_interp(e.ident);
   }
-  // The loader's configuration comes first: $LIB in the program's own DT_RPATH needs it.
   if (c_.family == LoaderFamily::Glibc) {
     glibc_ = r_.glibc_config(interp_, e.ident);
     c_.default_dirs = glibc_.system_dirs;
   } else if (c_.family == LoaderFamily::Musl) {
     c_.default_dirs = r_.musl_sys_path(interp_);
   }
+}
+
+Status MapBuilder::run(std::string_view file) {
+  std::string path = std::string(file);
+  const Probe& p = r_.probe(path);
+  if (p.kind == Probe::Kind::Missing) {
+    auto fd = r_.root.open_read(path);
+    if (!fd) return fd.error();
+  }
+  if (p.kind != Probe::Kind::Found)
+    return bad_input("read ELF", path, p.kind == Probe::Kind::Invalid ? p.reason : "not a regular file");
+  const ElfInfo& e = *p.elf;
+  configure(e);
   LoadedObject prog;
   prog.name = path;
   prog.path = path;
@@ -753,7 +766,12 @@ Status MapBuilder::run(std::string_view file) {
       if (c_.objects.size() > before) queue.push_back(static_cast<int>(before));
     }
   }
-  // Breadth-first, as _dl_map_object_deps does: the order decides which copy a name binds to.
+  load_queue(std::move(queue));
+  return Ok{};
+}
+
+// Breadth-first, as _dl_map_object_deps does: the order decides which copy a name binds to.
+void MapBuilder::load_queue(std::deque<int> queue) {
   while (!queue.empty()) {
     int idx = queue.front();
     queue.pop_front();
@@ -764,7 +782,37 @@ Status MapBuilder::run(std::string_view file) {
       for (size_t n = before; n < c_.objects.size(); ++n) queue.push_back(static_cast<int>(n));
     }
   }
-  return Ok{};
+}
+
+int MapBuilder::load_more(int requester, const std::string& name) {
+  const ElfInfo& e = *c_.objects[0].elf;
+  bool static_program = c_.family == LoaderFamily::None;
+  configure(e);
+  if (static_program && !e.interp) {
+    // A static program's dlopen searches like the system's glibc loader would.
+    c_.family = LoaderFamily::Glibc;
+    interp_ = default_glibc_interp(e.ident);
+    glibc_ = r_.glibc_config(interp_, e.ident);
+    c_.default_dirs = glibc_.system_dirs;
+  }
+  for (size_t i = 0; i < c_.objects.size(); ++i) {
+    const LoadedObject& o = c_.objects[i];
+    int idx = static_cast<int>(i);
+    by_inode_.emplace(r_.probe(o.path).id, idx);
+    add_names(idx, o.path);
+    add_names(idx, o.name);
+    if (c_.family == LoaderFamily::Musl)
+      add_names(idx, basename_of(o.path));
+    else if (!o.elf->soname.empty())
+      add_names(idx, o.elf->soname);
+  }
+  size_t before = c_.objects.size(), missing_before = c_.missing.size();
+  load_needed(requester, name);
+  if (c_.missing.size() > missing_before && c_.missing[missing_before].name == name) return -1;
+  std::deque<int> queue;
+  for (size_t n = before; n < c_.objects.size(); ++n) queue.push_back(static_cast<int>(n));
+  load_queue(std::move(queue));
+  return lookup_loaded(name);
 }
 
 }  // namespace
@@ -774,6 +822,19 @@ Result<Closure> Resolver::closure(std::string_view file) {
   MapBuilder b(*impl_, c);
   if (auto st = b.run(file); !st) return st.error();
   return c;
+}
+
+Result<Resolver::ExtraLoad> Resolver::load_extra(const Closure& program, int requester, std::string_view name) {
+  if (program.objects.empty() || !program.objects[0].elf) return bad_input("dlopen", std::string(name), "no program");
+  if (requester < 0 || static_cast<size_t>(requester) >= program.objects.size())
+    return bad_input("dlopen", std::string(name), "no such requesting object");
+  ExtraLoad x;
+  x.map = program;
+  size_t missing_before = x.map.missing.size();
+  MapBuilder b(*impl_, x.map);
+  x.object = b.load_more(requester, std::string(name));
+  if (x.object < 0 && x.map.missing.size() > missing_before) x.missing = x.map.missing[missing_before];
+  return x;
 }
 
 }  // namespace minify

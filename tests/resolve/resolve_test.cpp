@@ -340,6 +340,80 @@ TEST_F(LoaderTest, OnlyHwcapsVariantStillResolves) {
   EXPECT_TRUE(h->hwcaps.empty());
 }
 
+// dlopen(name) from an object of the map: the requester's RPATH, glibc-hwcaps variants, a copy of
+// the wrong class skipped, and only what the program does not have yet is added.
+TEST_F(LoaderTest, LoadExtraSearchesLikeDlopenFromTheRequester) {
+  auto dep = lib("plugins/libdep.so", "libdep.so");
+  lib("plugins/libplug.so", "libplug.so", {dep});
+  lib("plugins/glibc-hwcaps/x86-64-v3/libplug.so", "libplug.so", {dep});
+  auto shared = lib("lib/libshared.so", "libshared.so");
+  auto prog = exe("bin/prog", {shared}, {kOldTags, "-Wl,-rpath," + dir("plugins") + ":" + dir("lib")});
+  auto root = Root::open("/");
+  ASSERT_TRUE(root);
+  Resolver r(*root, {});
+  auto c = r.closure(prog.string());
+  ASSERT_TRUE(c) << c.error().message();
+  auto x = r.load_extra(*c, 0, "libplug.so");
+  ASSERT_TRUE(x) << x.error().message();
+  ASSERT_GE(x->object, static_cast<int>(c->objects.size()));
+  const LoadedObject& plug = x->map.objects[static_cast<size_t>(x->object)];
+  EXPECT_EQ(plug.path, dir("plugins") + "/libplug.so");
+  EXPECT_EQ(plug.how, FoundBy::Rpath);
+  EXPECT_EQ(plug.hwcaps, std::vector<std::string>{dir("plugins") + "/glibc-hwcaps/x86-64-v3/libplug.so"});
+  // Its own dependency is added after it; the program's map is unchanged.
+  ASSERT_EQ(x->map.objects.size(), c->objects.size() + 2);
+  EXPECT_EQ(x->map.objects.back().path, dir("plugins") + "/libdep.so");
+  // A name the program already has binds to the loaded object.
+  auto again = r.load_extra(*c, 0, "libshared.so");
+  ASSERT_TRUE(again);
+  ASSERT_GE(again->object, 0);
+  EXPECT_LT(again->object, static_cast<int>(c->objects.size()));
+  EXPECT_EQ(again->map.objects.size(), c->objects.size());
+  // A missing name is data: what was searched.
+  auto none = r.load_extra(*c, 0, "libnothere.so");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->object, -1);
+  ASSERT_TRUE(none->missing.has_value());
+  EXPECT_EQ(none->missing->searched.front(), dir("plugins"));
+  // A requester outside the map is bad input, not a crash.
+  EXPECT_FALSE(r.load_extra(*c, 99, "libplug.so"));
+}
+
+TEST_F(LoaderTest, LoadExtraSkipsWrongClassCandidates) {
+  fs::path l32 = tmp_ / "a/libq.so";
+  fs::create_directories(l32.parent_path());
+  std::string err = compile_c(l32, "int f(void) { return 0; }", {"-m32", "-shared", "-fPIC", "-nostdlib", "-Wl,-soname,libq.so"});
+  if (!err.empty()) GTEST_SKIP() << "cc cannot build 32-bit objects: " << err;
+  lib("b/libq.so", "libq.so");
+  auto prog = exe("bin/prog", {}, {kOldTags, "-Wl,-rpath," + dir("a") + ":" + dir("b")});
+  auto root = Root::open("/");
+  ASSERT_TRUE(root);
+  Resolver r(*root, {});
+  auto c = r.closure(prog.string());
+  ASSERT_TRUE(c);
+  auto x = r.load_extra(*c, 0, "libq.so");
+  ASSERT_TRUE(x);
+  ASSERT_GE(x->object, 0);
+  EXPECT_EQ(x->map.objects[static_cast<size_t>(x->object)].path, dir("b") + "/libq.so");
+}
+
+// A file that is not ELF stops the search there, as in ld.so ("invalid ELF header").
+TEST_F(LoaderTest, LoadExtraStopsAtAFileThatIsNotElf) {
+  auto prog = exe("bin/prog", {}, {kOldTags, "-Wl,-rpath," + dir("a") + ":" + dir("b")});
+  auto root = Root::open("/");
+  ASSERT_TRUE(root);
+  Resolver r(*root, {});
+  auto c = r.closure(prog.string());
+  ASSERT_TRUE(c);
+  write_file(tmp_ / "a/libbad.so", "not an ELF file");
+  lib("b/libbad.so", "libbad.so");
+  auto bad = r.load_extra(*c, 0, "libbad.so");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->object, -1);
+  ASSERT_TRUE(bad->missing.has_value());
+  EXPECT_NE(bad->missing->reason.find(dir("a") + "/libbad.so"), std::string::npos) << bad->missing->reason;
+}
+
 TEST_F(LoaderTest, LibAndPlatformTokensExpand) {
   auto libx = lib("t/libx.so", "libx.so");
   auto prog = exe("bin/prog", {libx}, {kOldTags, "-Wl,-rpath,/opt/$LIB/${PLATFORM}:$ORIGINX"});
