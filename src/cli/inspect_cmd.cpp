@@ -2,8 +2,12 @@
 // needs, dlopen targets, a base image), as text or JSON; --require-static gates FROM scratch.
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <sstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
@@ -16,6 +20,7 @@ namespace {
 struct InspectCliOptions {
   std::string root = "/";
   bool json = false, require_static = false, no_dlopen = false, no_libraries = false;
+  int jobs = 0;  // 0: one per CPU
   std::vector<std::string> files;
 };
 
@@ -38,8 +43,8 @@ nlohmann::json go_json(const GoBuildInfo& g) {
   for (const auto& d : g.deps) deps.push_back(mod(d));
   for (const auto& [k, v] : g.settings) settings[k] = v;
   return {{"go_version", g.go_version}, {"path", str_or_null(g.path)},
-          {"main", g.main ? mod(*g.main) : nlohmann::json(nullptr)}, {"deps", deps},
-          {"settings", settings}, {"found_in", g.found_in}};
+          {"main", g.main ? mod(*g.main) : nlohmann::json(nullptr)}, {"deps", std::move(deps)},
+          {"settings", std::move(settings)}, {"found_in", g.found_in}};
 }
 
 nlohmann::json report_json(const FileReport& r) {
@@ -48,7 +53,7 @@ nlohmann::json report_json(const FileReport& r) {
     nlohmann::json ev = nlohmann::json::array();
     for (const auto& e : n.evidence) ev.push_back({{"object", e.object}, {"detail", e.detail}});
     needs.push_back({{"kind", need_kind_name(n.kind)}, {"optional", n.optional}, {"paths", n.paths},
-                     {"evidence", ev}, {"note", str_or_null(n.note)}});
+                     {"evidence", std::move(ev)}, {"note", str_or_null(n.note)}});
   }
   nlohmann::json nss = nlohmann::json::array();
   for (const auto& m : r.nss_modules)
@@ -73,7 +78,7 @@ nlohmann::json report_json(const FileReport& r) {
     } else if (!t.name.empty()) {
       j["searched"] = t.searched;
     }
-    dl.push_back(j);
+    dl.push_back(std::move(j));
   }
   nlohmann::json implicit = nlohmann::json::array();
   for (const auto& f : implicit_files(r))
@@ -83,7 +88,7 @@ nlohmann::json report_json(const FileReport& r) {
                         {"reason", f.reason}});
   nlohmann::json j = {
       {"file", r.path},
-      {"implicit_files", implicit},
+      {"implicit_files", std::move(implicit)},
       {"real_path", r.real_path},
       {"kind", file_kind_name(r.kind)},
       {"libc", loader_family_name(r.libc)},
@@ -96,9 +101,9 @@ nlohmann::json report_json(const FileReport& r) {
       {"go", r.go ? go_json(*r.go) : nlohmann::json(nullptr)},
       {"cgo", r.cgo},
       {"rust", r.rust ? nlohmann::json(r.rustc_version) : nlohmann::json(nullptr)},
-      {"needs", needs},
-      {"nss_modules", nss},
-      {"dlopen", dl},
+      {"needs", std::move(needs)},
+      {"nss_modules", std::move(nss)},
+      {"dlopen", std::move(dl)},
       {"truly_static", r.truly_static()},
       {"not_static_reasons", r.not_static_reasons},
       {"base", {{"image", base_image_name(r.base.base)}, {"why", r.base.why}, {"extra_libraries", r.base.extra_libraries}}},
@@ -114,74 +119,114 @@ nlohmann::json report_json(const FileReport& r) {
   return j;
 }
 
-void print_text(const FileReport& r) {
-  std::cout << r.path << ": " << file_kind_name(r.kind);
+void print_text(std::ostream& out, const FileReport& r) {
+  out << r.path << ": " << file_kind_name(r.kind);
   if (r.kind == FileKind::NotElf) {
-    std::cout << " (neither ELF nor a #! script)\n";
+    out << " (neither ELF nor a #! script)\n";
     return;
   }
   if (r.script) {
-    std::cout << ", #!" << r.script->line << "\n  interpreter: "
+    out << ", #!" << r.script->line << "\n  interpreter: "
               << (r.script->resolved ? *r.script->resolved : r.script->program + " (not found)");
     if (!r.ident) {
-      std::cout << "\n";
+      out << "\n";
       return;
     }
   }
-  if (r.ident) std::cout << ", " << class_name(r.ident->elf_class) << " " << machine_name(r.ident->machine);
-  if (r.libc != LoaderFamily::None) std::cout << ", " << loader_family_name(r.libc);
-  std::cout << "\n";
+  if (r.ident) out << ", " << class_name(r.ident->elf_class) << " " << machine_name(r.ident->machine);
+  if (r.libc != LoaderFamily::None) out << ", " << loader_family_name(r.libc);
+  out << "\n";
   if (!r.newest_glibc.empty() || !r.newest_glibc_closure.empty())
-    std::cout << "  glibc: needs " << (r.newest_glibc.empty() ? "no versioned symbols" : r.newest_glibc)
+    out << "  glibc: needs " << (r.newest_glibc.empty() ? "no versioned symbols" : r.newest_glibc)
               << " (with its libraries: " << r.newest_glibc_closure << ")\n";
-  if (r.interp) std::cout << "  PT_INTERP: " << *r.interp << "\n";
+  if (r.interp) out << "  PT_INTERP: " << *r.interp << "\n";
   if (!r.needed.empty()) {
-    std::cout << "  DT_NEEDED:";
-    for (const auto& n : r.needed) std::cout << " " << n;
-    std::cout << "\n";
+    out << "  DT_NEEDED:";
+    for (const auto& n : r.needed) out << " " << n;
+    out << "\n";
   }
   if (r.go) {
     const GoBuildInfo& g = *r.go;
-    std::cout << "  go: " << g.go_version << ", cgo " << (r.cgo ? "linked in" : "not linked in") << " (build info in "
+    out << "  go: " << g.go_version << ", cgo " << (r.cgo ? "linked in" : "not linked in") << " (build info in "
               << g.found_in << ")\n";
-    if (!g.path.empty()) std::cout << "    path: " << g.path << "\n";
-    if (g.main) std::cout << "    mod: " << g.main->path << " " << g.main->version << "\n";
-    for (const auto& d : g.deps) std::cout << "    dep: " << d.path << " " << d.version << "\n";
-    for (const auto& [k, v] : g.settings) std::cout << "    build: " << k << "=" << v << "\n";
+    if (!g.path.empty()) out << "    path: " << g.path << "\n";
+    if (g.main) out << "    mod: " << g.main->path << " " << g.main->version << "\n";
+    for (const auto& d : g.deps) out << "    dep: " << d.path << " " << d.version << "\n";
+    for (const auto& [k, v] : g.settings) out << "    build: " << k << "=" << v << "\n";
   }
-  if (r.rust) std::cout << "  rust: " << r.rustc_version << "\n";
+  if (r.rust) out << "  rust: " << r.rustc_version << "\n";
   for (const auto& n : r.needs) {
-    std::cout << "  needs " << need_kind_name(n.kind) << (n.optional ? " (optional)" : "") << ":";
-    for (const auto& p : n.paths) std::cout << " " << p;
-    std::cout << "\n";
+    out << "  needs " << need_kind_name(n.kind) << (n.optional ? " (optional)" : "") << ":";
+    for (const auto& p : n.paths) out << " " << p;
+    out << "\n";
     constexpr size_t kShown = 3;  // --json has them all
     for (size_t i = 0; i < n.evidence.size() && i < kShown; ++i)
-      std::cout << "    because " << n.evidence[i].object << " " << n.evidence[i].detail << "\n";
-    if (n.evidence.size() > kShown) std::cout << "    ... and " << n.evidence.size() - kShown << " more\n";
-    if (!n.note.empty()) std::cout << "    note: " << n.note << "\n";
+      out << "    because " << n.evidence[i].object << " " << n.evidence[i].detail << "\n";
+    if (n.evidence.size() > kShown) out << "    ... and " << n.evidence.size() - kShown << " more\n";
+    if (!n.note.empty()) out << "    note: " << n.note << "\n";
   }
   for (const auto& m : r.nss_modules) {
-    std::cout << "  nss " << m.database << ": " << m.service << " => ";
+    out << "  nss " << m.database << ": " << m.service << " => ";
     if (m.builtin)
-      std::cout << "built into libc\n";
+      out << "built into libc\n";
     else
-      std::cout << (m.path ? *m.path : m.library + " (not found)") << "\n";
+      out << (m.path ? *m.path : m.library + " (not found)") << "\n";
   }
   for (const auto& t : r.dlopen) {
-    std::cout << "  dlopen ";
+    out << "  dlopen ";
     if (t.name.empty()) {
-      std::cout << "<unknown>";
+      out << "<unknown>";
     } else {
-      std::cout << t.name << " => " << (t.resolved ? t.path + " [" + found_by_name(t.how) + "]" : "not found");
+      out << t.name << " => " << (t.resolved ? t.path + " [" + found_by_name(t.how) + "]" : "not found");
     }
     if (t.source == DlopenSource::Note)
-      std::cout << " (.note.dlopen in " << t.object << (t.feature.empty() ? "" : ", feature " + t.feature) << ")\n";
+      out << " (.note.dlopen in " << t.object << (t.feature.empty() ? "" : ", feature " + t.feature) << ")\n";
     else
-      std::cout << " (" << t.function << " at " << hex(t.call_site) << " in " << t.object << ")\n";
-    if (t.name.empty()) std::cout << "    " << t.unknown_reason << "\n";
+      out << " (" << t.function << " at " << hex(t.call_site) << " in " << t.object << ")\n";
+    if (t.name.empty()) out << "    " << t.unknown_reason << "\n";
   }
-  std::cout << "  base: " << base_image_name(r.base.base) << "\n";
-  for (const auto& w : r.base.why) std::cout << "    " << w << "\n";
+  out << "  base: " << base_image_name(r.base.base) << "\n";
+  for (const auto& w : r.base.why) out << "    " << w << "\n";
+}
+
+// What one file produced, kept until every file is done so the output keeps the given order.
+struct FileOutcome {
+  std::string error;                // the file could not be inspected
+  std::vector<std::string> warnings;
+  std::vector<std::string> not_static;  // --require-static reasons
+  std::string text;                 // the text report, or the file's JSON object (indented as in the document)
+};
+
+FileOutcome inspect_one(Inspector& inspector, const InspectCliOptions& opt, const std::string& path) {
+  FileOutcome o;
+  auto r = inspector.inspect(path);
+  if (!r) {
+    o.error = r.error().message();
+    return o;
+  }
+  o.warnings = r->warnings;
+  if (opt.require_static && !r->truly_static()) {
+    o.not_static = r->not_static_reasons;
+    if (r->kind == FileKind::NotElf) o.not_static.push_back("not an ELF file");
+    if (r->kind == FileKind::Script) o.not_static.push_back("a script, run by " + r->script->program);
+    for (auto& why : o.not_static) why = r->path + ": not static: " + why;
+  }
+  if (opt.json) {
+    // dump(2) of the whole document puts each file two levels deep; JSON strings hold no raw
+    // newline, so indenting every line of the file's own dump gives the same bytes.
+    std::string j = report_json(*r).dump(2);
+    o.text.reserve(j.size() + j.size() / 8);
+    o.text += "    ";
+    for (char c : j) {
+      o.text += c;
+      if (c == '\n') o.text += "    ";
+    }
+  } else {
+    std::ostringstream out;
+    print_text(out, *r);
+    o.text = std::move(out).str();
+  }
+  return o;
 }
 
 int run_inspect(const InspectCliOptions& opt) {
@@ -199,31 +244,57 @@ int run_inspect(const InspectCliOptions& opt) {
   }
   io.scan_dlopen = !opt.no_dlopen;
   io.scan_libraries = !opt.no_libraries;
-  Inspector inspector(*root, io);
+  std::vector<std::string> paths;
+  for (const auto& f : opt.files)
+    paths.push_back(root->is_host() ? normalize_path(join_path(host_cwd, f)) : normalize_path("/" + f));
+
+  // Files are independent: up to --jobs threads take the next file each, every thread with its
+  // own Root and Inspector (their caches are not thread-safe), so each reads libc's facts once.
+  std::vector<FileOutcome> outcomes(paths.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&](const Root& r) {
+    Inspector inspector(r, io);
+    for (size_t i = next++; i < paths.size(); i = next++) outcomes[i] = inspect_one(inspector, opt, paths[i]);
+  };
+  size_t jobs = std::clamp<size_t>(opt.jobs > 0 ? static_cast<size_t>(opt.jobs) : std::thread::hardware_concurrency(), 1, 64);
+  jobs = std::min(jobs, std::max<size_t>(paths.size() / 16, 1));  // a thread costs its own caches
+  std::vector<Root> roots;
+  for (size_t t = 1; t < jobs; ++t) {
+    auto r = Root::open(opt.root);
+    if (!r) break;
+    roots.push_back(std::move(*r));
+  }
+  std::vector<std::thread> threads;
+  for (const Root& r : roots) threads.emplace_back(worker, std::cref(r));
+  worker(*root);
+  for (auto& t : threads) t.join();
+
   int status = kExitOk;
-  nlohmann::json files = nlohmann::json::array();
-  for (const auto& f : opt.files) {
-    std::string path = root->is_host() ? normalize_path(join_path(host_cwd, f)) : normalize_path("/" + f);
-    auto r = inspector.inspect(path);
-    if (!r) {
-      print_error(r.error().message());
+  std::string doc;
+  if (opt.json) doc = "{\n  \"files\": [";
+  bool first = true;
+  for (auto& o : outcomes) {
+    if (!o.error.empty()) {
+      print_error(o.error);
       status = kExitBadInput;
       continue;
     }
-    for (const auto& w : r->warnings) print_warning(w);
-    if (opt.require_static && !r->truly_static()) {
-      std::vector<std::string> reasons = r->not_static_reasons;
-      if (r->kind == FileKind::NotElf) reasons.push_back("not an ELF file");
-      if (r->kind == FileKind::Script) reasons.push_back("a script, run by " + r->script->program);
-      for (const auto& why : reasons) std::cerr << "minify: " << r->path << ": not static: " << why << "\n";
-      if (status == kExitOk) status = kExitMissing;
+    for (const auto& w : o.warnings) print_warning(w);
+    for (const auto& why : o.not_static) std::cerr << "minify: " << why << "\n";
+    if (!o.not_static.empty() && status == kExitOk) status = kExitMissing;
+    if (opt.json) {
+      doc += first ? "\n" : ",\n";
+      doc += o.text;
+    } else {
+      std::cout << o.text;
     }
-    if (opt.json)
-      files.push_back(report_json(*r));
-    else
-      print_text(*r);
+    first = false;
   }
-  if (opt.json) std::cout << nlohmann::json{{"root", root->host_dir()}, {"files", files}}.dump(2) << "\n";
+  if (opt.json) {
+    doc += first ? "],\n" : "\n  ],\n";
+    doc += "  \"root\": " + nlohmann::json(root->host_dir()).dump() + "\n}\n";
+    std::cout << doc;
+  }
   std::cout.flush();
   return status;
 }
@@ -239,6 +310,7 @@ Command add_inspect_command(CLI::App& app) {
                 "Exit 1 unless every file is truly static (no PT_INTERP, no DT_NEEDED, no cgo), saying why");
   sub->add_flag("--no-dlopen-scan", opt->no_dlopen, "Skip the Capstone scan for dlopen call sites and .note.dlopen");
   sub->add_flag("--no-libraries", opt->no_libraries, "Look only at the files given, not at the libraries they load");
+  sub->add_option("-j,--jobs", opt->jobs, "Inspect this many files at once (default: one per CPU)")->check(CLI::NonNegativeNumber);
   sub->add_option("files", opt->files, "Files to inspect (inside --root when given)")->required();
   return {sub, [opt] { return run_inspect(*opt); }};
 }

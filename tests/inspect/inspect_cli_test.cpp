@@ -50,6 +50,30 @@ TEST_F(InspectCli, JsonHasOneEntryPerFile) {
   EXPECT_EQ(doc["files"][1]["script"]["interpreter"], "/bin/sh");
 }
 
+// Files are inspected on several threads; the output (text, JSON, errors, exit status) is the
+// same bytes as one thread gives, in the order the files were named.
+TEST_F(InspectCli, JobsKeepTheOrderAndTheBytes) {
+  testing::write_file(tmp_ / "s.sh", "#!/bin/sh\n");
+  std::vector<std::string> files;
+  for (int i = 0; i < 40; ++i) files.push_back((tmp_ / (i % 2 ? "dyn" : "s.sh")).string());
+  files.push_back((tmp_ / "missing").string());
+  files.push_back("/bin/sh");
+  for (const char* mode : {"--json", "--require-static"}) {
+    std::vector<std::string> one = {minify_bin(), "inspect", mode, "-j1"}, four = {minify_bin(), "inspect", mode, "-j4"};
+    one.insert(one.end(), files.begin(), files.end());
+    four.insert(four.end(), files.begin(), files.end());
+    auto a = run(one), b = run(four);
+    EXPECT_EQ(a.status, 2) << a.err;
+    EXPECT_EQ(b.status, a.status);
+    EXPECT_EQ(b.out, a.out) << mode;
+    EXPECT_EQ(b.err, a.err) << mode;
+  }
+  auto doc = nlohmann::json::parse(run({minify_bin(), "inspect", "--json", "-j4", files[0], files[1]}).out);
+  ASSERT_EQ(doc["files"].size(), 2u);
+  EXPECT_EQ(doc["files"][0]["kind"], "script");
+  EXPECT_EQ(doc["files"][1]["kind"], "dynamic");
+}
+
 TEST_F(InspectCli, RequireStaticFailsForDynamicWithTheReason) {
   auto r = run({minify_bin(), "inspect", "--require-static", (tmp_ / "dyn").string()});
   EXPECT_EQ(r.status, 1);
