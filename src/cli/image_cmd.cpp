@@ -164,7 +164,15 @@ int run_image(ImageOptions& o) {
   // 1. Unpack: the image's layers, in order, into a confined scratch root.
   auto t0 = Clock::now();
   ImageLimits limits;
-  if (!o.max_size.empty()) limits.max_total_bytes = std::stoull(o.max_size);
+  if (!o.max_size.empty()) {
+    // std::stoull threw (and aborted minify) on "abc" or a number past 2^64.
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long n = std::strtoull(o.max_size.c_str(), &end, 10);
+    if (errno != 0 || end == o.max_size.c_str() || *end != '\0' || o.max_size[0] == '-')
+      return fail(bad_input("--max-size", o.max_size, "expected a number of bytes"));
+    limits.max_total_bytes = n;
+  }
   auto image = open_image(o.input, work.path, {o.tag, o.platform}, limits);
   if (!image) return fail(image.error());
   UnpackOptions uo;

@@ -215,5 +215,15 @@ TEST(ImageBounds, CliRefusesAHugeEntryWithOneLine) {
   EXPECT_FALSE(fs::exists(t / "out.tar"));
 }
 
+TEST(ImageBounds, CliRefusesAMaxSizeThatIsNotANumber) {
+  TempDir t;
+  for (std::string bad : {"abc", "99999999999999999999999", "-1", "12k"}) {
+    auto r = testing::run({testing::minify_bin(), "image", (t / "none.tar").string(), "-o", (t / "out.tar").string(),
+                           "--max-size", bad});
+    EXPECT_EQ(r.status, 2) << bad << ": " << r.err;
+    EXPECT_EQ(r.err, "minify: error: --max-size `" + bad + "`: expected a number of bytes\n");
+  }
+}
+
 }  // namespace
 }  // namespace minify
