@@ -46,6 +46,16 @@ TEST(ImageMeta, WellFormedOciManifestIsRead) {
 
 // Each of these threw nlohmann::json::type_error out of open_image (json::value() on a member of
 // the wrong type, or on a value that is not an object), which aborted `minify image`.
+// fuzz_image_meta's first finding (crash-3d2c3f7c, on the code before the fix, within seconds):
+// an index entry whose digest is a number.
+TEST(ImageMeta, IndexDigestThatIsANumberIsABadDigest) {
+  auto r = read_meta(false, {R"({"schemaVersion": 2, "manifests": [{"mediaType": )"
+                             R"("application/vnd.oci.image.manifest.v1+json", "digest": 420, "platform": )"
+                             R"({"os": "linux", "architecture": "amd6A4"}}]})"});
+  ASSERT_FALSE(r.status);
+  EXPECT_EQ(r.status.error().message(), "read `/img`: bad digest ``");
+}
+
 TEST(ImageMeta, LayerThatIsNotAnObjectIsABadDigest) {
   auto r = read_meta(false, {R"({"manifests":[{"digest":")" + kDigest + R"("}]})",
                              R"({"config":{"digest":")" + kDigest + R"("},"layers":[5]})", kConfig});
