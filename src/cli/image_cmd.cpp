@@ -20,6 +20,7 @@
 #include "minify/image.hpp"
 #include "minify/pack.hpp"
 #include "minify/sandbox.hpp"
+#include "minify/sbom.hpp"
 #include "minify/verify.hpp"
 
 namespace minify::cli {
@@ -30,6 +31,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 struct ImageOptions {
+  std::string sbom, sbom_format = "cyclonedx";
   std::string input, output, format = "oci", out_dir = "minify-out", work, platform, tag, out_tag;
   std::vector<std::string> entrypoint, cmd, env, probes, keep, exclude;
   std::string timeout, grace, network, max_size;
@@ -153,6 +155,8 @@ int run_image(ImageOptions& o) {
     return code;
   };
   if (o.format != "oci" && o.format != "docker") return fail(bad_input("--format", o.format, "expected oci or docker"));
+  auto sbom_format = parse_sbom_format(o.sbom_format);
+  if (!sbom_format) return fail(bad_input("--sbom-format", o.sbom_format, "expected cyclonedx or spdx"));
   auto timeout = opt_duration(o.timeout);
   if (!timeout) return fail(timeout.error());
   auto grace = opt_duration(o.grace);
@@ -282,6 +286,21 @@ int run_image(ImageOptions& o) {
     auto e = parse_source_date_epoch(sde);
     if (!e) return fail(e.error());
     epoch = *e;
+  }
+  // The SBOM first: the image's config carries its digest.
+  if (!o.sbom.empty()) {
+    SbomOptions sopt;
+    sopt.subject = o.out_tag.empty() ? fs::path(o.output).filename().string() : o.out_tag;
+    sopt.container = true;
+    sopt.os_packages = contributing_packages(collected->package_db, collected->packages);
+    std::vector<std::string> warnings;
+    auto sbom = collect_sbom(set, *root, sopt, &warnings);
+    if (!sbom) return fail(sbom.error());
+    for (const auto& w : warnings) print_warning("sbom: " + w);
+    auto digest = write_sbom(render_sbom(*sbom, *sbom_format,
+                                         std::getenv("SOURCE_DATE_EPOCH") ? std::optional<int64_t>(epoch) : std::nullopt), o.sbom);
+    if (!digest) return fail(digest.error());
+    config.labels[kSbomDigestLabel] = *digest;
   }
   OciOptions oopt;
   oopt.compression = o.zstd ? Compression::Zstd : Compression::Gzip;
@@ -442,6 +461,8 @@ Command add_image_command(CLI::App& app) {
   sub->add_option("--platform", o->platform, "os/arch[/variant] to pick from a multi-platform index");
   sub->add_option("--tag", o->tag, "The image to pick by tag from an archive holding several");
   sub->add_option("--out-tag", o->out_tag, "name:tag recorded in the output archive");
+  sub->add_option("--sbom", o->sbom, "Also write an SBOM of the minimized image (its config gets the SBOM's digest as a label)");
+  sub->add_option("--sbom-format", o->sbom_format, "cyclonedx (CycloneDX 1.5 JSON, default) or spdx (SPDX 2.3 JSON)");
   sub->add_option("--network", o->network, "host: share the host's network (default: loopback only)");
   sub->add_option("--work", o->work, "Unpack here (kept) instead of a temporary directory");
   sub->add_option("--max-size", o->max_size, "Refuse images unpacking to more bytes than this");

@@ -14,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "minify/collect.hpp"
 #include "minify/pack.hpp"
+#include "minify/sbom.hpp"
 #include "minify/verify.hpp"
 
 namespace minify::cli {
@@ -24,7 +25,7 @@ namespace fs = std::filesystem;
 
 struct PackOptions {
   std::string out_dir = "minify-out";
-  std::string tar, oci, tag;
+  std::string tar, oci, tag, sbom, sbom_format = "cyclonedx";
   bool static_only = false, no_implicit = false, zstd = false, no_verify = false;
   std::string timeout, grace;
   std::vector<std::string> probes;
@@ -129,6 +130,11 @@ int run_pack(PackOptions& o) {
     print_error(root.error().message());
     return kExitBadInput;
   }
+  auto sbom_format = parse_sbom_format(o.sbom_format);
+  if (!sbom_format) {
+    print_error("--sbom-format: `" + o.sbom_format + "` is neither cyclonedx nor spdx");
+    return kExitBadInput;
+  }
   if (o.command.empty()) {
     print_error("no program given (usage: minify [pack] [OPTIONS] PROGRAM [ARGS...])");
     return kExitBadInput;
@@ -210,7 +216,7 @@ int run_pack(PackOptions& o) {
   copt.implicit = !o.no_implicit;
   copt.packages = package_selection(o.packages);
   std::error_code ec;
-  for (const auto& out : {o.out_dir, o.tar, o.oci}) {
+  for (const auto& out : {o.out_dir, o.tar, o.oci, o.sbom}) {
     if (out.empty()) continue;
     std::string abs = fs::absolute(out, ec).string();
     if (root->is_host()) copt.exclude_paths.push_back(abs);
@@ -310,6 +316,20 @@ int run_pack(PackOptions& o) {
   if (auto st = staging.commit(); !st) return fail(st.error());
   // The archives after the directory: either may lie inside it.
   std::optional<OciDigests> oci_digests;
+  // The SBOM before the image, whose config names its digest.
+  if (!o.sbom.empty()) {
+    SbomOptions sopt;
+    sopt.subject = o.tag.empty() ? basename_of(*program) : o.tag;
+    sopt.os_packages = contributing_packages(collected->package_db, collected->packages);
+    std::vector<std::string> warnings;
+    auto sbom = collect_sbom(set, *root, sopt, &warnings);
+    if (!sbom) return fail(sbom.error());
+    for (const auto& w : warnings) print_warning("sbom: " + w);
+    auto digest = write_sbom(render_sbom(*sbom, *sbom_format,
+                                         std::getenv("SOURCE_DATE_EPOCH") ? std::optional<int64_t>(epoch) : std::nullopt), o.sbom);
+    if (!digest) return fail(digest.error());
+    image.labels[kSbomDigestLabel] = *digest;
+  }
   if (!o.tar.empty()) {
     TarOptions topt;
     topt.mtime = epoch;
@@ -367,6 +387,7 @@ int run_pack(PackOptions& o) {
   std::cerr << "minify: base: " << base_name(base) << (base_why.empty() ? "" : " (" + base_why + ")") << "\n";
   std::cerr << "minify: wrote " << o.out_dir << "/{rootfs,Dockerfile,report.json" << (trace ? ",trace.json" : "") << "}";
   if (!o.tar.empty()) std::cerr << ", " << o.tar;
+  if (!o.sbom.empty()) std::cerr << ", " << o.sbom;
   if (oci_digests) std::cerr << ", " << o.oci << " (" << oci_digests->manifest << ")";
   std::cerr << "\n";
   if (verified) {
@@ -393,6 +414,8 @@ Command add_pack_command(CLI::App& app) {
   sub->add_option("-o,--output", o->out_dir, "Output directory: rootfs/, Dockerfile, report.json, trace.json (default minify-out)");
   sub->add_option("--tar", o->tar, "Also write the rootfs as a reproducible tar");
   sub->add_option("--oci", o->oci, "Also write an OCI image archive (docker/podman load, skopeo)");
+  sub->add_option("--sbom", o->sbom, "Also write an SBOM of the minimal root: OS packages, Go/npm/Python packages, file hashes");
+  sub->add_option("--sbom-format", o->sbom_format, "cyclonedx (CycloneDX 1.5 JSON, default) or spdx (SPDX 2.3 JSON)");
   sub->add_option("--tag", o->tag, "Image name:tag recorded in the OCI archive");
   sub->add_flag("--zstd", o->zstd, "Compress the OCI layer with zstd instead of gzip");
   sub->add_flag("--static-only", o->static_only, "Do not run the program: ELF analysis and implicit needs only");
