@@ -55,6 +55,10 @@ struct Entry {
   std::string path;  // absolute path inside the output root, normalized
   EntryType type = EntryType::File;
   mode_t mode = 0;           // permission bits with setuid/setgid/sticky (07777)
+  // The owner as the source root has it (lstat), written into tar and OCI layers; 0:0 for
+  // entries made by minify. The rootfs writer applies it only when asked (RootfsOptions).
+  uid_t uid = 0;
+  gid_t gid = 0;
   uint64_t size = 0;         // regular files: bytes at add() time; otherwise 0
   std::string link_target;   // symlinks: the target as written
   // Regular files and directories made by minify: the content to write (files). Entries
@@ -149,7 +153,7 @@ std::optional<std::string> explain(const FileSet& set, std::string_view path);
 
 struct PackageReport;  // packages.hpp
 
-// report.json: every entry with its type, mode, size, link target, names, reasons and, when
+// report.json: every entry with its type, mode, owner, size, link target, names, reasons and, when
 // `with_sha256` and a root is given, the sha256 of its content. With `packages`, each entry names
 // its package and a "packages" section gives per package the kept and dropped files and the bytes
 // saved, the packages dropped entirely and the files no package owns.

@@ -81,6 +81,12 @@ struct UnpackResult {
 // Applies the layers in order into `root_dir` (created, must not exist or be empty).
 Result<UnpackResult> unpack_layers(const Image& image, const std::string& root_dir, const UnpackOptions& options = {});
 
+// The entries of a set read from a root unpacked with `uid_shift` get the image's own owners
+// back (uid_shift + id -> id). Other owners (directories unpack made on the way, files the traced
+// program created) become 0:0, as a container runtime would create them. Ids that did not fit
+// the 65536-id range were stored as 65534 (nobody) and stay so. No-op for a shift of 0.
+void unshift_owners(FileSet& set, uid_t uid_shift);
+
 // A docker-archive (`docker load`, skopeo docker-archive:) of the set: manifest.json, the config
 // and one layer tar, written through a temporary name and renamed into place.
 Result<OciDigests> write_docker_archive(const FileSet& set, const Root& root, const std::string& out_file,

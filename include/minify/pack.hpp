@@ -1,8 +1,9 @@
 // The writers: a FileSet becomes a root directory, a tar, an OCI image archive or the runner
 // stage of a Dockerfile. Every file output is written under a temporary name next to the
 // destination and renamed into place, so an interrupted or failed run leaves no half output.
-// Archives are reproducible: entries sorted by path, uid/gid 0, no user or group names, mtime
-// from SOURCE_DATE_EPOCH (0 by default), no atime/ctime, gzip headers without a name or time.
+// Archives are reproducible: entries sorted by path, the entries' numeric owners (Entry::uid/gid)
+// with no user or group names, mtime from SOURCE_DATE_EPOCH (0 by default), no atime/ctime, gzip
+// headers without a name or time.
 // src/pack/ is the only code that includes <archive.h>.
 #pragma once
 
@@ -28,10 +29,17 @@ std::string_view compression_name(Compression c);  // "none", "gzip", "zstd"
 // number of seconds. Empty or null means 0.
 Result<int64_t> parse_source_date_epoch(const char* value);
 
+struct RootfsOptions {
+  // Unset: files are owned by the calling user. Set: every entry (and the root) is chowned to
+  // this shift + its own uid/gid, as unpack_layers() shifts an image's owners, so that a sandbox
+  // mapping 0 to the shift runs the program against the image's own owners (needs CAP_CHOWN).
+  std::optional<uid_t> owner_shift;
+};
+
 // Copies the set into `out_dir` (created through a temporary sibling directory and a rename;
 // an existing `out_dir` is replaced atomically with renameat2(RENAME_EXCHANGE)). Modes are
-// kept, symlinks stay symlinks, files are owned by the calling user.
-Status write_rootfs(const FileSet& set, const Root& root, const std::string& out_dir);
+// kept, symlinks stay symlinks.
+Status write_rootfs(const FileSet& set, const Root& root, const std::string& out_dir, const RootfsOptions& options = {});
 
 struct TarOptions {
   Compression compression = Compression::None;

@@ -104,6 +104,11 @@ std::string child_path(const std::string& dir, const std::string& name) {
   return dir == "/" ? "/" + name : dir + "/" + name;
 }
 
+void take_owner(Entry& e, const struct stat& st) {
+  e.uid = st.st_uid;
+  e.gid = st.st_gid;
+}
+
 }  // namespace
 
 std::string_view reason_kind_name(ReasonKind kind) {
@@ -180,6 +185,7 @@ Status FileSet::add_parents(const Root* root, const std::string& path, const std
       if (!st) return st.error();
       if (!S_ISDIR(st->st_mode)) return bad_input("add", *it, "not a directory");
       e.mode = st->st_mode & 07777;
+      take_owner(e, *st);
     } else {
       e.generated = true;
     }
@@ -221,6 +227,7 @@ Result<AddOutcome> FileSet::add(const Root& root, std::string_view path_in, cons
       e.type = EntryType::Symlink;
       e.mode = 0777;
       e.link_target = step.target;
+      if (auto lst = root.stat(step.link, FollowLast::No)) take_owner(e, *lst);
     }
     add_reason(e, {ReasonKind::SymlinkOnTheWay, "to " + final_path});
   }
@@ -232,6 +239,7 @@ Result<AddOutcome> FileSet::add(const Root& root, std::string_view path_in, cons
     e.type = S_ISDIR(st->st_mode) ? EntryType::Directory : EntryType::File;
     e.mode = st->st_mode & 07777;
     e.size = e.type == EntryType::File ? static_cast<uint64_t>(st->st_size) : 0;
+    take_owner(e, *st);
     e.link_target.clear();
   }
   // An implicit parent that is now asked for by itself gets the real reason instead.
@@ -276,6 +284,7 @@ Result<bool> FileSet::add_tree(const Root& root, const std::string& dir, const R
         it->second.type = EntryType::Symlink;
         it->second.mode = 0777;
         it->second.link_target = *target;
+        take_owner(it->second, *st);
       }
       add_reason(it->second, reason);
       // The link's target comes too (not recursively: a link to a directory elsewhere brings
@@ -296,6 +305,7 @@ Result<bool> FileSet::add_tree(const Root& root, const std::string& dir, const R
       e.type = S_ISDIR(st->st_mode) ? EntryType::Directory : EntryType::File;
       e.mode = st->st_mode & 07777;
       e.size = e.type == EntryType::File ? static_cast<uint64_t>(st->st_size) : 0;
+      take_owner(e, *st);
     }
     if (e.type == EntryType::Directory && e.reasons.size() == 1 && e.reasons[0].kind == ReasonKind::Directory)
       e.reasons.clear();

@@ -1,5 +1,6 @@
-// report.json (every entry with its type, mode, size, link target, names, reasons and optional
-// sha256) and `minify why`: the explanation of one path, from a FileSet or a report read back.
+// report.json (every entry with its type, mode, owner, size, link target, names, reasons and
+// optional sha256) and `minify why`: the explanation of one path, from a FileSet or a report
+// read back.
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <unistd.h>
@@ -169,6 +170,10 @@ Result<std::string> report_json(const FileSet& set, const Root* root, const Repo
     if (auto o = owner.find(path); o != owner.end()) j["package"] = o->second;
     j["type"] = entry_type_name(e.type);
     j["mode"] = octal_mode(e.mode);
+    if (e.uid != 0 || e.gid != 0) {  // root's, the common case, goes unsaid
+      j["uid"] = e.uid;
+      j["gid"] = e.gid;
+    }
     if (e.type == EntryType::File) j["size"] = e.size;
     if (e.type == EntryType::Symlink) j["link"] = e.link_target;
     if (e.generated) j["generated"] = true;
@@ -235,6 +240,8 @@ Result<FileSet> parse_report(std::string_view text, std::string_view name) {
       else if (type == "directory") e.type = EntryType::Directory;
       else return bad_input("read report", std::string(name), "unknown entry type `" + type + "`");
       e.mode = static_cast<mode_t>(std::stoul(j.value("mode", std::string("0")), nullptr, 8));
+      e.uid = j.value("uid", uid_t{0});
+      e.gid = j.value("gid", gid_t{0});
       e.size = j.value("size", uint64_t{0});
       e.link_target = j.value("link", std::string());
       e.generated = j.value("generated", false);

@@ -351,4 +351,17 @@ Result<UnpackResult> unpack_layers(const Image& image, const std::string& root_d
   return res;
 }
 
+void unshift_owners(FileSet& set, uid_t uid_shift) {
+  if (uid_shift == 0) return;
+  auto back = [&](uint32_t id) -> uint32_t { return id >= uid_shift && id - uid_shift < 65536 ? id - uid_shift : 0; };
+  std::vector<Entry> changed;
+  for (const auto& [path, e] : set)
+    if (e.uid != back(e.uid) || e.gid != back(e.gid)) changed.push_back(e);
+  for (auto& e : changed) {
+    e.uid = back(e.uid);
+    e.gid = back(e.gid);
+    set.put(std::move(e));
+  }
+}
+
 }  // namespace minify

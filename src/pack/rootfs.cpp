@@ -60,7 +60,7 @@ class TreeGuard {
 
 }  // namespace
 
-Status write_rootfs(const FileSet& set, const Root& root, const std::string& out_dir_in) {
+Status write_rootfs(const FileSet& set, const Root& root, const std::string& out_dir_in, const RootfsOptions& options) {
   std::string out_dir = out_dir_in;
   while (out_dir.size() > 1 && out_dir.back() == '/') out_dir.pop_back();
   std::string tmp = out_dir + ".tmp-XXXXXX";
@@ -69,6 +69,14 @@ Status write_rootfs(const FileSet& set, const Root& root, const std::string& out
   int dirfd = ::open(tmp.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) return sys_error("open", tmp);
   UniqueFd dir(dirfd);
+
+  // Before any chmod: chown clears setuid/setgid bits.
+  auto chown_entry = [&](const char* rel, const Entry& e, const std::string& name) -> Status {
+    if (!options.owner_shift) return Ok{};
+    if (::fchownat(dir.get(), rel, *options.owner_shift + e.uid, *options.owner_shift + e.gid, AT_SYMLINK_NOFOLLOW) != 0)
+      return sys_error("chown", name);
+    return Ok{};
+  };
 
   std::unordered_set<std::string> links;       // symlink entries: nothing may be created below them
   std::vector<std::pair<std::string, mode_t>> dirs;  // real modes, applied at the end
@@ -94,11 +102,13 @@ Status write_rootfs(const FileSet& set, const Root& root, const std::string& out
     switch (e.type) {
       case EntryType::Directory:
         if (::mkdirat(dir.get(), rel, 0700) != 0) return sys_error("mkdir", out_name);
+        if (auto s = chown_entry(rel, e, out_name); !s) return s;
         made_dirs.insert(path);
         dirs.emplace_back(path, e.mode);
         break;
       case EntryType::Symlink:
         if (::symlinkat(e.link_target.c_str(), dir.get(), rel) != 0) return sys_error("symlink", out_name);
+        if (auto s = chown_entry(rel, e, out_name); !s) return s;
         links.insert(path);
         break;
       case EntryType::File: {
@@ -115,6 +125,7 @@ Status write_rootfs(const FileSet& set, const Root& root, const std::string& out
           if (auto s = copy_data(in->get(), ofd, path); !s) return s;
           cap_len = ::fgetxattr(in->get(), "security.capability", cap, sizeof cap);
         }
+        if (auto s = chown_entry(rel, e, out_name); !s) return s;
         // fchmod, not the open mode: the umask must not change the image, and setuid bits stay.
         if (::fchmod(ofd, e.mode & 07777) != 0) return sys_error("chmod", out_name);
         // File capabilities last: writing to a file clears them (fs/attr.c, should_remove_suid).
@@ -127,6 +138,8 @@ Status write_rootfs(const FileSet& set, const Root& root, const std::string& out
   for (auto it = dirs.rbegin(); it != dirs.rend(); ++it)
     if (::fchmodat(dir.get(), it->first.c_str() + 1, it->second & 07777, 0) != 0) return sys_error("chmod", tmp + it->first);
   if (::fchmodat(dir.get(), ".", 0755, 0) != 0) return sys_error("chmod", tmp);
+  if (options.owner_shift && ::fchownat(dir.get(), ".", *options.owner_shift, *options.owner_shift, 0) != 0)
+    return sys_error("chown", tmp);
 
   if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, out_dir.c_str(), RENAME_NOREPLACE) == 0) {
     guard.release();

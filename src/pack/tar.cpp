@@ -1,8 +1,9 @@
 // The tar writer. libarchive formats the entries (PAX restricted: plain ustar headers unless a
 // name, link or size needs a PAX extended header) and hands the bytes to our sink chain, which
 // hashes and compresses them in the same pass. Reproducibility (reproducible-builds.org/docs/
-// archives): entries in path order, uid/gid 0 with no names, one mtime (SOURCE_DATE_EPOCH), no
-// atime/ctime, no xattrs but file capabilities, and file sizes taken from the open descriptor.
+// archives): entries in path order, numeric owners as the source has them and no names, one
+// mtime (SOURCE_DATE_EPOCH), no atime/ctime, no xattrs but file capabilities, and file sizes
+// taken from the open descriptor.
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -66,8 +67,8 @@ Status write_tar_stream(const FileSet& set, const Root& root, int64_t mtime, Sin
     archive_entry_clear(ae.get());
     std::string name = path.substr(1);  // tar names are relative: "usr/bin/x"
     archive_entry_set_pathname(ae.get(), name.c_str());
-    archive_entry_set_uid(ae.get(), 0);
-    archive_entry_set_gid(ae.get(), 0);
+    archive_entry_set_uid(ae.get(), e.uid);
+    archive_entry_set_gid(ae.get(), e.gid);
     archive_entry_set_mtime(ae.get(), mtime, 0);
     archive_entry_set_perm(ae.get(), e.mode & 07777);
     UniqueFd fd;

@@ -426,3 +426,52 @@ TEST(Sandbox, MountPointCleanupDoesNotFollowTheProgramsSymlinks) {
 
 }  // namespace
 }  // namespace minify
+
+namespace minify {
+namespace {
+
+// `minify image` keeps the image's owners (unshifted from the scratch root), its setuid bits and
+// its User in the written image.
+TEST(ImageCli, OwnersSetuidAndUserOfTheImageReachTheOutput) {
+  if (!root_and_tools()) GTEST_SKIP() << "needs root and a Debian-like host";
+  TempDir t;
+  std::vector<TarItem> items = small_root();
+  for (auto& it : items)
+    if (it.name == "usr/bin/dash") it.mode = 04755;
+  items.push_back({"app", 'd', "", "", 0755, 1000, 1000});
+  items.push_back({"app/owned", 'f', "owned\n", "", 0600, 1000, 1000});
+  items.push_back({"app/rootfile", 'f', "root\n", "", 0644, 0, 0});
+  ImageSpec s;
+  s.layers.push_back(testing::make_tar(items));
+  s.config = {{"Entrypoint", {"/usr/bin/dash", "-c", "cat /app/owned /app/rootfile"}}, {"User", "1000:1000"}};
+  testing::write_oci_layout(t / "layout", s);
+  auto r = testing::run({testing::minify_bin(), "image", (t / "layout").string(), "-o", (t / "out.tar").string(),
+                         "--out-dir", (t / "out").string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto out = open_image((t / "out.tar").string(), (t / "reopen").string());
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(out->config.user, "1000:1000");
+  ASSERT_EQ(out->layers.size(), 1u);
+  auto got = testing::read_layer(out->layers[0].file);
+  ASSERT_TRUE(got.count("app/owned")) << r.err;
+  EXPECT_EQ(got.at("app").uid, 1000);
+  EXPECT_EQ(got.at("app").gid, 1000);
+  EXPECT_EQ(got.at("app/owned").uid, 1000);
+  EXPECT_EQ(got.at("app/owned").gid, 1000);
+  EXPECT_EQ(got.at("app/owned").mode, 0600u);
+  EXPECT_EQ(got.at("app/rootfile").uid, 0);
+  EXPECT_EQ(got.at("usr/bin/dash").uid, 0);
+  EXPECT_EQ(got.at("usr/bin/dash").mode, 04755u);
+  json report = json::parse(testing::read_file(t / "out/report.json"));
+  bool seen = false;
+  for (const auto& e : report["entries"])
+    if (e["path"] == "/app/owned") {
+      seen = true;
+      EXPECT_EQ(e.value("uid", -1), 1000);
+      EXPECT_EQ(e.value("gid", -1), 1000);
+    }
+  EXPECT_TRUE(seen);
+}
+
+}  // namespace
+}  // namespace minify

@@ -92,6 +92,29 @@ std::string lying_tar(const std::string& name, unsigned long long size) {
   return h + std::string(4096, '\0');
 }
 
+std::map<std::string, LayerEntry> read_layer(const std::filesystem::path& file) {
+  struct archive* a = archive_read_new();
+  archive_read_support_format_tar(a);
+  archive_read_support_filter_all(a);
+  if (archive_read_open_filename(a, file.c_str(), 1 << 16) != ARCHIVE_OK)
+    throw std::runtime_error(archive_error_string(a));
+  std::map<std::string, LayerEntry> out;
+  struct archive_entry* e;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    LayerEntry it;
+    mode_t t = archive_entry_filetype(e);
+    it.type = archive_entry_hardlink(e) ? 'h' : t == AE_IFREG ? 'f' : t == AE_IFDIR ? 'd' : t == AE_IFLNK ? 'l' : '?';
+    it.mode = archive_entry_perm(e) & 07777;
+    it.uid = archive_entry_uid(e);
+    it.gid = archive_entry_gid(e);
+    std::string name = archive_entry_pathname(e);
+    while (!name.empty() && name.back() == '/') name.pop_back();
+    out[name] = it;
+  }
+  archive_read_free(a);
+  return out;
+}
+
 std::string sha256_hex(const std::string& data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

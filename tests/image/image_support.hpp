@@ -2,7 +2,9 @@
 // headers no honest writer makes), assembled as an OCI layout, an OCI archive or a docker-archive.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,14 @@ TarItem host_file(const std::string& host, const std::string& name);
 std::string lying_tar(const std::string& name, unsigned long long size);
 
 std::string sha256_hex(const std::string& data);
+
+// A layer read back (gzip, zstd or plain): name -> the header fields the owner tests check.
+struct LayerEntry {
+  char type = 'f';  // 'f', 'd', 'l', 'h', '?'
+  unsigned mode = 0;  // 07777
+  int64_t uid = -1, gid = -1;
+};
+std::map<std::string, LayerEntry> read_layer(const std::filesystem::path& file);
 
 struct ImageSpec {
   std::vector<std::string> layers;  // layer blobs (tar bytes, maybe compressed), bottom first

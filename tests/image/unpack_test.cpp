@@ -309,3 +309,88 @@ TEST(Image, OwnersAreShiftedForTheUserNamespace) {
 
 }  // namespace
 }  // namespace minify
+
+namespace minify {
+namespace {
+
+// Owners: an image's 1000:1000 and 0:0 files are shifted on disk (so the sandbox's user
+// namespace sees them as the image's own), come back unshifted in the set, and reach the written
+// layer with the setuid bit that unpack cleared on disk. Ids beyond the 65536-id map become 65534.
+TEST(ImageOwners, ShiftedOnDiskAndTheImagesOwnInTheWrittenLayer) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (chown)";
+  TempDir t;
+  ImageSpec s;
+  s.layers.push_back(testing::make_tar({{"app", 'd', "", "", 0750, 1000, 1000},
+                                        {"app/owned", 'f', "mine\n", "", 0640, 1000, 1000},
+                                        {"app/rootfile", 'f', "root\n", "", 0644, 0, 0},
+                                        {"app/link", 'l', "", "owned", 0777, 1000, 1001},
+                                        {"app/su", 'f', "su\n", "", 04755, 0, 0},
+                                        {"app/tool", 'f', "t\n", "", 02755, 1000, 50},
+                                        {"app/far", 'f', "far\n", "", 0644, 70000, 70000}}));
+  testing::write_oci_layout(t / "layout", s);
+  UnpackOptions uo;
+  uo.uid_shift = 100000;
+  auto r = open_and_unpack(t / "layout", t.path(), {}, uo);
+  ASSERT_TRUE(r) << r.error().message();
+  struct stat st {};
+  ASSERT_EQ(::lstat((t / "root/app/owned").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 101000u);
+  ASSERT_EQ(::lstat((t / "root/app/link").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, 101001u);
+
+  auto root = Root::open((t / "root").string());
+  ASSERT_TRUE(root);
+  FileSet set;
+  ASSERT_TRUE(set.add(*root, "/app", {ReasonKind::Kept, "test"}, true));
+  ASSERT_TRUE(set.add_generated("/etc/passwd", "root:x:0:0::/:/sbin/nologin\n", 0644, {ReasonKind::Generated, "g"}));
+  EXPECT_EQ(set.find("/app/owned")->uid, 101000u);
+  unshift_owners(set, uo.uid_shift);
+  for (const auto& [path, mode] : r->special_modes) {
+    Entry e = *set.find(path);
+    e.mode = mode;
+    set.put(e);
+  }
+  ASSERT_TRUE(write_tar(set, *root, (t / "layer.tar").string()));
+  auto got = testing::read_layer(t / "layer.tar");
+  auto owner = [&](const std::string& n) { return std::to_string(got.at(n).uid) + ":" + std::to_string(got.at(n).gid); };
+  EXPECT_EQ(owner("app"), "1000:1000");
+  EXPECT_EQ(got.at("app").mode, 0750u);
+  EXPECT_EQ(owner("app/owned"), "1000:1000");
+  EXPECT_EQ(got.at("app/owned").mode, 0640u);
+  EXPECT_EQ(owner("app/rootfile"), "0:0");
+  EXPECT_EQ(owner("app/link"), "1000:1001");
+  EXPECT_EQ(owner("app/su"), "0:0");
+  EXPECT_EQ(got.at("app/su").mode, 04755u);
+  EXPECT_EQ(owner("app/tool"), "1000:50");
+  EXPECT_EQ(got.at("app/tool").mode, 02755u);
+  EXPECT_EQ(owner("app/far"), "65534:65534");
+  EXPECT_EQ(owner("etc/passwd"), "0:0");
+
+  // report.json carries the owners (root's left out) and reads them back.
+  auto text = report_json(set, &*root);
+  ASSERT_TRUE(text);
+  auto back = parse_report(*text);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->find("/app/owned")->uid, 1000u);
+  EXPECT_EQ(back->find("/app/link")->gid, 1001u);
+  EXPECT_EQ(back->find("/app/rootfile")->uid, 0u);
+  EXPECT_EQ(text->find("\"uid\": 0"), std::string::npos);
+}
+
+// Without a shift (--map-root) the owners on disk are the image's and stay as they are.
+TEST(ImageOwners, NoShiftLeavesOwnersAlone) {
+  FileSet set;
+  Entry e;
+  e.path = "/x";
+  e.uid = 101000;
+  e.gid = 7;
+  set.put(e);
+  unshift_owners(set, 0);
+  EXPECT_EQ(set.find("/x")->uid, 101000u);
+  unshift_owners(set, 100000);
+  EXPECT_EQ(set.find("/x")->uid, 1000u);
+  EXPECT_EQ(set.find("/x")->gid, 0u) << "not from the shifted range: as a runtime would create it";
+}
+
+}  // namespace
+}  // namespace minify

@@ -174,8 +174,8 @@ class PackTest : public ::testing::Test {
       if (e.type != EntryType::Symlink) {
         EXPECT_EQ(item.mode, e.mode) << path;
       }
-      EXPECT_EQ(item.uid, 0) << path;
-      EXPECT_EQ(item.gid, 0) << path;
+      EXPECT_EQ(item.uid, e.uid) << path;
+      EXPECT_EQ(item.gid, e.gid) << path;
       EXPECT_FALSE(item.has_atime) << path;
       EXPECT_FALSE(item.has_ctime) << path;
       EXPECT_TRUE(item.uname.empty() || item.uname == "root") << path;
@@ -486,7 +486,8 @@ TEST_F(PackTest, OciArchiveIsReproducibleWithGzipAndZstd) {
   }
 }
 
-TEST_F(PackTest, SourceTimesAndOwnersDoNotReachTheArchive) {
+// Owners are taken when a path is added; a later chown (a rebuild elsewhere) changes nothing.
+TEST_F(PackTest, SourceTimesAndLaterChownsDoNotReachTheArchive) {
   std::string a = (out_.path() / "a.tar").string(), b = (out_.path() / "b.tar").string();
   ASSERT_TRUE(write_oci(set_, *root_, a, server_config(), {}));
   // Touch and chown the sources, as a rebuild on another machine would.
@@ -502,6 +503,42 @@ TEST_F(PackTest, SourceTimesAndOwnersDoNotReachTheArchive) {
   for (const auto& [n, item] : read_tar(decompress(read_oci(b).layer))) {
     EXPECT_EQ(item.mtime, 0) << n;
     EXPECT_EQ(item.uid, 0) << n;
+  }
+}
+
+// The source's owners reach the tar and OCI layer (`minify pack` on a root whose files belong to
+// a build user), symlinks' own owners included; generated entries are root's.
+TEST(PackOwners, SourceOwnersReachTheArchive) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (chown)";
+  TempDir src, out;
+  const auto& r = src.path();
+  write_file(r / "srv/app/bin/server", "server");
+  ::chmod((r / "srv/app/bin/server").c_str(), 04750);
+  write_file(r / "srv/app/data", "data");
+  fs::create_symlink("bin/server", r / "srv/app/current");
+  ASSERT_EQ(::lchown((r / "srv/app").c_str(), 1000, 1000), 0);
+  ASSERT_EQ(::lchown((r / "srv/app/bin/server").c_str(), 1000, 50), 0);
+  ASSERT_EQ(::lchown((r / "srv/app/current").c_str(), 1001, 1001), 0);
+  ASSERT_EQ(::chmod((r / "srv/app/bin/server").c_str(), 04750), 0);  // chown cleared setuid
+  auto root = Root::open(r.string());
+  ASSERT_TRUE(root);
+  FileSet set;
+  ASSERT_TRUE(set.add(*root, "/srv/app/current", {ReasonKind::Program, "p"}));
+  ASSERT_TRUE(set.add(*root, "/srv/app/data", {ReasonKind::Opened, "o"}));
+  ASSERT_TRUE(add_scratch_basics(set));
+  std::string tar = (out.path() / "a.tar").string(), oci = (out.path() / "a.oci").string();
+  ASSERT_TRUE(write_tar(set, *root, tar));
+  ASSERT_TRUE(write_oci(set, *root, oci, server_config(), {}));
+  for (const auto& items : {as_map(read_tar(testing::read_file(tar))), as_map(read_tar(decompress(read_oci(oci).layer)))}) {
+    EXPECT_EQ(items.at("srv/app").uid, 1000);
+    EXPECT_EQ(items.at("srv/app").gid, 1000);
+    EXPECT_EQ(items.at("srv/app/bin/server").uid, 1000);
+    EXPECT_EQ(items.at("srv/app/bin/server").gid, 50);
+    EXPECT_EQ(items.at("srv/app/bin/server").mode, 04750u);
+    EXPECT_EQ(items.at("srv/app/current").uid, 1001);
+    EXPECT_EQ(items.at("srv/app/data").uid, 0);
+    EXPECT_EQ(items.at("etc/passwd").uid, 0);
+    EXPECT_EQ(items.at("srv").uid, 0);
   }
 }
 
