@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "minify/fileset.hpp"
@@ -86,6 +87,12 @@ class PackageDb {
   // error; a database that is there but cannot be parsed (a record without a Package/P field, a
   // field line without a colon, a .list that cannot be read) is an error naming the file and line.
   static Result<PackageDb> read(const Root& root);
+
+  PackageDb() = default;
+  PackageDb(PackageDb&&) = default;
+  PackageDb& operator=(PackageDb&&) = default;
+  PackageDb(const PackageDb&) = delete;  // by_path_ views the packages' strings
+  PackageDb& operator=(const PackageDb&) = delete;
   // Parses dpkg status text (status or one status.d file) / apk installed text. `name` is for
   // messages. Files are not loaded; fields, version, source, stanza are.
   static Result<std::vector<Package>> parse_dpkg_status(std::string_view text, std::string_view name);
@@ -99,11 +106,14 @@ class PackageDb {
   const Package* find(std::string_view name) const;
   std::optional<size_t> index_of(std::string_view name) const;
 
-  // The package that lists the canonical path `path` (a file or symlink; for a directory listed
-  // by many packages, the first one). nullptr when no package owns it. Use Root::resolve()'s
-  // canonical path, or FileSet paths (which are canonical).
+  // The package that lists the canonical path `path`, a file or symlink (the first one, when
+  // several do). nullptr when no package owns it, and for directories, which packages share
+  // (is_directory()). Use Root::resolve()'s canonical path, or FileSet paths (canonical too).
   const Package* owner(std::string_view path) const;
   std::optional<size_t> owner_index(std::string_view path) const;
+  // Is this canonical path a directory some listed path lies in? (Lists do not say which of
+  // their paths are directories; this tells them apart without a stat.)
+  bool is_directory(std::string_view path) const;
 
   // Reads info/KEY.md5sums of one dpkg package into its files' digests (once; a missing md5sums
   // file is not an error, some packages have none). No-op for apk and status.d packages.
@@ -113,8 +123,16 @@ class PackageDb {
   PackageDbKind kind_ = PackageDbKind::None;
   std::string db_path_;
   std::vector<Package> packages_;
-  std::unordered_map<std::string, size_t> by_key_;    // key and name -> index (name: first)
-  std::unordered_map<std::string, size_t> by_path_;   // canonical path -> first owner
+  // Lookups by string_view without building a std::string.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, size_t, Hash, std::equal_to<>> by_key_;  // key and name -> index
+  // Canonical path -> first owner. The keys view PackageFile::path strings, which stay put: the
+  // table is built once all files are read, and moving the database moves no PackageFile.
+  std::unordered_map<std::string_view, size_t> by_path_;
+  std::unordered_set<std::string, Hash, std::equal_to<>> dirs_;  // canonical parents of listed paths
   friend class PackageDbBuilder;
 };
 
@@ -154,7 +172,12 @@ struct PackageUsage {
   std::vector<std::string> kept;     // canonical paths of its files and symlinks in the set
   std::vector<std::string> dropped;  // those not in the set (directories are not counted)
   uint64_t kept_bytes = 0;           // sizes of kept regular files
-  uint64_t dropped_bytes = 0;        // sizes of dropped regular files: the bytes saved
+  // Sizes of dropped regular files: the bytes saved. For a package dropped entirely (`estimated`)
+  // this is the database's own figure (dpkg Installed-Size KiB * 1024, apk I:) and `dropped` is
+  // left empty: statting every file of every package of a full system costs more than the rest
+  // of a run, and nobody reads 150,000 paths of packages that are simply not there.
+  uint64_t dropped_bytes = 0;
+  bool estimated = false;
 };
 
 struct PackageReport {

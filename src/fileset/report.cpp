@@ -136,8 +136,8 @@ json packages_json(const PackageReport& rep) {
     saved += u.dropped_bytes;
     json j = {{"name", u.name}, {"version", u.version}, {"architecture", u.architecture}};
     if (u.kept.empty()) {
-      j["files"] = u.dropped.size();
       j["bytes_saved"] = u.dropped_bytes;
+      if (u.estimated) j["estimated"] = true;  // the database's installed size
       dropped.push_back(std::move(j));
       continue;
     }

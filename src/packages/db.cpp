@@ -17,7 +17,6 @@
 // merged-/usr's /lib -> usr/lib maps the listed /lib/x/libc.so.6 to /usr/lib/x/libc.so.6. The
 // last component is not followed: a listed symlink stays that symlink, as in a FileSet.
 #include <algorithm>
-#include <unordered_set>
 
 #include "minify/packages.hpp"
 #include "packages/packages_internal.hpp"
@@ -287,18 +286,22 @@ class PackageDbBuilder {
 
   // Canonical paths and the lookup tables.
   void index() {
+    size_t total = 0;
+    for (const auto& p : db_.packages_) total += p.files.size();
+    db_.by_path_.reserve(total);
     for (size_t i = 0; i < db_.packages_.size(); ++i) {
       Package& p = db_.packages_[i];
       db_.by_key_.try_emplace(p.key, i);
       db_.by_key_.try_emplace(p.name, i);
       for (auto& f : p.files) {
-        std::string listed = f.listed;
-        if (auto d = diversions_.find(listed); d != diversions_.end() && d->second.second != p.name)
-          listed = d->second.first;
-        f.path = canonical(listed);
-        db_.by_path_.try_emplace(f.path, i);
+        auto d = diversions_.empty() ? diversions_.end() : diversions_.find(f.listed);
+        f.path = canonical(d != diversions_.end() && d->second.second != p.name ? d->second.first : f.listed);
+        db_.by_path_.try_emplace(std::string_view(f.path), i);
       }
     }
+    // Directories are shared by many packages and owned by none: "/lib" of merged-/usr is listed
+    // by hundreds of them but the symlink itself comes from none.
+    for (const auto& d : db_.dirs_) db_.by_path_.erase(std::string_view(d));
   }
 
   Result<std::vector<std::string>> list_names(const std::string& dir) { return list_dir(root_, dir); }
@@ -306,21 +309,59 @@ class PackageDbBuilder {
  private:
   // The listed path with its parent directory resolved inside the root. A parent that does not
   // exist leaves the path as listed (normalized): the file is not there to own anyway.
-  std::string canonical(const std::string& listed) {
-    std::string norm = normalize_path(listed);
-    if (norm == "/") return norm;
-    std::string parent = dirname_of(norm);
-    auto it = parents_.find(parent);
-    if (it == parents_.end()) {
-      auto r = root_.resolve(parent);
-      it = parents_.emplace(parent, r ? r->path : parent).first;
+  std::string canonical(std::string_view listed) {
+    std::string storage;
+    std::string_view norm = listed;
+    if (!is_plain(listed)) norm = storage = normalize_path(listed);
+    if (norm == "/") return "/";
+    size_t slash = norm.rfind('/');
+    std::string_view parent = slash == 0 ? std::string_view("/") : norm.substr(0, slash);
+    // Lists are grouped by directory: most lookups hit the previous one.
+    if (parent != last_parent_) {
+      last_parent_ = parent;
+      const std::string& resolved = resolve_dir(last_parent_);
+      last_resolved_ = resolved == "/" ? "" : resolved;
     }
-    return join_path(it->second, basename_of(norm));
+    std::string out;
+    out.reserve(last_resolved_.size() + norm.size() - slash);
+    out += last_resolved_;
+    out += norm.substr(slash);
+    return out;
+  }
+
+  // The canonical path of a listed (normalized) directory, memoized per directory: its parent's
+  // canonical path plus its own name, unless that is a symlink, which Root::resolve() follows.
+  // A directory that does not exist stays as listed. References stay valid: unordered_map nodes
+  // do not move.
+  const std::string& resolve_dir(const std::string& dir) {
+    if (auto it = parents_.find(dir); it != parents_.end()) return it->second;
+    std::string result = "/";
+    if (dir != "/") {
+      const std::string& up = resolve_dir(dirname_of(dir));
+      result = (up == "/" ? "" : up) + "/" + basename_of(dir);
+      auto st = root_.stat(result, FollowLast::No);
+      if (st && S_ISLNK(st->st_mode)) {
+        auto r = root_.resolve(result);
+        if (r) result = r->path;
+      }
+    }
+    // Both spellings are directories: merged-/usr's listed "/bin" is the canonical path of a symlink.
+    db_.dirs_.insert(result);
+    db_.dirs_.insert(dir);
+    return parents_.emplace(dir, std::move(result)).first->second;
+  }
+
+  // Absolute and already normalized, as dpkg and apk write paths.
+  static bool is_plain(std::string_view p) {
+    if (p.empty() || p.front() != '/' || (p.size() > 1 && p.back() == '/')) return false;
+    return p.find("//") == std::string_view::npos && p.find("/./") == std::string_view::npos &&
+           p.find("/../") == std::string_view::npos && !p.ends_with("/.") && !p.ends_with("/..");
   }
 
   const Root& root_;
   PackageDb& db_;
-  std::unordered_map<std::string, std::string> parents_;
+  std::unordered_map<std::string, std::string> parents_;  // listed directory -> canonical
+  std::string last_parent_, last_resolved_;
   std::unordered_map<std::string, std::pair<std::string, std::string>> diversions_;  // from -> (to, by)
 };
 
@@ -367,10 +408,12 @@ const Package* PackageDb::find(std::string_view name) const {
 }
 
 std::optional<size_t> PackageDb::index_of(std::string_view name) const {
-  auto it = by_key_.find(std::string(name));
+  auto it = by_key_.find(name);
   if (it == by_key_.end()) return std::nullopt;
   return it->second;
 }
+
+bool PackageDb::is_directory(std::string_view path) const { return dirs_.find(path) != dirs_.end(); }
 
 const Package* PackageDb::owner(std::string_view path) const {
   auto i = owner_index(path);
@@ -378,7 +421,7 @@ const Package* PackageDb::owner(std::string_view path) const {
 }
 
 std::optional<size_t> PackageDb::owner_index(std::string_view path) const {
-  auto it = by_path_.find(std::string(path));
+  auto it = by_path_.find(path);
   if (it == by_path_.end()) return std::nullopt;
   return it->second;
 }

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <set>
@@ -290,15 +291,26 @@ PackageReport account_packages(const FileSet& set, const Root& root, const Packa
     u.name = pkgs[i].name;
     u.version = pkgs[i].version;
     u.architecture = pkgs[i].architecture;
+    for (const auto& f : pkgs[i].files) {
+      const Entry* e = set.find(f.path);
+      if (!e || db.is_directory(f.path) || e->type == EntryType::Directory) continue;
+      if (e->type == EntryType::Symlink && is_dir_link(root, f.path)) continue;
+      u.kept.push_back(f.path);
+      if (e->type == EntryType::File) u.kept_bytes += e->size;
+    }
+    if (u.kept.empty()) {
+      // Dropped entirely: the database's own numbers (see PackageUsage).
+      u.estimated = true;
+      if (auto size = pkgs[i].field(pkgs[i].kind == PackageDbKind::Apk ? "I" : "Installed-Size")) {
+        uint64_t n = std::strtoull(std::string(*size).c_str(), nullptr, 10);
+        u.dropped_bytes = pkgs[i].kind == PackageDbKind::Apk ? n : n * 1024;
+      }
+      continue;
+    }
     for (size_t j = 0; j < pkgs[i].files.size(); ++j) {
       const std::string& path = pkgs[i].files[j].path;
-      if (const Entry* e = set.find(path)) {
-        if (e->type == EntryType::Directory || (e->type == EntryType::Symlink && is_dir_link(root, path))) continue;
-        u.kept.push_back(path);
-        if (e->type == EntryType::File) u.kept_bytes += e->size;
-      } else if (path != "/") {
+      if (path != "/" && !set.find(path) && !db.is_directory(path))
         pending.push_back({dirname_of(path), basename_of(path), i, j});
-      }
     }
   }
   std::sort(pending.begin(), pending.end(), [](const Pending& a, const Pending& b) {

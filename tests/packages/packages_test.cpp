@@ -71,6 +71,7 @@ class DpkgRoot : public ::testing::Test {
                "\n"
                "Package: bar\n"
                "Status: install ok installed\n"
+               "Installed-Size: 5\n"
                "Architecture: all\n"
                "Version: 2:3.4\n"
                "Description: bar\n"
@@ -136,6 +137,12 @@ TEST_F(DpkgRoot, OwnerFollowsMergedUsrSymlinks) {
   EXPECT_EQ(db->owner("/usr/bin/foo")->name, "foo");
   EXPECT_EQ(db->owner("/usr/bin/bar")->name, "bar");
   EXPECT_EQ(db->owner("/usr/local/bin/mine"), nullptr);
+  // Listed directories (including merged-/usr's /bin, now a symlink) belong to no one package.
+  EXPECT_EQ(db->owner("/bin"), nullptr);
+  EXPECT_EQ(db->owner("/usr/bin"), nullptr);
+  EXPECT_TRUE(db->is_directory("/bin"));
+  EXPECT_TRUE(db->is_directory("/usr/lib"));
+  EXPECT_FALSE(db->is_directory("/usr/bin/foo"));
   const Package* foo = db->find("foo");
   auto it = std::find_if(foo->files.begin(), foo->files.end(), [](const PackageFile& f) { return f.listed == "/lib/libfoo.so.1.2"; });
   ASSERT_NE(it, foo->files.end());
@@ -205,7 +212,10 @@ TEST_F(DpkgRoot, KeptFilesAccountedAndStatusDWritten) {
   EXPECT_EQ(foo->kept_bytes, 1000u + 14u);
   EXPECT_EQ(foo->dropped_bytes, 4u + 19u + 7u + 7u);
   EXPECT_EQ(rep.dropped_entirely, (std::vector<std::string>{"bar"}));
-  EXPECT_EQ(usage_of(rep, "bar")->dropped_bytes, 5000u);
+  // Dropped entirely: the database's Installed-Size (KiB), not a stat of every file.
+  EXPECT_TRUE(usage_of(rep, "bar")->estimated);
+  EXPECT_EQ(usage_of(rep, "bar")->dropped_bytes, 5u * 1024);
+
   // The program is nobody's; the release files here are not listed by any package either.
   EXPECT_TRUE(std::find(rep.unowned.begin(), rep.unowned.end(), "/usr/local/bin/mine") != rep.unowned.end());
   EXPECT_TRUE(std::find(rep.unowned.begin(), rep.unowned.end(), "/usr/lib/libfoo.so.1.2") == rep.unowned.end());
@@ -419,7 +429,8 @@ TEST(Packages, ApkInstalledTrimmedToKeptFiles) {
   PackageReport rep = account_packages(set, root, *db);
   EXPECT_EQ(rep.dropped_entirely, (std::vector<std::string>{"musl", "busybox"}));
   EXPECT_EQ(usage_of(rep, "zlib")->dropped, (std::vector<std::string>{"/usr/share/licenses/zlib/LICENSE"}));
-  EXPECT_EQ(usage_of(rep, "musl")->dropped_bytes, 600u);
+  EXPECT_EQ(usage_of(rep, "musl")->dropped_bytes, 600000u);  // its I: field
+
   ASSERT_TRUE(add_package_metadata(set, root, *db, rep));
   const Entry* installed = set.find("/lib/apk/db/installed");
   ASSERT_NE(installed, nullptr);
