@@ -112,8 +112,8 @@ class UniqueFd {
 // ---- The seccomp filter ------------------------------------------------------------------
 
 // Builds the filter in the parent and exports it as BPF, so the forked child only has to load it
-// with async-signal-safe calls.
-Result<std::vector<sock_filter>> build_filter(std::span<const SyscallRow> rows) {
+// with async-signal-safe calls. `tracer` lists the tracer's own pid and tid: see below.
+Result<std::vector<sock_filter>> build_filter(std::span<const SyscallRow> rows, std::span<const pid_t> tracer) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
   if (ctx == nullptr) return bad_input("seccomp_init", "", "libseccomp failed to initialise");
   std::unique_ptr<void, void (*)(void*)> guard(ctx, [](void* c) { seccomp_release(c); });
@@ -135,6 +135,17 @@ Result<std::vector<sock_filter>> build_filter(std::span<const SyscallRow> rows) 
       rc = seccomp_rule_add(ctx, action, row.nr, 0);
     }
     if (rc < 0) return sys_error("seccomp_rule_add", std::string(row.name), -rc);
+  }
+  // A tracee that attaches to the tracer (`gdb -p $PPID`; root may) stops it, and a stopped
+  // tracer never lets the tracee past its next traced syscall: both wait forever. Refuse it with
+  // the EPERM any already-traced target gives. The pid is compared as the kernel reads it, an int.
+  for (long request : {PTRACE_ATTACH, PTRACE_SEIZE}) {
+    for (pid_t pid : tracer) {
+      int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ptrace), 2,
+                                SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(request)),
+                                SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, static_cast<scmp_datum_t>(pid)));
+      if (rc < 0 && rc != -EEXIST) return sys_error("seccomp_rule_add", "ptrace", -rc);
+    }
   }
   UniqueFd mem(::memfd_create("minify-seccomp", MFD_CLOEXEC));
   if (mem.get() < 0) return sys_error("memfd_create", "");
@@ -385,7 +396,8 @@ Status Tracer::prepare() {
   program_ = *prog;
   for (const auto& url : opt_.probe_urls)
     if (auto u = parse_http_url(url); !u) return u.error();
-  auto filter = build_filter(rows_);
+  const pid_t self[] = {::getpid(), static_cast<pid_t>(::syscall(SYS_gettid))};
+  auto filter = build_filter(rows_, self);
   if (!filter) return filter.error();
   filter_ = std::move(*filter);
   return Ok{};
@@ -636,8 +648,16 @@ void Tracer::handle_new_task(pid_t tid) {
   }
   threads_[tid] = new_thread(tgid);
   ++log_.thread_count;
-  if (live_per_tgid_[tgid]++ == 0 && all_tgids_.insert(tgid).second) ++log_.process_count;
-  if (fatal_) ::kill(tid, SIGKILL);
+  bool new_process = live_per_tgid_[tgid]++ == 0 && all_tgids_.insert(tgid).second;
+  if (new_process) ++log_.process_count;
+  // A task born while the program is being stopped was forked before its parent took the signal
+  // (the kernel fails a fork once a fatal signal is pending) but missed the signal_tree() sweep:
+  // it gets what the sweep sent, or after the last sweep it would run on with nothing to stop it.
+  if (fatal_ || phase_ == Phase::KillSent) {
+    ::kill(tid, SIGKILL);
+  } else if (phase_ == Phase::TermSent && new_process) {
+    ::kill(tid, SIGTERM);
+  }
   update_affinity();
 }
 
