@@ -501,5 +501,47 @@ TEST_F(PackSbom, TrivyReadsBothFormatsBack) {
   }
 }
 
+// A real interpreter and a real distribution: Debian's python3 importing Debian's Flask. The
+// trace carries flask/ but not Flask's .egg-info; the SBOM must still name Flask at the version
+// Python's own importlib.metadata reports, and the Debian package it came from.
+TEST_F(PackSbom, PythonFlaskFromDebian) {
+  if (!fs::exists("/usr/bin/python3") || run({"/usr/bin/python3", "-c", "import flask"}).status != 0)
+    GTEST_SKIP() << "no Debian python3-flask " << kSetupHint;
+  std::string version = run({"/usr/bin/python3", "-c", "import importlib.metadata as m; print(m.version('flask'))"}).out;
+  version = first_word(version);
+  auto r = run({minify_bin(), "pack", "--no-verify", "-o", (tmp_ / "out").string(), "--sbom", (tmp_ / "sbom.json").string(),
+                "/usr/bin/python3", "-c", "import flask"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json bom = json::parse(read_file(tmp_ / "sbom.json"));
+  std::map<std::string, std::string> purls;
+  for (const auto& c : bom["components"])
+    if (c.contains("purl")) purls[c["name"]] = c["purl"];
+  EXPECT_EQ(purls["Flask"], "pkg:pypi/flask@" + version);
+  auto [deb, deb_version] = host_package("/usr/lib/python3/dist-packages/flask/__init__.py");
+  EXPECT_EQ(deb, "python3-flask");
+  EXPECT_EQ(purls[deb].rfind("pkg:deb/debian/python3-flask@" + purl_encode(deb_version, true) + "?arch=all", 0), 0u) << purls[deb];
+}
+
+// `minify image --sbom`: the minimized image's config names the SBOM, which lists the packages of
+// the input image's status.d (an image minify packed itself, distroless style).
+TEST_F(PackSbom, ImageCommandLabelsItsSbom) {
+  ASSERT_EQ(pack({"--oci", (tmp_ / "in.tar").string()}).status, 0);
+  auto r = run({minify_bin(), "image", (tmp_ / "in.tar").string(), "-o", (tmp_ / "min.tar").string(), "--out-dir",
+                (tmp_ / "min").string(), "--sbom", (tmp_ / "min.cdx.json").string(), "--no-verify"},
+               {"SOURCE_DATE_EPOCH=1700000000"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json bom = json::parse(read_file(tmp_ / "min.cdx.json"));
+  EXPECT_EQ(bom["metadata"]["component"]["type"], "container");
+  auto listed = sbom_os_packages(bom);
+  EXPECT_EQ(listed[host_package("/lib/x86_64-linux-gnu/libz.so.1").first], host_package("/lib/x86_64-linux-gnu/libz.so.1").second);
+  fs::path layout = tmp_ / "layout";
+  fs::create_directories(layout);
+  ASSERT_EQ(run({"tar", "-xf", (tmp_ / "min.tar").string(), "-C", layout.string()}).status, 0);
+  auto blob = [&](const std::string& digest) { return json::parse(read_file(layout / "blobs/sha256" / digest.substr(7))); };
+  json config = blob(blob(json::parse(read_file(layout / "index.json"))["manifests"][0]["digest"])["config"]["digest"]);
+  EXPECT_EQ(config["config"]["Labels"][kSbomDigestLabel],
+            "sha256:" + first_word(run({"sha256sum", (tmp_ / "min.cdx.json").string()}).out));
+}
+
 }  // namespace
 }  // namespace minify
