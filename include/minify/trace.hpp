@@ -170,6 +170,11 @@ struct TraceOptions {
 // (daemons included; --timeout/--probe stop them), killing whatever is left on any error.
 // Errors are failures to run or trace it (bad command, program not found, ptrace/seccomp
 // unavailable, 32-bit tracee); how the program itself ended is data in TraceLog::exit.
+// The program runs with the privileges it would have untraced when the caller is root: the
+// kernel honours setuid/setgid bits for a tracee whose tracer has CAP_SYS_PTRACE. An
+// unprivileged caller's seccomp filter needs no_new_privs, so setuid bits are ignored then and
+// the program runs as the caller. A traced program cannot trace: PTRACE_TRACEME, and
+// PTRACE_ATTACH/PTRACE_SEIZE of another traced process or of the tracer itself, fail with EPERM.
 // Requires: no other run_trace() in this process at the same time, and no other children of the
 // calling process to be waited for meanwhile (the tracer waits for any child, waitpid(-1), and
 // briefly owns the SIGINT/SIGTERM/SIGHUP/SIGALRM handlers).
