@@ -68,6 +68,8 @@ using Clock = std::chrono::steady_clock;
 
 // SECCOMP_RET_DATA values: row index + 1 for table rows, this for a syscall from another ABI.
 constexpr std::uint32_t kBadArchData = 0xffff;
+// SECCOMP_RET_DATA of the calls that change a thread's credentials (setuid() and friends).
+constexpr std::uint32_t kCredsData = 0xfffe;
 constexpr std::uint32_t kNativeAuditArch =
 #if defined(__x86_64__)
     AUDIT_ARCH_X86_64;
@@ -135,6 +137,12 @@ Result<std::vector<sock_filter>> build_filter(std::span<const SyscallRow> rows, 
       rc = seccomp_rule_add(ctx, action, row.nr, 0);
     }
     if (rc < 0) return sys_error("seccomp_rule_add", std::string(row.name), -rc);
+  }
+  // A thread that changes its credentials may lose access the tracer has: see Thread::creds.
+  for (int nr : {SCMP_SYS(setuid), SCMP_SYS(setgid), SCMP_SYS(setreuid), SCMP_SYS(setregid), SCMP_SYS(setresuid),
+                 SCMP_SYS(setresgid), SCMP_SYS(setfsuid), SCMP_SYS(setfsgid), SCMP_SYS(setgroups), SCMP_SYS(capset)}) {
+    if (int rc = seccomp_rule_add(ctx, SCMP_ACT_TRACE(kCredsData), nr, 0); rc < 0)
+      return sys_error("seccomp_rule_add", "set*id", -rc);
   }
   // A tracee that attaches to the tracer (`gdb -p $PPID`; root may) stops it, and a stopped
   // tracer never lets the tracee past its next traced syscall: both wait forever. Refuse it with
@@ -264,6 +272,11 @@ struct Thread {
   std::string_view exec_syscall;          // "execve" or "execveat"
   std::string cwd;                        // cached /proc/TID/cwd, valid while cwd_gen matches
   std::uint64_t cwd_gen = 0;
+  // Whether the thread's filesystem credentials are the tracer's: only then does the tracer's own
+  // check of a lookup tell what the thread's call did (a thread that dropped to another user gets
+  // EACCES where root succeeds). Unknown after a set*id call or an exec (setuid programs) and in a
+  // new task, read from /proc when next needed; other threads take the real result at the exit.
+  enum class Creds : std::uint8_t { Unknown, Same, Other } creds = Creds::Unknown;
 };
 
 // Runnable tasks on the system besides the caller: the "R" of /proc/loadavg's "R/T" field.
@@ -281,6 +294,26 @@ int others_runnable() {
     if (p) ++p;
   }
   return p ? std::max(0, std::atoi(p) - 1) : 0;
+}
+
+// The lines of a /proc/TID/status that decide file access: the filesystem uid and gid (the last
+// of real, effective, saved, filesystem), the supplementary groups and the effective capabilities.
+std::string file_creds(const std::string& status_path) {
+  std::string out;
+  FILE* f = std::fopen(status_path.c_str(), "re");
+  if (f == nullptr) return out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, f)) {
+    std::string_view line = buf;
+    if (line.starts_with("Uid:") || line.starts_with("Gid:")) {
+      if (line.ends_with('\n')) line.remove_suffix(1);
+      out.append(line.substr(0, 4)).append(line.substr(line.find_last_of(" \t") + 1)).push_back('\n');
+    } else if (line.starts_with("Groups:") || line.starts_with("CapEff:")) {
+      out.append(line);
+    }
+  }
+  std::fclose(f);
+  return out;
 }
 
 Thread new_thread(pid_t tgid) {
@@ -328,6 +361,7 @@ class Tracer {
   std::optional<std::string> fd_path(pid_t tid, long fd, std::string& note);
   const std::string* cwd_of(pid_t tid, Thread& t);
   bool check_lookup(pid_t tid, const Thread& t, const std::string& path, Lookup lookup);
+  bool same_creds(pid_t tid, Thread& t);
   void record(pid_t tid, const Thread& t, std::string_view syscall, const Access& a, bool ok, bool known, int err);
   void record_note(pid_t tid, const Thread& t, std::string_view syscall, std::string note);
   void finish_exec(pid_t tid, Thread& t, bool succeeded);
@@ -356,6 +390,7 @@ class Tracer {
   std::unordered_set<pid_t> all_tgids_;
   std::uint64_t cwd_gen_ = 1;
   std::optional<Error> fatal_;
+  std::string tracer_creds_;  // see same_creds()
 
   // Stopping the program (--timeout, --probe).
   Clock::time_point started_;
@@ -763,6 +798,7 @@ void Tracer::handle_exec_event(pid_t tid) {
   }
   Thread& t = thread(tid);
   t.cwd_gen = 0;
+  t.creds = Thread::Creds::Unknown;
   if (t.exec_index) finish_exec(tid, t, true);
 }
 
@@ -883,6 +919,16 @@ bool Tracer::check_lookup(pid_t tid, const Thread& t, const std::string& named, 
     case Lookup::Regular: return S_ISREG(st.st_mode);
   }
   return false;
+}
+
+// Does the thread access files as the tracer does: the same fsuid, fsgid, groups and capabilities?
+bool Tracer::same_creds(pid_t tid, Thread& t) {
+  if (t.creds == Thread::Creds::Unknown) {
+    if (tracer_creds_.empty()) tracer_creds_ = file_creds("/proc/thread-self/status");
+    std::string mine = file_creds("/proc/" + std::to_string(tid) + "/status");
+    t.creds = !mine.empty() && mine == tracer_creds_ ? Thread::Creds::Same : Thread::Creds::Other;
+  }
+  return t.creds == Thread::Creds::Same;
 }
 
 const std::string* Tracer::cwd_of(pid_t tid, Thread& t) {
@@ -1132,9 +1178,13 @@ void Tracer::handle_seccomp(pid_t tid, Thread& t) {
     ::kill(tid, SIGKILL);
     return;
   }
+  if (data == kCredsData) {
+    t.creds = Thread::Creds::Unknown;  // changed by the time the thread next stops
+    return;
+  }
   if (data == 0 || data > rows_.size()) return;
   const SyscallRow& row = rows_[data - 1];
-  bool needs_exit = opt_.exact_results;
+  bool needs_exit = opt_.exact_results || !same_creds(tid, t);
   std::string note;
   std::vector<Access> accesses = describe(tid, t, row, info, needs_exit, note);
   if (!note.empty() && !t.exec_index) record_note(tid, t, row.name, std::move(note));

@@ -703,6 +703,19 @@ TEST_F(StressSetuidTest, UnprivilegedTraceeExecsSetuidRootProgram) {
   expect_no_leftovers();
 }
 
+// The tracer decides whether a lookup succeeded by checking the path itself, as root; a tracee
+// that dropped to uid 65534 gets EACCES on a root-only file, and that is what must be recorded.
+TEST_F(StressSetuidTest, LookupsOfAnUnprivilegedTraceeAreItsOwn) {
+  std::string dropper = build("dropper", kDropper);
+  std::string secret = file("secret.txt");
+  fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  TraceLog log = trace({dropper, secret, "/bin/true"});
+  EXPECT_EQ(log.exit.shell_status(), 23);  // the dropper's "open failed"
+  EXPECT_TRUE(has(log, secret, AccessKind::Read, false));
+  EXPECT_FALSE(has(log, secret, AccessKind::Read)) << "recorded as read though the open failed";
+  expect_no_leftovers();
+}
+
 // minify run by an unprivileged user traces with no_new_privs set (a seccomp filter needs it
 // without CAP_SYS_ADMIN) and as an unprivileged tracer: the kernel ignores setuid bits then, so
 // the program runs with the caller's uid. The trace still completes and records the exec.
