@@ -29,8 +29,14 @@ namespace {
 // static has ca-certificates, tzdata, /etc/passwd and /etc/group with root/nobody/nonroot, /tmp;
 // base adds glibc and OpenSSL (libssl3); cc adds libgcc and libstdc++. When in doubt a file is
 // copied: an extra copy costs bytes, a missing one breaks the program.
-constexpr std::array<std::string_view, 6> kStaticPaths = {
-    "/etc/passwd", "/etc/group", "/etc/os-release", "/etc/ssl/certs/ca-certificates.crt", "/tmp", "/home/nonroot"};
+constexpr std::array<std::string_view, 7> kStaticPaths = {"/etc/passwd", "/etc/group", "/etc/os-release", "/etc/debian_version",
+                                                         "/etc/ssl/certs/ca-certificates.crt", "/tmp", "/home/nonroot"};
+// The Debian packages each distroless flavour installs and describes in its own
+// /var/lib/dpkg/status.d (GoogleContainerTools/distroless, debian12): our stanza for one of them
+// would overwrite the base's with the builder's version.
+constexpr std::array<std::string_view, 4> kStaticPackages = {"base-files", "netbase", "tzdata", "media-types"};
+constexpr std::array<std::string_view, 2> kBasePackages = {"libc6", "libssl3"};
+constexpr std::array<std::string_view, 3> kCcPackages = {"libgcc-s1", "libstdc++6", "libgomp1"};
 constexpr std::array<std::string_view, 1> kStaticTrees = {"/usr/share/zoneinfo"};
 constexpr std::array<std::string_view, 17> kGlibcLibs = {
     "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "ld-linux-armhf.so.3", "ld64.so.2", "ld64.so.1",
@@ -188,15 +194,29 @@ std::string base_image(Base base, std::string_view pin_digest) {
 }
 
 bool base_provides(Base base, std::string_view path) {
+  // The package a metadata file describes: status.d/NAME, status.d/NAME.md5sums, doc/NAME/copyright.
+  std::string_view package;
+  constexpr std::string_view kStatusD = "/var/lib/dpkg/status.d/", kDoc = "/usr/share/doc/";
+  if (path.substr(0, kStatusD.size()) == kStatusD) {
+    package = path.substr(kStatusD.size());
+    if (package.size() > 8 && package.substr(package.size() - 8) == ".md5sums") package.remove_suffix(8);
+  } else if (path.substr(0, kDoc.size()) == kDoc && path.size() > kDoc.size() + 10 &&
+             path.substr(path.size() - 10) == "/copyright") {
+    package = path.substr(kDoc.size(), path.size() - kDoc.size() - 10);
+  }
+  auto named = [&](const auto& list) { return !package.empty() && std::find(list.begin(), list.end(), package) != list.end(); };
   switch (base) {
     case Base::Scratch: return false;
     case Base::DistrolessCc:
       if (in_lib_dir(path) && basename_matches(kCcLibs, path)) return true;
+      if (named(kCcPackages)) return true;
       [[fallthrough]];
     case Base::DistrolessBase:
       if (in_lib_dir(path) && basename_matches(kGlibcLibs, path)) return true;
+      if (named(kBasePackages)) return true;
       [[fallthrough]];
     case Base::DistrolessStatic:
+      if (named(kStaticPackages)) return true;
       for (auto p : kStaticPaths)
         if (path == p) return true;
       for (auto t : kStaticTrees)

@@ -252,6 +252,16 @@ TEST(BaseImage, PinnedNeverLatest) {
   EXPECT_FALSE(base_provides(Base::DistrolessStatic, "/usr/share/zoneinfo-extra"));
   EXPECT_FALSE(base_provides(Base::Scratch, "/etc/passwd"));
   EXPECT_FALSE(base_provides(Base::DistrolessBase, "/opt/app/libc.so.6")) << "only in the library directories";
+  // Package metadata of the base's own packages stays the base's (status.d, md5sums, copyright).
+  EXPECT_TRUE(base_provides(Base::DistrolessBase, "/var/lib/dpkg/status.d/libc6"));
+  EXPECT_TRUE(base_provides(Base::DistrolessBase, "/var/lib/dpkg/status.d/libc6.md5sums"));
+  EXPECT_TRUE(base_provides(Base::DistrolessBase, "/usr/share/doc/libssl3/copyright"));
+  EXPECT_TRUE(base_provides(Base::DistrolessStatic, "/var/lib/dpkg/status.d/tzdata"));
+  EXPECT_TRUE(base_provides(Base::DistrolessStatic, "/etc/debian_version"));
+  EXPECT_FALSE(base_provides(Base::DistrolessStatic, "/var/lib/dpkg/status.d/libc6")) << "static has no libc";
+  EXPECT_TRUE(base_provides(Base::DistrolessCc, "/var/lib/dpkg/status.d/libstdc++6.md5sums"));
+  EXPECT_FALSE(base_provides(Base::DistrolessCc, "/var/lib/dpkg/status.d/zlib1g"));
+  EXPECT_FALSE(base_provides(Base::Scratch, "/var/lib/dpkg/status.d/libc6"));
 }
 
 TEST_F(DockerfileTest, RootfsStyleIsOneCopyOfTheBuildersOutput) {
