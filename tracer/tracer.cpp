@@ -150,7 +150,7 @@ Result<std::vector<sock_filter>> build_filter(std::span<const SyscallRow> rows, 
   for (long request : {PTRACE_ATTACH, PTRACE_SEIZE}) {
     for (pid_t pid : tracer) {
       int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ptrace), 2,
-                                SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(request)),
+                                SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(request), 0),
                                 SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, static_cast<scmp_datum_t>(pid)));
       if (rc < 0 && rc != -EEXIST) return sys_error("seccomp_rule_add", "ptrace", -rc);
     }

@@ -412,11 +412,12 @@ Result<Sbom> collect_sbom(const FileSet& set, const Root& root, const SbomOption
     if (e.type != EntryType::File) continue;
     FileRecord r;
     r.path = path;
-    auto st = c.with_bytes(e, [&](std::string_view bytes) {
+    const Entry& entry = e;  // clang 14 cannot capture a structured binding
+    auto st = c.with_bytes(entry, [&](std::string_view bytes) {
       r.sha256 = digest_hex(EVP_sha256(), bytes);
       r.sha1 = digest_hex(EVP_sha1(), bytes);
       r.size = bytes.size();
-      c.look_at(e, bytes);
+      c.look_at(entry, bytes);
     });
     if (!st) return st.error();
     sbom.files.push_back(std::move(r));
