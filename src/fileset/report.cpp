@@ -2,13 +2,13 @@
 // optional sha256) and `minify why`: the explanation of one path, from a FileSet or a report
 // read back.
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "minify/digest.hpp"
 #include "minify/fileset.hpp"
 #include "minify/packages.hpp"
 
@@ -24,27 +24,11 @@ std::string octal_mode(mode_t mode) {
   return buf;
 }
 
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-
-std::string hex(const unsigned char* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  s.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    s += d[p[i] >> 4];
-    s += d[p[i] & 15];
-  }
-  return s;
-}
-
 // Requires: e.generated or root != nullptr.
 Result<std::string> sha256_of(const Root* root, const Entry& e) {
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return bad_input("sha256", e.path, "EVP init failed");
+  Hasher h;
   if (e.generated) {
-    EVP_DigestUpdate(ctx.get(), e.content.data(), e.content.size());
+    h.update(e.content);
   } else {
     auto fd = root->open_read(e.path);
     if (!fd) return fd.error();
@@ -54,13 +38,10 @@ Result<std::string> sha256_of(const Root* root, const Entry& e) {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return sys_error("read", e.path);
       if (n == 0) break;
-      EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
+      h.update(buf.data(), static_cast<size_t>(n));
     }
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  return hex(md, len);
+  return h.hex();
 }
 
 // Follows a link target written in `link_path` (inside the set's root), lexically.

@@ -9,7 +9,6 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -21,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image_internal.hpp"
+#include "minify/digest.hpp"
 #include "minify/image.hpp"
 
 namespace minify {
@@ -379,21 +379,12 @@ Status check_digest(const std::string& file, const std::string& digest, const st
   if (digest.rfind("sha256:", 0) != 0) return Ok{};  // docker-archive names, other algorithms
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return sys_error("open", file);
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  Hasher h;
   std::vector<char> buf(1 << 16);
   ssize_t n;
-  while ((n = ::read(fd.get(), buf.data(), buf.size())) > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
+  while ((n = ::read(fd.get(), buf.data(), buf.size())) > 0) h.update(buf.data(), static_cast<size_t>(n));
   if (n < 0) return sys_error("read", file);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string got = "sha256:";
-  for (unsigned i = 0; i < len; ++i) {
-    got += hex[md[i] >> 4];
-    got += hex[md[i] & 15];
-  }
+  std::string got = "sha256:" + h.hex();
   if (got != digest) return bad_input("check", what, "content is " + got + ", not " + digest);
   return Ok{};
 }

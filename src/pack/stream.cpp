@@ -5,7 +5,6 @@
 #include "pack/stream.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -24,16 +23,6 @@ namespace {
 
 constexpr size_t kChunk = 1 << 18;
 
-std::string hex(const unsigned char* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  s.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    s += d[p[i] >> 4];
-    s += d[p[i] & 15];
-  }
-  return s;
-}
 
 class PassThrough : public Sink {
  public:
@@ -169,28 +158,18 @@ Status FdSink::flush() {
   return s;
 }
 
-struct HashSink::Ctx {
-  EVP_MD_CTX* md = EVP_MD_CTX_new();
-  ~Ctx() { EVP_MD_CTX_free(md); }
-};
-
-HashSink::HashSink(Sink& next) : next_(next), ctx_(std::make_unique<Ctx>()) {
-  EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr);
-}
+HashSink::HashSink(Sink& next) : next_(next) {}
 
 HashSink::~HashSink() = default;
 
 Status HashSink::write(const void* data, size_t size) {
-  EVP_DigestUpdate(ctx_->md, data, size);
+  hash_.update(data, size);
   size_ += size;
   return next_.write(data, size);
 }
 
 Status HashSink::finish() {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx_->md, md, &len);
-  digest_ = "sha256:" + hex(md, len);
+  digest_ = "sha256:" + hash_.hex();
   return next_.finish();
 }
 
@@ -317,12 +296,7 @@ std::unique_ptr<Sink> make_compressor(Compression c, int level, int threads, Sin
   return std::make_unique<PassThrough>(next);
 }
 
-std::string sha256_digest(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return "sha256:" + hex(md, len);
-}
+std::string sha256_digest(const std::string& data) { return "sha256:" + digest_hex(DigestKind::Sha256, data); }
 
 Result<TempFile> TempFile::create(const std::string& dest) {
   std::string tmp = dest + ".tmp-XXXXXX";

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "minify/digest.hpp"
 #include "minify/pack.hpp"
 #include "minify/result.hpp"
 
@@ -54,8 +55,7 @@ class HashSink : public Sink {
 
  private:
   Sink& next_;
-  struct Ctx;
-  std::unique_ptr<Ctx> ctx_;
+  Hasher hash_;
   uint64_t size_ = 0;
   std::string digest_;
 };

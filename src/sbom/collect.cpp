@@ -4,7 +4,6 @@
 // (https://github.com/package-url/purl-spec/blob/master/PURL-TYPES.rst): deb/apk with the
 // os-release ID as namespace and arch/distro qualifiers, golang with the module path as
 // namespace/name, npm with "@scope" as an encoded namespace, pypi with the PEP 503 name.
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -14,6 +13,7 @@
 #include <set>
 #include <tuple>
 
+#include "minify/digest.hpp"
 #include "minify/elf_detail.hpp"
 #include "minify/inspect.hpp"
 #include "minify/sbom.hpp"
@@ -24,23 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string hex(const unsigned char* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  s.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    s += d[p[i] >> 4];
-    s += d[p[i] & 15];
-  }
-  return s;
-}
-
-std::string digest_hex(const EVP_MD* md, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, md, nullptr);
-  return hex(out, len);
-}
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -414,8 +397,8 @@ Result<Sbom> collect_sbom(const FileSet& set, const Root& root, const SbomOption
     r.path = path;
     const Entry& entry = e;  // clang 14 cannot capture a structured binding
     auto st = c.with_bytes(entry, [&](std::string_view bytes) {
-      r.sha256 = digest_hex(EVP_sha256(), bytes);
-      r.sha1 = digest_hex(EVP_sha1(), bytes);
+      r.sha256 = digest_hex(DigestKind::Sha256, bytes);
+      r.sha1 = digest_hex(DigestKind::Sha1, bytes);
       r.size = bytes.size();
       c.look_at(entry, bytes);
     });
