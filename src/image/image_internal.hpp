@@ -3,12 +3,21 @@
 // function, so that they run on bytes as well as on a layout on disk. Not a public header.
 #pragma once
 
+#include <archive.h>
+
 #include <functional>
 #include <string>
 
 #include "minify/image.hpp"
 
 namespace minify::image_internal {
+
+// libarchive's message for the last error; it may have none (a truncated stream can fail
+// without one), and a std::string made from a null pointer throws.
+inline std::string archive_reason(struct archive* a) {
+  const char* msg = archive_error_string(a);
+  return msg != nullptr ? msg : "unreadable archive data";
+}
 
 // Returns the text of one metadata file named relative to the layout ("index.json",
 // "blobs/sha256/<hex>", a docker-archive member), or an error (missing, over the size limit).

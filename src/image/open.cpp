@@ -71,14 +71,14 @@ Status extract_archive(const std::string& file, const std::string& dest, const I
   archive_read_support_filter_zstd(a.get());
   archive_read_support_filter_none(a.get());
   if (archive_read_open_filename(a.get(), file.c_str(), 1 << 16) != ARCHIVE_OK)
-    return bad_input("read image archive", file, archive_error_string(a.get()));
+    return bad_input("read image archive", file, image_internal::archive_reason(a.get()));
   uint64_t total = 0;
   struct archive_entry* e;
   std::vector<char> buf(1 << 16);
   for (;;) {
     int r = archive_read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return bad_input("read image archive", file, archive_error_string(a.get()));
+    if (r < ARCHIVE_WARN) return bad_input("read image archive", file, image_internal::archive_reason(a.get()));
     std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
     if (archive_entry_filetype(e) != AE_IFREG) {
       // Skipped, but skipping decompresses the data the entry claims: it counts against the limit.
@@ -107,7 +107,7 @@ Status extract_archive(const std::string& file, const std::string& dest, const I
         return bad_input("read image archive", file, "entry `" + name + "`: more bytes than the limit");
       if (::write(fd->get(), buf.data(), static_cast<size_t>(n)) != n) return sys_error("write", dest + "/" + name);
     }
-    if (n < 0) return bad_input("read image archive", file, archive_error_string(a.get()));
+    if (n < 0) return bad_input("read image archive", file, image_internal::archive_reason(a.get()));
   }
   return Ok{};
 }

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <set>
 
+#include "image_internal.hpp"
 #include "minify/image.hpp"
 
 namespace minify {
@@ -251,7 +252,7 @@ Status Applier::apply_entry(struct archive* a, struct archive_entry* e, const st
                                                   " bytes unpacked (decompression bomb?)");
     if (::write(fd.get(), buf_.data(), static_cast<size_t>(n)) != n) return sys_error("write", shown);
   }
-  if (n < 0) return bad_input("read layer entry", shown, archive_error_string(a));
+  if (n < 0) return bad_input("read layer entry", shown, image_internal::archive_reason(a));
   ::fchmod(fd.get(), perm & 07777);
   set_owner(pfd, base, e);
   return Ok{};
@@ -294,12 +295,12 @@ Status Applier::apply(const LayerRef& layer, size_t index) {
   archive_read_support_filter_none(a.get());
   std::string what = "layer " + std::to_string(index + 1) + " (" + layer.digest + ")";
   if (archive_read_open_filename(a.get(), layer.file.c_str(), 1 << 16) != ARCHIVE_OK)
-    return bad_input("read", what, archive_error_string(a.get()));
+    return bad_input("read", what, image_internal::archive_reason(a.get()));
   struct archive_entry* e;
   for (;;) {
     int r = archive_read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return bad_input("read", what, archive_error_string(a.get()));
+    if (r < ARCHIVE_WARN) return bad_input("read", what, image_internal::archive_reason(a.get()));
     if (++res_.entries > opt_.limits.max_entries)
       return bad_input("read", what, "more than " + std::to_string(opt_.limits.max_entries) + " entries");
     std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "image_internal.hpp"
 #include "minify/image.hpp"
 
 namespace minify {
@@ -39,25 +40,25 @@ Result<OciDigests> write_docker_archive(const FileSet& set, const Root& root, co
   std::unique_ptr<struct archive, ReadDeleter> in(archive_read_new());
   archive_read_support_format_tar(in.get());
   if (archive_read_open_filename(in.get(), oci_tmp.c_str(), 1 << 16) != ARCHIVE_OK)
-    return bad_input("read", oci_tmp, archive_error_string(in.get()));
+    return bad_input("read", oci_tmp, image_internal::archive_reason(in.get()));
   std::unique_ptr<struct archive, WriteDeleter> out(archive_write_new());
   archive_write_set_format_pax_restricted(out.get());
   if (archive_write_open_filename(out.get(), tmp.c_str()) != ARCHIVE_OK)
-    return bad_input("write", tmp, archive_error_string(out.get()));
+    return bad_input("write", tmp, image_internal::archive_reason(out.get()));
   struct archive_entry* e;
   std::vector<char> buf(1 << 16);
   int r;
   while ((r = archive_read_next_header(in.get(), &e)) == ARCHIVE_OK) {
     std::string name = archive_entry_pathname(e);
     if (name == "oci-layout" || name == "index.json") continue;
-    if (archive_write_header(out.get(), e) != ARCHIVE_OK) return bad_input("write", tmp, archive_error_string(out.get()));
+    if (archive_write_header(out.get(), e) != ARCHIVE_OK) return bad_input("write", tmp, image_internal::archive_reason(out.get()));
     la_ssize_t n;
     while ((n = archive_read_data(in.get(), buf.data(), buf.size())) > 0)
       if (archive_write_data(out.get(), buf.data(), static_cast<size_t>(n)) != n)
-        return bad_input("write", tmp, archive_error_string(out.get()));
+        return bad_input("write", tmp, image_internal::archive_reason(out.get()));
   }
-  if (r != ARCHIVE_EOF) return bad_input("read", oci_tmp, archive_error_string(in.get()));
-  if (archive_write_close(out.get()) != ARCHIVE_OK) return bad_input("write", tmp, archive_error_string(out.get()));
+  if (r != ARCHIVE_EOF) return bad_input("read", oci_tmp, image_internal::archive_reason(in.get()));
+  if (archive_write_close(out.get()) != ARCHIVE_OK) return bad_input("write", tmp, image_internal::archive_reason(out.get()));
   if (std::rename(tmp.c_str(), out_file.c_str()) != 0) return sys_error("rename", tmp);
   return *digests;
 }

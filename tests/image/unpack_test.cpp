@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "image_support.hpp"
 #include "minify/image.hpp"
 #include "support/fixture.hpp"
@@ -143,6 +145,34 @@ TEST(ImageHostile, DotDotComponentIsRefused) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("`a/../../outside/pwned`"), std::string::npos) << r.error().message();
   EXPECT_NE(r.error().message().find(".."), std::string::npos);
+  EXPECT_TRUE(h.outside_empty());
+}
+
+// fuzz_layer's finding: a GNU long-name header ('L', 126 bytes of name) whose data is cut off.
+// libarchive fails without a message, and a std::string made from its null message threw out
+// of unpack_layers (an abort). Now it is a one-line error naming the layer.
+TEST(ImageHostile, TruncatedGnuLongNameIsAOneLineError) {
+  std::string header(512, '\0');
+  auto field = [&](size_t at, std::string_view v) { header.replace(at, v.size(), v); };
+  field(0, "././@LongLink");
+  field(100, "0000000");
+  field(108, "0000000");
+  field(116, "0000000");
+  field(124, "00000000176");
+  field(136, "00000000000");
+  field(156, "L");
+  field(257, "ustar  ");
+  field(148, "        ");
+  unsigned sum = 0;
+  for (unsigned char c : header) sum += c;
+  char chk[8];
+  std::snprintf(chk, sizeof chk, "%06o", sum);
+  field(148, std::string(chk, 6) + std::string("\0 ", 2));
+  Hostile h;
+  auto r = h.unpack({header + std::string(343, '\0')});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("layer 1"), std::string::npos) << r.error().message();
+  EXPECT_EQ(r.error().message().find('\n'), std::string::npos);
   EXPECT_TRUE(h.outside_empty());
 }
 
