@@ -7,7 +7,9 @@
 
 #include <functional>
 
+#include "minify/collect.hpp"
 #include "minify/packages.hpp"
+#include "minify/sbom.hpp"
 #include "minify/result.hpp"
 #include <string>
 
@@ -41,6 +43,11 @@ void add_package_flags(CLI::App* sub, PackageFlags& flags);
 PackageSelection package_selection(const PackageFlags& flags);
 // "3 of 866 dpkg packages ship files (...)": empty when the root has no package database.
 std::string package_summary(const PackageReport& report, double seconds);
+// --sbom FILE of `minify pack` and `minify image`: the SBOM of the minimal root, with the packages
+// that ship files, written to `out_file`. Warnings are printed; returns the SBOM's digest (the
+// image label). `timestamp`: SOURCE_DATE_EPOCH when it is set.
+Result<std::string> write_cli_sbom(const FileSet& set, const Root& root, const Collected& collected, SbomOptions options,
+                                   SbomFormat format, std::optional<int64_t> timestamp, const std::string& out_file);
 
 // Writes a whole text file (Dockerfile, trace.json, ...).
 Status write_text(const std::string& path, const std::string& text);

@@ -294,13 +294,8 @@ int run_image(ImageOptions& o) {
     SbomOptions sopt;
     sopt.subject = o.out_tag.empty() ? fs::path(o.output).filename().string() : o.out_tag;
     sopt.container = true;
-    sopt.os_packages = contributing_packages(collected->package_db, collected->packages);
-    std::vector<std::string> warnings;
-    auto sbom = collect_sbom(set, *root, sopt, &warnings);
-    if (!sbom) return fail(sbom.error());
-    for (const auto& w : warnings) print_warning("sbom: " + w);
-    auto digest = write_sbom(render_sbom(*sbom, *sbom_format,
-                                         std::getenv("SOURCE_DATE_EPOCH") ? std::optional<int64_t>(epoch) : std::nullopt), o.sbom);
+    auto digest = write_cli_sbom(set, *root, *collected, sopt, *sbom_format,
+                                 std::getenv("SOURCE_DATE_EPOCH") ? std::optional<int64_t>(epoch) : std::nullopt, o.sbom);
     if (!digest) return fail(digest.error());
     config.labels[kSbomDigestLabel] = *digest;
   }
