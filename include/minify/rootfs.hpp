@@ -95,6 +95,8 @@ class Root {
   Result<std::string> read_file(std::string_view path, std::size_t max_size = 64 << 20) const;
   // readlink(2) of `path` itself (its parent directories resolved inside the root).
   Result<std::string> read_link(std::string_view path) const;
+  // The names in a directory inside the root, sorted, without "." and "..".
+  Result<std::vector<std::string>> list_dir(std::string_view dir) const;
   // execvp's search inside the root: `name` in each directory of the colon-separated `path_var`,
   // the first regular file with an execute bit.
   std::optional<std::string> find_in_path(std::string_view name, std::string_view path_var) const;

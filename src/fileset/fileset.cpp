@@ -4,7 +4,6 @@
 // has the same names as the source (/lib64 -> usr/lib64, libssl.so.3 -> libssl.so.3.0.11).
 #include "minify/fileset.hpp"
 
-#include <dirent.h>
 #include <fnmatch.h>
 #include <unistd.h>
 
@@ -76,28 +75,6 @@ bool has_glob_chars(std::string_view s) { return s.find_first_of("*?[") != std::
 std::string absolute(std::string_view path) {
   if (!path.empty() && path.front() == '/') return normalize_path(path);
   return normalize_path("/" + std::string(path));
-}
-
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
-
-// The names in a directory inside the root, sorted, without "." and "..".
-Result<std::vector<std::string>> list_dir(const Root& root, const std::string& dir) {
-  auto fd = root.open_read(dir);
-  if (!fd) return fd.error();
-  std::unique_ptr<DIR, DirCloser> d(::fdopendir(fd->get()));
-  if (!d) return sys_error("opendir", dir);
-  fd->release();
-  std::vector<std::string> names;
-  errno = 0;
-  while (struct dirent* de = ::readdir(d.get())) {
-    std::string_view n = de->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  if (errno != 0) return sys_error("readdir", dir);
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 std::string child_path(const std::string& dir, const std::string& name) {
@@ -261,7 +238,7 @@ Result<AddOutcome> FileSet::add(const Root& root, std::string_view path_in, cons
 
 Result<bool> FileSet::add_tree(const Root& root, const std::string& dir, const Reason& reason, int depth) {
   if (depth > 256) return sys_error("add", dir, ELOOP);
-  auto names = list_dir(root, dir);
+  auto names = root.list_dir(dir);
   if (!names) return names.error();
   bool complete = true;
   for (const auto& name : *names) {
@@ -346,7 +323,7 @@ Result<size_t> FileSet::keep(const Root& root, std::string_view path_or_glob, co
   while (!todo.empty()) {
     auto [named, real] = std::move(todo.back());
     todo.pop_back();
-    auto names = list_dir(root, real);
+    auto names = root.list_dir(real);
     if (!names) continue;  // unreadable or vanished directories simply do not match
     for (auto it = names->rbegin(); it != names->rend(); ++it) {
       std::string p = child_path(named, *it);

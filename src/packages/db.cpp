@@ -19,7 +19,6 @@
 #include <algorithm>
 
 #include "minify/packages.hpp"
-#include "packages/packages_internal.hpp"
 
 namespace minify {
 
@@ -304,7 +303,7 @@ class PackageDbBuilder {
     for (const auto& d : db_.dirs_) db_.by_path_.erase(std::string_view(d));
   }
 
-  Result<std::vector<std::string>> list_names(const std::string& dir) { return list_dir(root_, dir); }
+  Result<std::vector<std::string>> list_names(const std::string& dir) { return root_.list_dir(dir); }
 
  private:
   // The listed path with its parent directory resolved inside the root. A parent that does not

@@ -6,7 +6,6 @@
 // distribution lists its files in NAME.dist-info/RECORD (PEP 376/627: "path,hash,size" lines,
 // relative to the site directory); when no RECORD claims the touched top-level name (Debian's
 // dist-packages often have none), its top-level package directory stands in.
-#include <dirent.h>
 #include <fcntl.h>
 
 #include <algorithm>
@@ -17,15 +16,10 @@
 #include <set>
 
 #include "minify/packages.hpp"
-#include "packages/packages_internal.hpp"
 
 namespace minify {
 
 namespace {
-
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
 
 // Entries that a run or the analysis asked for, as opposed to ones that only came along.
 bool touched(const Entry& e) {
@@ -142,7 +136,7 @@ class Selector {
   const std::map<std::string, std::vector<std::string>>& records_of(const std::string& site_dir) {
     auto [it, inserted] = records_.try_emplace(site_dir);
     if (!inserted) return it->second;
-    auto names = list_dir(root_, site_dir);
+    auto names = root_.list_dir(site_dir);
     if (!names) return it->second;
     for (const auto& n : *names) {
       if (!n.ends_with(".dist-info")) continue;
@@ -187,23 +181,6 @@ class Selector {
 };
 
 }  // namespace
-
-Result<std::vector<std::string>> list_dir(const Root& root, const std::string& dir) {
-  auto fd = root.open_read(dir);
-  if (!fd) return fd.error();
-  std::unique_ptr<DIR, DirCloser> d(::fdopendir(fd->get()));
-  if (!d) return sys_error("opendir", dir);
-  fd->release();
-  std::vector<std::string> names;
-  errno = 0;
-  while (struct dirent* de = ::readdir(d.get())) {
-    std::string_view n = de->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  if (errno != 0) return sys_error("readdir", dir);
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 bool is_doc_path(std::string_view path) {
   if (is_copyright(path)) return false;

@@ -4,12 +4,15 @@
 // escape. Kernels without openat2 (before 5.6) fall back to resolve() plus O_NOFOLLOW.
 #include "minify/rootfs.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <deque>
+#include <memory>
+#include <algorithm>
 
 namespace minify {
 
@@ -230,6 +233,29 @@ Result<std::string> Root::read_link(std::string_view path) const {
   if (n < 0) return sys_error("readlink", std::string(path));
   target.resize(static_cast<size_t>(n));
   return target;
+}
+
+namespace {
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+}  // namespace
+
+Result<std::vector<std::string>> Root::list_dir(std::string_view dir) const {
+  auto fd = open_read(dir);
+  if (!fd) return fd.error();
+  std::unique_ptr<DIR, DirCloser> d(::fdopendir(fd->get()));
+  if (!d) return sys_error("opendir", std::string(dir));
+  fd->release();
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* de = ::readdir(d.get())) {
+    std::string_view n = de->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  if (errno != 0) return sys_error("readdir", std::string(dir));
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 std::optional<std::string> Root::find_in_path(std::string_view name, std::string_view path_var) const {
