@@ -104,6 +104,9 @@ TEST_F(TraceCliTest, ThirtyTwoBitSyscallIsRefusedWithOneLine) {
   std::string prog = build("prog", R"(
 int main(void) { long r; __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L)); return 0; }
 )");
+  // Kernels with 32-bit syscalls disabled at run time kill the program before seccomp sees it.
+  if (int st = run({prog}).status; st != 0)
+    GTEST_SKIP() << "int $0x80 does not run untraced on this kernel (status " << st << ")";
   std::string out = (dir_ / "t.json").string();
   RunResult r = trace({"-o", out, "--", prog});
   EXPECT_EQ(r.status, 2);

@@ -737,6 +737,10 @@ int main(void) {
   return 0;
 }
 )");
+  // Some kernels disable 32-bit syscalls at run time (ia32_emulation=0): the program is killed
+  // by SIGSEGV before seccomp sees the call, so there is nothing for the tracer to refuse.
+  if (int st = minify::testing::run({prog}).status; st != 0)
+    GTEST_SKIP() << "int $0x80 does not run untraced on this kernel (status " << st << ")";
   TraceOptions opt;
   opt.command = {prog};
   auto r = run_trace(opt);
