@@ -8,6 +8,12 @@
 // "/lib/x86_64-linux-gnu/libc.so.6" that dpkg lists is found as "/usr/lib/x86_64-linux-gnu/libc.so.6",
 // the path a FileSet holds. dpkg diversions (/var/lib/dpkg/diversions) are applied the same way.
 //
+// A full Debian system lists ~160,000 paths in ~900 info/*.list files, and a run ships files of
+// ~15 packages. A lazy database (PackageDbLoad::Lazy, what pack and image use) reads the status
+// file but not the lists; index() then scans the lists once for the paths a run asks about and
+// loads only the packages that list one of them. It answers like the full read for every path
+// it indexed (tests/packages compares the two on real databases).
+//
 // Write: for each package that contributed at least one file, /var/lib/dpkg/status.d/NAME (its
 // stanza, Conffiles trimmed to what is kept) and NAME.md5sums (the kept files), the layout
 // distroless images carry and that Trivy, Grype and Syft read; for Alpine a trimmed
@@ -15,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -70,7 +77,10 @@ struct Package {
   // otherwise; this is that stem (also the key find() takes besides "NAME").
   std::string key;
   std::vector<PackageFile> files;  // directories included, database order
-  bool digests_loaded = false;     // dpkg md5sums read (apk: always true)
+  // `files` is read. Always true in a full database; in a lazy one only for packages that list a
+  // file index() was given, or that load_files() loaded (status.d and apk: always).
+  bool files_loaded = false;
+  bool digests_loaded = false;  // dpkg md5sums read (apk: always true)
 
   // The value of a field (exact name), nullopt when absent.
   std::optional<std::string_view> field(std::string_view field_name) const;
@@ -81,16 +91,23 @@ struct Package {
 // read it (see PackageSelection).
 bool is_doc_path(std::string_view path);
 
+// How much read() reads up front.
+enum class PackageDbLoad {
+  Full,  // every file list: owner() and is_directory() answer for any path
+  Lazy,  // dpkg's info/*.list files only when index() or load_files() needs them
+};
+
 class PackageDb {
  public:
   // Reads the database of `root`. A root without one gives an empty database (kind None), not an
   // error; a database that is there but cannot be parsed (a record without a Package/P field, a
   // field line without a colon, a .list that cannot be read) is an error naming the file and line.
-  static Result<PackageDb> read(const Root& root);
+  static Result<PackageDb> read(const Root& root, PackageDbLoad load = PackageDbLoad::Full);
 
-  PackageDb() = default;
-  PackageDb(PackageDb&&) = default;
-  PackageDb& operator=(PackageDb&&) = default;
+  PackageDb();
+  ~PackageDb();
+  PackageDb(PackageDb&&) noexcept;
+  PackageDb& operator=(PackageDb&&) noexcept;
   PackageDb(const PackageDb&) = delete;  // by_path_ views the packages' strings
   PackageDb& operator=(const PackageDb&) = delete;
   // Parses dpkg status text (status or one status.d file) / apk installed text. `name` is for
@@ -109,11 +126,25 @@ class PackageDb {
   // The package that lists the canonical path `path`, a file or symlink (the first one, when
   // several do). nullptr when no package owns it, and for directories, which packages share
   // (is_directory()). Use Root::resolve()'s canonical path, or FileSet paths (canonical too).
+  // Requires: a full database, or `path` given to index().
   const Package* owner(std::string_view path) const;
   std::optional<size_t> owner_index(std::string_view path) const;
   // Is this canonical path a directory some listed path lies in? (Lists do not say which of
-  // their paths are directories; this tells them apart without a stat.)
+  // their paths are directories; this tells them apart without a stat.) A lazy database answers
+  // exactly for indexed paths; for others it knows the directories of the lists it has read.
   bool is_directory(std::string_view path) const;
+
+  // Lazy databases: makes owner() and is_directory() exact for these canonical paths and loads
+  // the files of every package that lists one of them that is not a directory (so a package
+  // whose files are not loaded lists no such path). One pass over info/*.list for all paths not
+  // indexed yet; a no-op for a full database.
+  Status index(const Root& root, const std::vector<std::string>& paths);
+  // index() for every entry of the set but its directories.
+  Status index(const Root& root, const FileSet& set);
+  // Was `path` given to index()? Always true for a full database.
+  bool indexed(std::string_view path) const;
+  // Reads the files of one package (a no-op when they are loaded).
+  Status load_files(const Root& root, size_t package);
 
   // Reads info/KEY.md5sums of one dpkg package into its files' digests (once; a missing md5sums
   // file is not an error, some packages have none). No-op for apk and status.d packages.
@@ -123,16 +154,21 @@ class PackageDb {
   PackageDbKind kind_ = PackageDbKind::None;
   std::string db_path_;
   std::vector<Package> packages_;
+  struct Lists;  // canonical paths of listed directories, diversions, what index() learnt
+  std::unique_ptr<Lists> lists_;
   // Lookups by string_view without building a std::string.
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, size_t, Hash, std::equal_to<>> by_key_;  // key and name -> index
-  // Canonical path -> first owner. The keys view PackageFile::path strings, which stay put: the
-  // table is built once all files are read, and moving the database moves no PackageFile.
+  // Canonical path -> first owner among the loaded packages. The keys view PackageFile::path
+  // strings, which stay put: a package's files are complete before they enter the table, and
+  // moving the database moves no PackageFile. Directories stay in it; owner() skips them.
   std::unordered_map<std::string_view, size_t> by_path_;
-  std::unordered_set<std::string, Hash, std::equal_to<>> dirs_;  // canonical parents of listed paths
+  // Canonical parents of listed paths and their listed spellings (a lazy database: those of the
+  // lists and paths it has looked at).
+  std::unordered_set<std::string, Hash, std::equal_to<>> dirs_;
   friend class PackageDbBuilder;
 };
 
@@ -162,7 +198,8 @@ struct SelectionResult {
 // root carries: /etc/os-release and what it links to (scanners identify the distribution by it)
 // and /usr/share/doc/NAME/copyright of each package that contributed a file. A --keep-package
 // that names no package is an error; files listed but missing from the root are warnings.
-Result<SelectionResult> apply_package_selection(FileSet& set, const Root& root, const PackageDb& db,
+// Indexes the set's paths in `db` (and loads what the selection needs), before and after.
+Result<SelectionResult> apply_package_selection(FileSet& set, const Root& root, PackageDb& db,
                                                 const PackageSelection& selection);
 
 // Per-package accounting of the final set against the database.
@@ -191,7 +228,8 @@ struct PackageReport {
   size_t contributing() const;
 };
 
-// Requires: the set's entries were added from `root`.
+// Requires: the set's entries were added from `root`, and a lazy `db` indexed them
+// (apply_package_selection() does, as its last step).
 PackageReport account_packages(const FileSet& set, const Root& root, const PackageDb& db);
 
 // Adds the package metadata of the contributing packages to `set` as generated entries:

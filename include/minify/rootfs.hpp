@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -97,6 +98,10 @@ class Root {
   Result<std::string> read_link(std::string_view path) const;
   // The names in a directory inside the root, sorted, without "." and "..".
   Result<std::vector<std::string>> list_dir(std::string_view dir) const;
+  // Calls f(name, d_type) for each entry of a directory inside the root but "." and "..", in
+  // directory order. d_type is getdents(2)'s: DT_UNKNOWN where the file system does not say.
+  // One listing tells which of many names are symlinks without a stat of each.
+  Status for_each_entry(std::string_view dir, const std::function<void(std::string_view, unsigned char)>& f) const;
   // execvp's search inside the root: `name` in each directory of the colon-separated `path_var`,
   // the first regular file with an execute bit.
   std::optional<std::string> find_in_path(std::string_view name, std::string_view path_var) const;

@@ -201,7 +201,7 @@ Result<Collected> build_fileset(const Root& root, const Analysis& analysis, cons
   for (const auto& w : analysis.warnings) out.warnings.push_back(w);
 
   auto t0 = std::chrono::steady_clock::now();
-  auto db = PackageDb::read(root);
+  auto db = PackageDb::read(root, PackageDbLoad::Lazy);  // the lists only for the set's paths
   if (!db) return db.error();
   out.package_db = std::move(*db);
   auto sel = apply_package_selection(out.set, root, out.package_db, options.packages);

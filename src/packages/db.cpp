@@ -13,12 +13,10 @@
 // C checksum; F starts a directory (relative to /), R a file in the last F, Z that file's
 // checksum, M and a their ACLs.
 //
-// Every listed path is canonicalized with its parent directory resolved inside the root, so
-// merged-/usr's /lib -> usr/lib maps the listed /lib/x/libc.so.6 to /usr/lib/x/libc.so.6. The
-// last component is not followed: a listed symlink stays that symlink, as in a FileSet.
+// The file lists and their canonical paths are lists.cpp's.
 #include <algorithm>
 
-#include "minify/packages.hpp"
+#include "packages/builder.hpp"
 
 namespace minify {
 
@@ -98,41 +96,77 @@ std::optional<std::string_view> Package::field(std::string_view field_name) cons
 
 Result<std::vector<Package>> PackageDb::parse_dpkg_status(std::string_view text, std::string_view name) {
   std::vector<Package> out;
-  auto lines = split_lines(text);
+  // About one stanza per "\nPackage:": growing the vector moves every Package it holds.
+  size_t stanzas = 1;
+  for (size_t at = text.find("\nPackage:"); at != std::string_view::npos; at = text.find("\nPackage:", at + 1)) ++stanzas;
+  out.reserve(stanzas);
   Package cur;
-  size_t first = 0;
+  size_t first = 0, line_no = 0;
+  // The stanza's text is a slice of `text` while its lines are as read (each ends with "\n", no
+  // "\r", no comment line); from the first line that is not, it is copied line by line.
+  constexpr size_t kNone = std::string_view::npos;
+  size_t slice_start = kNone, slice_end = 0;
+  bool copied = false;
   std::string stanza;
   auto flush = [&]() -> Status {
-    if (cur.fields.empty()) return Ok{};
-    cur.kind = PackageDbKind::Dpkg;
-    cur.stanza = std::move(stanza);
-    if (auto st = finish_dpkg(cur, name, first); !st) return st;
-    out.push_back(std::move(cur));
-    cur = Package{};
+    if (!cur.fields.empty()) {
+      cur.kind = PackageDbKind::Dpkg;
+      cur.stanza = copied ? std::move(stanza) : std::string(text.substr(slice_start, slice_end - slice_start));
+      if (auto st = finish_dpkg(cur, name, first); !st) return st;
+      out.push_back(std::move(cur));
+      cur = Package{};
+    }
     stanza.clear();
+    copied = false;
+    slice_start = kNone;
     return Ok{};
   };
-  for (size_t i = 0; i < lines.size(); ++i) {
-    std::string_view l = lines[i];
-    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+  auto copy_so_far = [&](size_t upto) {
+    if (copied) return;
+    stanza.assign(slice_start == kNone ? std::string_view() : text.substr(slice_start, upto - slice_start));
+    copied = true;
+  };
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    bool has_nl = nl != kNone;
+    if (!has_nl) nl = text.size();
+    size_t line_start = pos;
+    std::string_view l = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    bool cr = !l.empty() && l.back() == '\r';
+    if (cr) l.remove_suffix(1);
     if (trim(l).empty()) {
       if (auto st = flush(); !st) return st.error();
       continue;
     }
     if (l.front() == ' ' || l.front() == '\t') {
-      if (cur.fields.empty()) return parse_error(name, i + 1, "continuation line outside a field");
+      if (cur.fields.empty()) return parse_error(name, line_no, "continuation line outside a field");
       cur.fields.back().value += "\n";
       cur.fields.back().value += l;
     } else {
-      if (l.front() == '#') continue;  // deb822 comment
+      if (l.front() == '#') {  // deb822 comment
+        if (slice_start != kNone) copy_so_far(line_start);
+        continue;
+      }
       auto colon = l.find(':');
       if (colon == std::string_view::npos || colon == 0)
-        return parse_error(name, i + 1, "expected \"Field: value\", got \"" + std::string(l.substr(0, 60)) + "\"");
-      if (cur.fields.empty()) first = i + 1;
+        return parse_error(name, line_no, "expected \"Field: value\", got \"" + std::string(l.substr(0, 60)) + "\"");
+      if (cur.fields.empty()) {
+        first = line_no;
+        cur.fields.reserve(16);
+      }
       cur.fields.push_back({std::string(l.substr(0, colon)), std::string(trim(l.substr(colon + 1)))});
     }
-    stanza += l;
-    stanza += '\n';
+    if (slice_start == kNone && !copied) slice_start = line_start;
+    if (!copied && (cr || !has_nl)) copy_so_far(line_start);
+    if (copied) {
+      stanza += l;
+      stanza += '\n';
+    } else {
+      slice_end = pos;
+    }
   }
   if (auto st = flush(); !st) return st.error();
   return out;
@@ -147,6 +181,7 @@ Result<std::vector<Package>> PackageDb::parse_apk_installed(std::string_view tex
   auto flush = [&]() -> Status {
     if (cur.stanza.empty()) return Ok{};
     cur.kind = PackageDbKind::Apk;
+    cur.files_loaded = true;
     cur.digests_loaded = true;
     if (cur.name.empty()) return parse_error(name, first, "record without a P: (package name) line");
     if (cur.source.empty()) cur.source = cur.name;
@@ -198,174 +233,75 @@ Result<std::vector<Package>> PackageDb::parse_apk_installed(std::string_view tex
   return out;
 }
 
-// Reads files and builds the lookup tables; a friend of PackageDb.
-class PackageDbBuilder {
- public:
-  PackageDbBuilder(const Root& root, PackageDb& db) : root_(root), db_(db) {}
+Status PackageDbBuilder::read_dpkg_status(const std::string& path) {
+  auto text = root_.read_file(path);
+  if (!text) return text.error();
+  auto pkgs = PackageDb::parse_dpkg_status(*text, path);
+  if (!pkgs) return pkgs.error();
+  for (auto& p : *pkgs)
+    if (dpkg_has_files(p)) db_.packages_.push_back(std::move(p));
+  return Ok{};
+}
 
-  Status read_dpkg_status(const std::string& path) {
-    auto text = root_.read_file(path);
-    if (!text) return text.error();
-    auto pkgs = PackageDb::parse_dpkg_status(*text, path);
-    if (!pkgs) return pkgs.error();
-    for (auto& p : *pkgs)
-      if (dpkg_has_files(p)) db_.packages_.push_back(std::move(p));
-    return Ok{};
-  }
-
-  // info/KEY.list (also tried under the other name: dpkg before 1.16 had no ":ARCH").
-  Status read_dpkg_lists() {
-    for (auto& p : db_.packages_) {
-      std::string base = "/var/lib/dpkg/info/";
-      auto text = root_.read_file(base + p.key + ".list");
-      if (!text && text.error().err == ENOENT && p.key != p.name) text = root_.read_file(base + p.name + ".list");
-      if (!text) {
-        // Essential-less metapackages list nothing; dpkg itself then reports no files either.
-        if (text.error().err == ENOENT) continue;
-        return text.error();
-      }
-      for (auto l : split_lines(*text)) {
-        l = trim(l);
-        if (l.empty() || l == "/." || l.front() != '/') continue;
-        p.files.push_back({std::string(l), {}, {}});
-      }
-    }
-    return Ok{};
-  }
-
-  // status.d/NAME stanzas with NAME.md5sums as their file lists.
-  Status read_status_d(const std::string& dir) {
-    auto names = list_names(dir);
-    if (!names) return names.error();
-    for (const auto& n : *names) {
-      if (n.ends_with(".md5sums")) continue;
-      std::string path = dir + "/" + n;
-      auto st = root_.stat(path);
-      if (!st || !S_ISREG(st->st_mode)) continue;
-      size_t before = db_.packages_.size();
-      if (auto r = read_dpkg_status(path); !r) return r;
-      for (size_t i = before; i < db_.packages_.size(); ++i) {
-        Package& p = db_.packages_[i];
-        p.digests_loaded = true;
-        auto sums = root_.read_file(dir + "/" + n + ".md5sums");
-        if (!sums) continue;
-        auto files = parse_md5sums(*sums, dir + "/" + n + ".md5sums");
-        if (!files) return files.error();
-        p.files = std::move(*files);
-      }
-    }
-    return Ok{};
-  }
-
-  static Result<std::vector<PackageFile>> parse_md5sums(std::string_view text, const std::string& name) {
-    std::vector<PackageFile> out;
-    auto lines = split_lines(text);
-    for (size_t i = 0; i < lines.size(); ++i) {
-      std::string_view l = trim(lines[i]);
-      if (l.empty()) continue;
-      auto sp = l.find(' ');
-      if (sp != 32 || l.find_first_not_of("0123456789abcdef") < 32)
-        return parse_error(name, i + 1, "expected \"MD5  path\", got \"" + std::string(l.substr(0, 60)) + "\"");
-      std::string_view rel = trim(l.substr(sp));
-      if (!rel.empty() && rel.front() == '*') rel.remove_prefix(1);  // md5sum's binary-mode mark
-      out.push_back({normalize_path("/" + std::string(rel)), {}, std::string(l.substr(0, 32))});
-    }
-    return out;
-  }
-
-  // /var/lib/dpkg/diversions: triples of lines "from", "to", "package" (":" for a local one).
-  // Any package but the diverting one that lists `from` has that file at `to`.
-  void read_diversions() {
-    auto text = root_.read_file("/var/lib/dpkg/diversions");
-    if (!text) return;
-    auto lines = split_lines(*text);
-    for (size_t i = 0; i + 2 < lines.size(); i += 3)
-      diversions_[std::string(lines[i])] = {std::string(lines[i + 1]), std::string(lines[i + 2])};
-  }
-
-  // Canonical paths and the lookup tables.
-  void index() {
-    size_t total = 0;
-    for (const auto& p : db_.packages_) total += p.files.size();
-    db_.by_path_.reserve(total);
-    for (size_t i = 0; i < db_.packages_.size(); ++i) {
+// status.d/NAME stanzas with NAME.md5sums as their file lists.
+Status PackageDbBuilder::read_status_d(const std::string& dir) {
+  auto names = root_.list_dir(dir);
+  if (!names) return names.error();
+  for (const auto& n : *names) {
+    if (n.ends_with(".md5sums")) continue;
+    std::string path = dir + "/" + n;
+    auto st = root_.stat(path);
+    if (!st || !S_ISREG(st->st_mode)) continue;
+    size_t before = db_.packages_.size();
+    if (auto r = read_dpkg_status(path); !r) return r;
+    for (size_t i = before; i < db_.packages_.size(); ++i) {
       Package& p = db_.packages_[i];
-      db_.by_key_.try_emplace(p.key, i);
-      db_.by_key_.try_emplace(p.name, i);
-      for (auto& f : p.files) {
-        auto d = diversions_.empty() ? diversions_.end() : diversions_.find(f.listed);
-        f.path = canonical(d != diversions_.end() && d->second.second != p.name ? d->second.first : f.listed);
-        db_.by_path_.try_emplace(std::string_view(f.path), i);
-      }
+      p.digests_loaded = true;
+      p.files_loaded = true;
+      auto sums = root_.read_file(dir + "/" + n + ".md5sums");
+      if (!sums) continue;
+      auto files = parse_md5sums(*sums, dir + "/" + n + ".md5sums");
+      if (!files) return files.error();
+      p.files = std::move(*files);
     }
-    // Directories are shared by many packages and owned by none: "/lib" of merged-/usr is listed
-    // by hundreds of them but the symlink itself comes from none.
-    for (const auto& d : db_.dirs_) db_.by_path_.erase(std::string_view(d));
   }
+  return Ok{};
+}
 
-  Result<std::vector<std::string>> list_names(const std::string& dir) { return root_.list_dir(dir); }
-
- private:
-  // The listed path with its parent directory resolved inside the root. A parent that does not
-  // exist leaves the path as listed (normalized): the file is not there to own anyway.
-  std::string canonical(std::string_view listed) {
-    std::string storage;
-    std::string_view norm = listed;
-    if (!is_plain(listed)) norm = storage = normalize_path(listed);
-    if (norm == "/") return "/";
-    size_t slash = norm.rfind('/');
-    std::string_view parent = slash == 0 ? std::string_view("/") : norm.substr(0, slash);
-    // Lists are grouped by directory: most lookups hit the previous one.
-    if (parent != last_parent_) {
-      last_parent_ = parent;
-      const std::string& resolved = resolve_dir(last_parent_);
-      last_resolved_ = resolved == "/" ? "" : resolved;
-    }
-    std::string out;
-    out.reserve(last_resolved_.size() + norm.size() - slash);
-    out += last_resolved_;
-    out += norm.substr(slash);
-    return out;
+Result<std::vector<PackageFile>> PackageDbBuilder::parse_md5sums(std::string_view text, const std::string& name) {
+  std::vector<PackageFile> out;
+  auto lines = split_lines(text);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string_view l = trim(lines[i]);
+    if (l.empty()) continue;
+    auto sp = l.find(' ');
+    if (sp != 32 || l.find_first_not_of("0123456789abcdef") < 32)
+      return parse_error(name, i + 1, "expected \"MD5  path\", got \"" + std::string(l.substr(0, 60)) + "\"");
+    std::string_view rel = trim(l.substr(sp));
+    if (!rel.empty() && rel.front() == '*') rel.remove_prefix(1);  // md5sum's binary-mode mark
+    out.push_back({normalize_path("/" + std::string(rel)), {}, std::string(l.substr(0, 32))});
   }
+  return out;
+}
 
-  // The canonical path of a listed (normalized) directory, memoized per directory: its parent's
-  // canonical path plus its own name, unless that is a symlink, which Root::resolve() follows.
-  // A directory that does not exist stays as listed. References stay valid: unordered_map nodes
-  // do not move.
-  const std::string& resolve_dir(const std::string& dir) {
-    if (auto it = parents_.find(dir); it != parents_.end()) return it->second;
-    std::string result = "/";
-    if (dir != "/") {
-      const std::string& up = resolve_dir(dirname_of(dir));
-      result = (up == "/" ? "" : up) + "/" + basename_of(dir);
-      auto st = root_.stat(result, FollowLast::No);
-      if (st && S_ISLNK(st->st_mode)) {
-        auto r = root_.resolve(result);
-        if (r) result = r->path;
-      }
-    }
-    // Both spellings are directories: merged-/usr's listed "/bin" is the canonical path of a symlink.
-    db_.dirs_.insert(result);
-    db_.dirs_.insert(dir);
-    return parents_.emplace(dir, std::move(result)).first->second;
-  }
+// /var/lib/dpkg/diversions: triples of lines "from", "to", "package" (":" for a local one).
+// Any package but the diverting one that lists `from` has that file at `to`.
+void PackageDbBuilder::read_diversions() {
+  auto text = root_.read_file("/var/lib/dpkg/diversions");
+  if (!text) return;
+  auto lines = split_lines(*text);
+  for (size_t i = 0; i + 2 < lines.size(); i += 3)
+    lists_.diversions[std::string(lines[i])] = {std::string(lines[i + 1]), std::string(lines[i + 2])};
+}
 
-  // Absolute and already normalized, as dpkg and apk write paths.
-  static bool is_plain(std::string_view p) {
-    if (p.empty() || p.front() != '/' || (p.size() > 1 && p.back() == '/')) return false;
-    return p.find("//") == std::string_view::npos && p.find("/./") == std::string_view::npos &&
-           p.find("/../") == std::string_view::npos && !p.ends_with("/.") && !p.ends_with("/..");
-  }
+PackageDb::PackageDb() : lists_(std::make_unique<Lists>()) {}
+PackageDb::~PackageDb() = default;
+PackageDb::PackageDb(PackageDb&&) noexcept = default;
+PackageDb& PackageDb::operator=(PackageDb&&) noexcept = default;
 
-  const Root& root_;
-  PackageDb& db_;
-  std::unordered_map<std::string, std::string> parents_;  // listed directory -> canonical
-  std::string last_parent_, last_resolved_;
-  std::unordered_map<std::string, std::pair<std::string, std::string>> diversions_;  // from -> (to, by)
-};
-
-Result<PackageDb> PackageDb::read(const Root& root) {
+Result<PackageDb> PackageDb::read(const Root& root, PackageDbLoad load) {
   PackageDb db;
+  db.lists_->lazy = load == PackageDbLoad::Lazy;
   PackageDbBuilder b(root, db);
   auto is_file = [&](const char* p) {
     auto st = root.stat(p);
@@ -379,7 +315,8 @@ Result<PackageDb> PackageDb::read(const Root& root) {
     db.kind_ = PackageDbKind::Dpkg;
     db.db_path_ = "/var/lib/dpkg/status";
     if (auto st = b.read_dpkg_status(db.db_path_); !st) return st.error();
-    if (auto st = b.read_dpkg_lists(); !st) return st.error();
+    if (!db.lists_->lazy)
+      if (auto st = b.read_dpkg_lists(); !st) return st.error();
     b.read_diversions();
   }
   // A distroless root has only status.d; a root minify made from a full one may have both.
@@ -397,8 +334,33 @@ Result<PackageDb> PackageDb::read(const Root& root) {
     if (!pkgs) return pkgs.error();
     db.packages_ = std::move(*pkgs);
   }
-  b.index();
+  for (size_t i = 0; i < db.packages_.size(); ++i) {
+    db.by_key_.try_emplace(db.packages_[i].key, i);
+    db.by_key_.try_emplace(db.packages_[i].name, i);
+  }
+  for (size_t i = 0; i < db.packages_.size(); ++i)
+    if (db.packages_[i].files_loaded) b.index_package(i);
   return db;
+}
+
+Status PackageDb::index(const Root& root, const std::vector<std::string>& paths) {
+  if (!lists_->lazy) return Ok{};
+  return PackageDbBuilder(root, *this).index(paths);
+}
+
+Status PackageDb::index(const Root& root, const FileSet& set) {
+  if (!lists_->lazy) return Ok{};
+  std::vector<std::string> paths;
+  for (const auto& [path, e] : set)
+    if (e.type != EntryType::Directory && !lists_->indexed.contains(path)) paths.push_back(path);
+  return index(root, paths);
+}
+
+bool PackageDb::indexed(std::string_view path) const { return !lists_->lazy || lists_->indexed.contains(path); }
+
+Status PackageDb::load_files(const Root& root, size_t package) {
+  if (package >= packages_.size() || packages_[package].files_loaded) return Ok{};
+  return PackageDbBuilder(root, *this).load_files(package);
 }
 
 const Package* PackageDb::find(std::string_view name) const {
@@ -421,7 +383,7 @@ const Package* PackageDb::owner(std::string_view path) const {
 
 std::optional<size_t> PackageDb::owner_index(std::string_view path) const {
   auto it = by_path_.find(path);
-  if (it == by_path_.end()) return std::nullopt;
+  if (it == by_path_.end() || is_directory(path)) return std::nullopt;
   return it->second;
 }
 

@@ -206,10 +206,24 @@ std::optional<Granularity> parse_granularity(std::string_view name) {
   return std::nullopt;
 }
 
-Result<SelectionResult> apply_package_selection(FileSet& set, const Root& root, const PackageDb& db,
+Result<SelectionResult> apply_package_selection(FileSet& set, const Root& root, PackageDb& db,
                                                 const PackageSelection& selection) {
   SelectionResult out;
   size_t before = set.size();
+  // A lazy database answers for the paths it indexed. The first index() takes the set and the
+  // release files (and what they link to) in one scan; the copyright files added below it has
+  // kept aside; only what --keep-package and --granularity add costs another.
+  {
+    std::vector<std::string> paths;
+    for (const auto& [path, e] : set)
+      if (e.type != EntryType::Directory) paths.push_back(path);
+    for (auto p : kReleaseFiles)
+      if (auto r = root.resolve(p)) {
+        for (const auto& l : r->links) paths.push_back(l.link);
+        paths.push_back(r->path);
+      }
+    if (auto st = db.index(root, paths); !st) return st.error();
+  }
   Selector s(set, root, db, selection, out);
   for (const auto& name : selection.keep_packages) {
     auto i = db.index_of(name);
@@ -217,6 +231,7 @@ Result<SelectionResult> apply_package_selection(FileSet& set, const Root& root, 
       return bad_input("--keep-package", name,
                        db.kind() == PackageDbKind::None ? "the root has no package database (dpkg or apk)"
                                                         : "no such package in " + db.db_path());
+    if (auto st = db.load_files(root, *i); !st) return st.error();
     s.add_package(*i, "--keep-package " + name);
   }
   if (selection.granularity != Granularity::File) {
@@ -232,6 +247,7 @@ Result<SelectionResult> apply_package_selection(FileSet& set, const Root& root, 
     }
   }
   s.add_release_files();
+  if (auto st = db.index(root, set); !st) return st.error();
   // The license of every package that ships a file (distroless images carry these too).
   std::set<size_t> contributing;
   for (const auto& [path, e] : set)
@@ -241,6 +257,7 @@ Result<SelectionResult> apply_package_selection(FileSet& set, const Root& root, 
     for (const auto& f : db.packages()[i].files)
       if (is_copyright(f.path) && root.stat(f.path, FollowLast::No))
         s.add(f.path, "license of package " + db.packages()[i].name);
+  if (auto st = db.index(root, set); !st) return st.error();
   out.files_added = set.size() - before;
   return out;
 }

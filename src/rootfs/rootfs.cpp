@@ -204,6 +204,7 @@ Result<std::string> Root::read_file(std::string_view path, std::size_t max_size)
   if (static_cast<std::size_t>(st.st_size) > max_size)
     return bad_input("read", std::string(path), "larger than " + std::to_string(max_size) + " bytes");
   std::string data;
+  data.reserve(static_cast<std::size_t>(st.st_size));
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd->get(), buf, sizeof buf);
@@ -256,6 +257,22 @@ Result<std::vector<std::string>> Root::list_dir(std::string_view dir) const {
   if (errno != 0) return sys_error("readdir", std::string(dir));
   std::sort(names.begin(), names.end());
   return names;
+}
+
+Status Root::for_each_entry(std::string_view dir, const std::function<void(std::string_view, unsigned char)>& f) const {
+  auto fd = open_read(dir);
+  if (!fd) return fd.error();
+  std::unique_ptr<DIR, DirCloser> d(::fdopendir(fd->get()));
+  if (!d) return sys_error("opendir", std::string(dir));
+  fd->release();
+  errno = 0;
+  while (struct dirent* de = ::readdir(d.get())) {
+    std::string_view n = de->d_name;
+    if (n != "." && n != "..") f(n, de->d_type);
+    errno = 0;
+  }
+  if (errno != 0) return sys_error("readdir", std::string(dir));
+  return Ok{};
 }
 
 std::optional<std::string> Root::find_in_path(std::string_view name, std::string_view path_var) const {
