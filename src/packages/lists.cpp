@@ -174,15 +174,16 @@ Result<bool> PackageDbBuilder::stream_list(const Package& p, F&& on_line) {
     auto too_large = [&] { return bad_input("read", path, "larger than " + std::to_string(kMaxList) + " bytes"); };
     if (static_cast<size_t>(st.st_size) > kMaxList) return too_large();
     if (buf_.size() < kChunk) buf_.resize(kChunk);
-    size_t have = 0, total = 0;
-    for (;;) {
-      ssize_t n = ::read(fd, buf_.data() + have, buf_.size() - have);
+    // dpkg replaces a list by renaming a new one over it, so the file keeps its size: reading
+    // st_size bytes saves the read that would return 0 (a syscall per package).
+    size_t have = 0, total = 0, size = static_cast<size_t>(st.st_size);
+    while (total < size) {
+      ssize_t n = ::read(fd, buf_.data() + have, std::min(buf_.size() - have, size - total));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return sys_error("read", path);
       if (n == 0) break;
       have += static_cast<size_t>(n);
       total += static_cast<size_t>(n);
-      if (total > kMaxList) return too_large();
       // Whole lines now, the rest of the last one with the next read.
       const void* nl = ::memrchr(buf_.data(), '\n', have);
       if (!nl) {
