@@ -32,8 +32,6 @@ case $sample in
   node-app) kind=server cwd="$work/app" prog=(/usr/bin/node server.js) tools=(/usr/bin/node npm) ;;
   *) fail "unknown sample $sample" ;;
 esac
-# A loopback port free now: checks of several build trees may run at once.
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 kPath=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # The fixture was skipped (a missing tool): so is every check on it.
@@ -154,19 +152,7 @@ PY
     need_tools buildah skopeo umoci runc
     make_temp
     buildah_init "$tmp"
-    # The builder: an image of exactly the host files the runner stage copies.
-    ctr="$(buildah_ from scratch)"
-    buildah_ add "$ctr" "$work/image.tar" / >/dev/null
-    buildah_ commit -q "$ctr" localhost/minify-e2e-builder:1 >/dev/null
-    buildah_ rm "$ctr" >/dev/null
-    # The context is the directory holding minify's output (the runner stage copies minify/generated/
-    # from it, as it would from a project checkout); the builder stage goes in front of the runner stage.
-    { echo "FROM localhost/minify-e2e-builder:1 AS builder"; cat "$work/minify/Dockerfile"; } >"$tmp/Dockerfile"
-    timeout 300 buildah --root "$buildah_dir/storage" --runroot "$buildah_dir/run" --storage-driver vfs \
-      bud --isolation chroot --pull=never -q -t localhost/minify-e2e-runner:1 -f "$tmp/Dockerfile" "$work" \
-      >"$tmp/bud.log" 2>&1 || { rc=$?; cat "$tmp/Dockerfile" "$tmp/bud.log" >&2; fail "buildah bud exited $rc"; }
-    buildah_ push -q localhost/minify-e2e-runner:1 "oci-archive:$tmp/runner.oci.tar:e2e" >/dev/null 2>&1 ||
-      fail "buildah push"
+    build_runner "$work" "$work/minify/Dockerfile" "$work/image.tar" "$tmp/runner.oci.tar" "$tmp/bud.log"
     oci_unpack "$tmp/runner.oci.tar" "$tmp/bundle"
     if [ "$sample" = node-app ]; then
       found="$(cd "$tmp/bundle/rootfs" && find . -path '*/node_modules/is-number*' | head)"

@@ -1,6 +1,7 @@
-# Helpers for the end-to-end tests (sourced by e2e.sh): temp dirs and servers that are always cleaned
-# up, bounded waits, and running an OCI image with umoci + runc, building with buildah, all with
-# private state so that runs never collide or leave anything behind.
+# Helpers for the end-to-end tests and the corpus (sourced by tests/e2e/e2e.sh and
+# scripts/corpus.d/run): temp dirs and servers that are always cleaned up, bounded waits, and running
+# an OCI image with umoci + runc, building minify's runner stage with buildah, all with private state
+# so that runs never collide or leave anything behind.
 # Exit codes: 0 pass, 1 fail, 77 skip (CTest SKIP_RETURN_CODE).
 
 set -euo pipefail
@@ -69,6 +70,21 @@ wait_http() {
 }
 get() { curl -fsS -m 10 "$1"; }
 
+# wait_tcp PORT SECONDS [PID]: polls until 127.0.0.1:PORT accepts a connection; fails early when PID
+# has exited.
+wait_tcp() {
+  local port=$1 pid=${3:-} deadline=$((SECONDS + $2))
+  while ((SECONDS < deadline)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+    sleep 0.2
+  done
+  return 1
+}
+
+# A loopback port free now: checks of several build trees may run at once.
+free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
 # oci_unpack ARCHIVE BUNDLE: the archive through skopeo (inspect, copy to an OCI layout) and umoci
 # (unpack to a runtime bundle), then the runc config made runnable here: no rlimits, no terminal,
 # the host's network namespace (loopback reachable from the test).
@@ -122,4 +138,23 @@ buildah_init() {
   mkdir -p "$buildah_dir"
   # vfs layers are plain directories: removing the storage removes every image and container.
   on_exit "buildah --root '$buildah_dir/storage' --runroot '$buildah_dir/run' --storage-driver vfs rm --all; rm -rf '$buildah_dir'"
+}
+
+# build_runner CONTEXT DOCKERFILE BUILDER_TAR ARCHIVE LOG: builds minify's runner stage with
+# `buildah bud --isolation chroot` (storage of buildah_init) against a builder image made of exactly
+# the host files it copies (BUILDER_TAR, minify's --tar), and pushes the result to the OCI archive
+# ARCHIVE. CONTEXT is the directory holding minify's output (the runner stage copies
+# OUT/generated/ from it, as it would from a project checkout); the builder stage goes in front of
+# the runner stage.
+build_runner() {
+  local context=$1 dockerfile=$2 builder_tar=$3 archive=$4 log=$5 ctr
+  ctr="$(buildah_ from scratch)"
+  buildah_ add "$ctr" "$builder_tar" / >/dev/null
+  buildah_ commit -q "$ctr" localhost/minify-e2e-builder:1 >/dev/null
+  buildah_ rm "$ctr" >/dev/null
+  { echo "FROM localhost/minify-e2e-builder:1 AS builder"; cat "$dockerfile"; } >"$buildah_dir/Dockerfile"
+  timeout 300 buildah --root "$buildah_dir/storage" --runroot "$buildah_dir/run" --storage-driver vfs \
+    bud --isolation chroot --pull=never -q -t localhost/minify-e2e-runner:1 -f "$buildah_dir/Dockerfile" "$context" \
+    >"$log" 2>&1 || { rc=$?; cat "$buildah_dir/Dockerfile" "$log" >&2; fail "buildah bud exited $rc"; }
+  buildah_ push -q localhost/minify-e2e-runner:1 "oci-archive:$archive:e2e" >/dev/null 2>&1 || fail "buildah push"
 }
