@@ -31,21 +31,36 @@ def read(path):
 rec = {"program": name, "kind": kv.get("kind", ""), "apt": kv.get("apt", "").split(),
        "steps": {s: kv.get(s, "skip") for s in steps}, "why": {s: kv.get(s + ".why", "") for s in steps}}
 
-# Expected failures: PROGRAM STEP ISSUE REASON... (STEP `*` is every step).
-expected = {}
+# Expected failures, one a line: PROGRAM | STEP | ISSUE | MATCH | CAUSE. A failing step is expected
+# when each of its reasons (a step's reasons are separated by "; ") contains the MATCH of one of the
+# step's entries: a new failure beside a known one is still a failure.
+entries = {}
 for line in (read(xfail_file) or "").splitlines():
-    line = line.strip()
-    if not line or line.startswith("#"):
+    if not line.strip() or line.lstrip().startswith("#"):
         continue
-    parts = line.split(None, 3)
-    if len(parts) < 4:
+    parts = [p.strip() for p in line.split("|")]
+    if len(parts) != 5 or parts[0] != name:
         continue
-    prog, step, issue, reason = parts
-    if prog != name:
+    entries.setdefault(parts[1], []).append({"issue": parts[2], "match": parts[3], "reason": parts[4]})
+expected = {}
+for s in steps:
+    why = kv.get(s + ".why", "")
+    if kv.get(s) != "fail" or s not in entries:
         continue
-    for s in (steps[1:] if step == "*" else [step]):
-        expected[s] = {"issue": issue, "reason": reason}
+    reasons = [r.strip() for r in why.split("; ") if r.strip()] or [why]
+    matched = []
+    for r in reasons:
+        e = next((e for e in entries[s] if e["match"] in r), None)
+        if e is None:
+            matched = None
+            break
+        if e not in matched:
+            matched.append(e)
+    if matched:
+        expected[s] = {"issue": ", ".join(dict.fromkeys(e["issue"] for e in matched)),
+                       "reason": "; ".join(e["reason"] for e in matched)}
 rec["expected"] = expected
+rec["listed"] = sorted(entries)
 
 # Measurements.
 times = read(os.path.join(work, "minify.time"))
@@ -81,6 +96,10 @@ if report:
     pk = (r.get("packages") or {}).get("packages") or []
     rec["packages"] = len(pk)
     rec["package_bytes"] = sum(p.get("kept_bytes", 0) + p.get("bytes_saved", 0) for p in pk)
+build = read(os.path.join(work, "dockerfile.time"))
+if build:
+    b0, b1 = map(float, build.split())
+    rec["build"] = round(b1 - b0, 1)
 dockerfile = read(os.path.join(work, "minify", "Dockerfile"))
 if dockerfile:
     joined = re.sub(r"\\\n", " ", dockerfile)
@@ -90,7 +109,7 @@ if dockerfile:
 bad = [s for s in steps if rec["steps"][s] == "fail"]
 unexpected = [s for s in bad if s not in expected]
 if not bad:
-    verdict = "XPASS" if expected else "PASS"
+    verdict = "XPASS" if entries else "PASS"
 elif unexpected:
     verdict = "FAIL"
 else:
@@ -110,7 +129,9 @@ for s in bad:
         out += f" | {s}: expected ({expected[s]['issue']}: {expected[s]['reason']})"
     else:
         out += f" | {s}: {rec['why'][s]}"
-if verdict == "XPASS":
-    out += " | listed in scripts/corpus.d/xfail but passes: remove its entry"
+stale = [s for s in entries if rec["steps"].get(s) == "pass"]
+rec["stale"] = stale
+for s in stale:
+    out += f" | {s} passes: remove its line from scripts/corpus.d/xfail"
 print(out, file=sys.stderr)
 print(json.dumps(rec))

@@ -17,8 +17,8 @@ def secs(x):
 
 
 rows = ["| program | kind | minify | OCI archive (runc) | Dockerfile (buildah, runc) | rootfs MB | files | "
-        "its packages: count, MB | Dockerfile instructions | minify s | phases s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|"]
+        "its packages: count, MB | Dockerfile instructions | minify s | phases s | buildah bud s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 notes = []
 for r in results:
     st = r["steps"]
@@ -34,7 +34,7 @@ for r in results:
     phases = ", ".join(f"{k} {v:.1f}" for k, v in ph.items())
     pk = f"{r['packages']}, {mb(r.get('package_bytes'))}" if "packages" in r else "-"
     rows.append(f"| {r['program']} | {r['kind']} | {' | '.join(cells)} | {mb(r.get('rootfs_bytes'))} | "
-                f"{r.get('files', '-')} | {pk} | {r.get('instructions', 'n/a')} | {secs(r.get('wall'))} | {phases or '-'} |")
+                f"{r.get('files', '-')} | {pk} | {r.get('instructions', 'n/a')} | {secs(r.get('wall'))} | {phases or '-'} | {secs(r.get('build'))} |")
     for s in ("host", "minify", "oci", "dockerfile"):
         if st[s] != "fail":
             continue

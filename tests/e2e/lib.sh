@@ -145,7 +145,7 @@ buildah_init() {
 # the host files it copies (BUILDER_TAR, minify's --tar), and pushes the result to the OCI archive
 # ARCHIVE. CONTEXT is the directory holding minify's output (the runner stage copies
 # OUT/generated/ from it, as it would from a project checkout); the builder stage goes in front of
-# the runner stage.
+# the runner stage. The build gets $build_timeout seconds (default 300).
 build_runner() {
   local context=$1 dockerfile=$2 builder_tar=$3 archive=$4 log=$5 ctr
   ctr="$(buildah_ from scratch)"
@@ -153,7 +153,7 @@ build_runner() {
   buildah_ commit -q "$ctr" localhost/minify-e2e-builder:1 >/dev/null
   buildah_ rm "$ctr" >/dev/null
   { echo "FROM localhost/minify-e2e-builder:1 AS builder"; cat "$dockerfile"; } >"$buildah_dir/Dockerfile"
-  timeout 300 buildah --root "$buildah_dir/storage" --runroot "$buildah_dir/run" --storage-driver vfs \
+  timeout "${build_timeout:-300}" buildah --root "$buildah_dir/storage" --runroot "$buildah_dir/run" --storage-driver vfs \
     bud --isolation chroot --pull=never -q -t localhost/minify-e2e-runner:1 -f "$buildah_dir/Dockerfile" "$context" \
     >"$log" 2>&1 || { rc=$?; cat "$buildah_dir/Dockerfile" "$log" >&2; fail "buildah bud exited $rc"; }
   buildah_ push -q localhost/minify-e2e-runner:1 "oci-archive:$archive:e2e" >/dev/null 2>&1 || fail "buildah push"
