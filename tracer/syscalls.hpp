@@ -11,7 +11,7 @@
 namespace minify::tracer {
 
 // What a syscall does with its path arguments. Argument positions are in syscalls.cpp's
-// op_layout(); the access kinds are decided in tracer.cpp's describe_syscall().
+// op_layout(); the access kinds are decided in tracer.cpp's Tracer::describe().
 enum class Op : std::uint8_t {
   Open,         // open(path, flags)
   OpenAt,       // openat(dirfd, path, flags)

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "minify/context.hpp"
 #include "minify/fileset.hpp"
 #include "minify/inspect.hpp"
 #include "minify/packages.hpp"
@@ -33,13 +34,13 @@ struct ProgramAnalysis {
 
 struct Analysis {
   std::vector<ProgramAnalysis> programs;
-  std::vector<std::string> warnings;
 };
 
 // Analyses `programs` (paths inside the root, each with the reason it runs), following #!
-// interpreters and the libraries that NSS and dlopen() would load.
+// interpreters and the libraries that NSS and dlopen() would load. Problems that do not stop the
+// analysis (an unreadable ld.so.cache, a part of a file inspect could not read) go to `ctx`.
 Analysis analyze(const Root& root, const std::vector<std::pair<std::string, std::string>>& programs,
-                 const AnalyzeOptions& options);
+                 const AnalyzeOptions& options, Context& ctx);
 
 // The programs a trace saw run, with why: every successful exec and the interpreters the kernel
 // ran for it.
@@ -55,7 +56,6 @@ struct CollectOptions {
 
 struct Collected {
   FileSet set;
-  std::vector<std::string> warnings;
   std::vector<std::string> missing;  // libraries that did not resolve: "libfoo.so.1 (needed by /app/x)"
   size_t traced_added = 0;           // trace paths that entered the set
   size_t traced_skipped = 0;         // trace paths left out (written by the program, gone, special)
@@ -66,7 +66,9 @@ struct Collected {
   double package_seconds = 0;  // reading the database and accounting (for --verbose and tuning)
 };
 
+// Paths that could not be added, --keep globs that matched nothing and programs that could not be
+// analysed are warnings in `ctx`; the main program not being analysable is an error (returned).
 Result<Collected> build_fileset(const Root& root, const Analysis& analysis, const TraceLog* trace,
-                                const CollectOptions& options);
+                                const CollectOptions& options, Context& ctx);
 
 }  // namespace minify

@@ -1,4 +1,4 @@
-// Reading container images (issue 6): a `docker save` archive (manifest.json + layer tars), an
+// Reading container images: a `docker save` archive (manifest.json + layer tars), an
 // OCI image archive (a tar of an image layout) or an OCI layout directory. One image is picked
 // (by tag or platform from a multi-platform index), its config read into an ImageConfig, and its
 // layers applied in order into a scratch directory with OCI whiteouts and hard links.
@@ -86,10 +86,5 @@ Result<UnpackResult> unpack_layers(const Image& image, const std::string& root_d
 // program created) become 0:0, as a container runtime would create them. Ids that did not fit
 // the 65536-id range were stored as 65534 (nobody) and stay so. No-op for a shift of 0.
 void unshift_owners(FileSet& set, uid_t uid_shift);
-
-// A docker-archive (`docker load`, skopeo docker-archive:) of the set: manifest.json, the config
-// and one layer tar, written through a temporary name and renamed into place.
-Result<OciDigests> write_docker_archive(const FileSet& set, const Root& root, const std::string& out_file,
-                                        const ImageConfig& config, const OciOptions& options = {});
 
 }  // namespace minify

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "minify/base.hpp"
+#include "minify/context.hpp"
 #include "minify/elf.hpp"
 #include "minify/elf_detail.hpp"
 #include "minify/resolve.hpp"
@@ -137,11 +139,8 @@ std::vector<DlopenTarget> read_dlopen_notes(const ElfDetail& elf, std::vector<st
 
 // ---- the report ------------------------------------------------------------------------------
 
-enum class BaseImage { Scratch, DistrolessStatic, DistrolessBase, DistrolessCc };
-std::string base_image_name(BaseImage base);  // "scratch", "distroless-static", ...
-
 struct BaseRecommendation {
-  BaseImage base = BaseImage::Scratch;
+  Base base = Base::Scratch;
   std::vector<std::string> why;
   // Libraries of the closure that the base does not provide: the packer must copy them.
   std::vector<std::string> extra_libraries;
@@ -186,7 +185,6 @@ struct FileReport {
   bool truly_static() const { return not_static_reasons.empty() && kind != FileKind::NotElf && kind != FileKind::Script; }
 
   BaseRecommendation base;
-  std::vector<std::string> warnings;  // parts that could not be read; the rest still was
 
   const RuntimeNeed* need(NeedKind which) const;
 };
@@ -207,8 +205,9 @@ class Inspector {
   Inspector& operator=(const Inspector&) = delete;
 
   // Errors are for the file itself (missing, unreadable). A file that is neither ELF nor a
-  // script is a report of kind NotElf.
-  Result<FileReport> inspect(std::string_view path);
+  // script is a report of kind NotElf. Parts that could not be read (the rest still was) are
+  // warnings in `diag`, with the file's path as their source.
+  Result<FileReport> inspect(std::string_view path, Context* diag = nullptr);
 
   struct Impl;
 

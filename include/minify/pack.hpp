@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "minify/base.hpp"
 #include "minify/elf.hpp"
 #include "minify/fileset.hpp"
 #include "minify/result.hpp"
@@ -101,19 +102,12 @@ struct OciDigests {
 Result<OciDigests> write_oci(const FileSet& set, const Root& root, const std::string& out_file,
                              const ImageConfig& config, const OciOptions& options = {});
 
-// ---- Dockerfile runner stage ----
+// A docker-archive (`docker load`, skopeo docker-archive:): the same blobs and manifest.json as
+// write_oci() without the OCI layout files (oci-layout, index.json).
+Result<OciDigests> write_docker_archive(const FileSet& set, const Root& root, const std::string& out_file,
+                                        const ImageConfig& config, const OciOptions& options = {});
 
-enum class Base { Scratch, DistrolessStatic, DistrolessBase, DistrolessCc };
-std::string_view base_name(Base base);  // "scratch", "distroless-static", ...
-std::optional<Base> parse_base(std::string_view name);
-// The pinned image reference: "scratch", "gcr.io/distroless/static-debian12:nonroot", or with a
-// digest "gcr.io/distroless/static-debian12:nonroot@sha256:...". Never "latest".
-std::string base_image(Base base, std::string_view pin_digest = {});
-// Does the base image already contain this path (same content for a Debian 12 builder)?
-bool base_provides(Base base, std::string_view path);
-// The user a base runs as when nothing else is asked: "65532:65532" (nonroot) for all of them;
-// a scratch image gets it together with add_scratch_basics().
-inline constexpr const char* kNonRootUser = "65532:65532";
+// ---- Dockerfile runner stage ----
 
 // What a program expects of any Linux root and distroless-static provides: /etc/passwd and
 // /etc/group with root, nobody (65534) and nonroot (65532), and /tmp with mode 1777. Only adds

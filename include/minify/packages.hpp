@@ -29,6 +29,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "minify/context.hpp"
 #include "minify/fileset.hpp"
 #include "minify/result.hpp"
 #include "minify/rootfs.hpp"
@@ -190,17 +191,16 @@ struct PackageSelection {
 };
 
 struct SelectionResult {
-  size_t files_added = 0;             // entries the selection added
-  std::vector<std::string> warnings;  // "--keep-package foo: no such package", files that vanished
+  size_t files_added = 0;  // entries the selection added
 };
 
 // Adds to `set` (reason ReasonKind::Package) what the selection asks for, plus what every minimal
 // root carries: /etc/os-release and what it links to (scanners identify the distribution by it)
 // and /usr/share/doc/NAME/copyright of each package that contributed a file. A --keep-package
-// that names no package is an error; files listed but missing from the root are warnings.
+// that names no package is an error; files listed but missing from the root are warnings in `diag`.
 // Indexes the set's paths in `db` (and loads what the selection needs), before and after.
 Result<SelectionResult> apply_package_selection(FileSet& set, const Root& root, PackageDb& db,
-                                                const PackageSelection& selection);
+                                                const PackageSelection& selection, Context* diag = nullptr);
 
 // Per-package accounting of the final set against the database.
 struct PackageUsage {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "minify/context.hpp"
 #include "minify/elf.hpp"
 #include "minify/result.hpp"
 #include "minify/rootfs.hpp"
@@ -110,7 +111,8 @@ struct Closure {
 
 class Resolver {
  public:
-  Resolver(const Root& root, LoaderEnv env);
+  // Problems that do not stop the analysis (an unreadable ld.so.cache, ...) go to `diag`.
+  Resolver(const Root& root, LoaderEnv env, Context* diag = nullptr);
   ~Resolver();
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
@@ -131,14 +133,10 @@ class Resolver {
   };
   Result<ExtraLoad> load_extra(const Closure& program, int requester, std::string_view name);
 
-  // Problems that did not stop the analysis (an unreadable ld.so.cache, ...), in order.
-  const std::vector<std::string>& warnings() const { return warnings_; }
-
   struct Impl;  // the caches shared by every closure (resolve.cpp)
 
  private:
   std::unique_ptr<Impl> impl_;
-  std::vector<std::string> warnings_;
 };
 
 }  // namespace minify

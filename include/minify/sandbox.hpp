@@ -1,10 +1,10 @@
-// The sandbox (issue 6): runs a command with a root directory as "/" (pivot_root, not chroot) in
+// The sandbox: runs a command with a root directory as "/" (pivot_root, not chroot) in
 // new user, mount, pid, UTS and network namespaces, with /proc, a minimal /dev (null, zero, full,
 // random, urandom, tty bound from the host; a private devpts; a tmpfs /dev/shm), a tmpfs /tmp,
 // the host's /sys, /etc/resolv.conf and /etc/hosts bound read-only, and no_new_privs.
 //
-// The sandbox is a launcher: `minify verify __sandbox-exec ROOTFS [OPTIONS] -- CMD...` sets everything
-// up and execs CMD, so the tracer (which only knows chroot) runs the launcher and follows it into
+// The sandbox is a launcher: LAUNCHER... ROOTFS [OPTIONS] -- CMD... (sandbox_command(); for the
+// CLI, `minify __sandbox-exec ...`) sets everything up and execs CMD, so the tracer (which only knows chroot) runs the launcher and follows it into
 // the sandboxed program; run_sandboxed() keeps only what the program did after the launcher was
 // done, with paths as the program named them (inside the new root).
 //
@@ -33,7 +33,9 @@ struct SandboxOptions {
   // (explicit request only), 0 maps to 0 instead.
   uid_t uid_base = 100000;
   bool map_root_to_root = false;
-  std::string launcher;              // the minify executable; empty: /proc/self/exe
+  // The argv prefix that runs sandbox_exec_main(): the caller's own entry point (for minify's
+  // CLI, {"/proc/self/exe", "__sandbox-exec"}), followed by the launcher's arguments.
+  std::vector<std::string> launcher;
 };
 
 // The argv that runs `command` in the sandbox through the launcher.
@@ -44,7 +46,7 @@ std::vector<std::string> sandbox_command(const SandboxOptions& options, const st
 // launcher's), its execs, and the exit status of the program.
 Result<TraceLog> run_sandboxed(const SandboxOptions& options, TraceOptions trace);
 
-// The hidden `__sandbox-exec` entry point: argv after the subcommand name. Returns an exit status
+// The launcher's entry point: the arguments after SandboxOptions::launcher. Returns an exit status
 // only when the setup fails (127, after printing one line on stderr); otherwise it exits with
 // the program's status.
 int sandbox_exec_main(const std::vector<std::string>& args);

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "minify/context.hpp"
 #include "minify/fileset.hpp"
 #include "minify/packages.hpp"
 #include "minify/result.hpp"
@@ -90,9 +91,8 @@ struct SbomOptions {
 
 // Reads what the SBOM lists from the set's files (read through `root`, or their generated
 // content) and /etc/os-release of the root. Unreadable or damaged metadata of one package is a
-// warning in `warnings`, not an error; an unreadable file the set ships is an error.
-Result<Sbom> collect_sbom(const FileSet& set, const Root& root, const SbomOptions& options,
-                          std::vector<std::string>* warnings = nullptr);
+// warning in `diag`, not an error; an unreadable file the set ships is an error.
+Result<Sbom> collect_sbom(const FileSet& set, const Root& root, const SbomOptions& options, Context* diag = nullptr);
 
 // The document text. `timestamp`: seconds since the epoch (SOURCE_DATE_EPOCH); CycloneDX leaves
 // metadata.timestamp out without one, SPDX (which requires creationInfo.created) uses 0.

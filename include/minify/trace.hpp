@@ -1,4 +1,4 @@
-// The runtime tracer (issue 3): runs a command under ptrace and records every file it and all of
+// The runtime tracer: runs a command under ptrace and records every file it and all of
 // its descendants touch. A seccomp-bpf filter makes only file-related syscalls stop, so the rest
 // of the program runs at full speed. The result is a TraceLog, a plain value the packer consumes.
 //

@@ -1,4 +1,4 @@
-// Verification (issue 6): run the command again in the minimized root, inside the sandbox and
+// Verification: run the command again in the minimized root, inside the sandbox and
 // traced, and compare with the original run: every path the original run opened successfully
 // and the minimized run tried and could not is missing; the exit status and the probe answers
 // must match. Nothing is printed here; the CLI prints the VerifyReport.

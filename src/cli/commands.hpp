@@ -6,19 +6,15 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
-
-#include "minify/collect.hpp"
-#include "minify/packages.hpp"
-#include "minify/sbom.hpp"
-#include "minify/result.hpp"
 #include <string>
+#include <vector>
+
+#include "cli/print.hpp"
+#include "minify/packages.hpp"
+#include "minify/pipeline.hpp"
+#include "minify/result.hpp"
 
 namespace minify::cli {
-
-// Exit codes shared by every command.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitMissing = 1;   // something needed was not found
-inline constexpr int kExitBadInput = 2;  // bad input or usage
 
 struct Command {
   CLI::App* app = nullptr;
@@ -33,6 +29,12 @@ Command add_why_command(CLI::App& app);
 Command add_image_command(CLI::App& app);
 Command add_verify_command(CLI::App& app);
 
+// The sandbox launcher's hidden entry point: `minify __sandbox-exec ROOTFS [OPTIONS] -- CMD...`
+// (main.cpp hands everything after it to sandbox_exec_main()).
+inline constexpr const char* kSandboxExecCommand = "__sandbox-exec";
+// This executable and kSandboxExecCommand: Job::sandbox_launcher.
+std::vector<std::string> sandbox_launcher();
+
 // --keep-package NAME, --with-docs, --granularity file|package|module (package_flags.cpp).
 struct PackageFlags {
   std::vector<std::string> keep;
@@ -43,17 +45,22 @@ void add_package_flags(CLI::App* sub, PackageFlags& flags);
 PackageSelection package_selection(const PackageFlags& flags);
 // "3 of 866 dpkg packages ship files (...)": empty when the root has no package database.
 std::string package_summary(const PackageReport& report, double seconds);
-// --sbom FILE of `minify pack` and `minify image`: the SBOM of the minimal root, with the packages
-// that ship files, written to `out_file`. Warnings are printed; returns the SBOM's digest (the
-// image label). `timestamp`: SOURCE_DATE_EPOCH when it is set.
-Result<std::string> write_cli_sbom(const FileSet& set, const Root& root, const Collected& collected, SbomOptions options,
-                                   SbomFormat format, std::optional<int64_t> timestamp, const std::string& out_file);
 
-// Writes a whole text file (Dockerfile, trace.json, ...).
-Status write_text(const std::string& path, const std::string& text);
+// --timeout and --grace into the job (empty: unset); a bad duration is an error.
+Status parse_run_limits(const std::string& timeout, const std::string& grace, Job& job);
+// SOURCE_DATE_EPOCH of minify's environment into the job, when set.
+Status read_source_date_epoch(Job& job);
 
-// "minify: error: <message>" on stderr.
-void print_error(const std::string& message);
-void print_warning(const std::string& message);
+// A scratch directory for an unpacked image: `requested` (created, kept), or a fresh one under
+// $TMPDIR (default /var/tmp) removed by WorkDir unless kept.
+Result<std::string> make_work_dir(const std::string& requested);
+struct WorkDir {
+  std::string path;
+  bool keep = false;
+  ~WorkDir();
+};
+
+// verify's verdict: what is missing, exit status and probe differences, then ok or FAILED.
+void print_verify(const VerifyReport& report, const std::string& root_desc);
 
 }  // namespace minify::cli

@@ -150,7 +150,8 @@ int run_deps(const DepsOptions& opt) {
     env.cwd = host_cwd;
   }
 
-  Resolver resolver(*root, env);
+  Context diag;
+  Resolver resolver(*root, env, &diag);
   std::vector<Closure> closures;
   int status = kExitOk;
   for (const auto& f : opt.files) {
@@ -168,7 +169,7 @@ int run_deps(const DepsOptions& opt) {
     }
     closures.push_back(std::move(*c));
   }
-  for (const auto& w : resolver.warnings()) print_warning(w);
+  print_diagnostics(diag);
 
   bool tree = opt.tree || (!opt.list && !opt.json && ::isatty(1));
   if (opt.json) {

@@ -47,7 +47,7 @@ nlohmann::json go_json(const GoBuildInfo& g) {
           {"settings", std::move(settings)}, {"found_in", g.found_in}};
 }
 
-nlohmann::json report_json(const FileReport& r) {
+nlohmann::json report_json(const FileReport& r, const std::vector<std::string>& warnings) {
   nlohmann::json needs = nlohmann::json::array();
   for (const auto& n : r.needs) {
     nlohmann::json ev = nlohmann::json::array();
@@ -106,8 +106,8 @@ nlohmann::json report_json(const FileReport& r) {
       {"dlopen", std::move(dl)},
       {"truly_static", r.truly_static()},
       {"not_static_reasons", r.not_static_reasons},
-      {"base", {{"image", base_image_name(r.base.base)}, {"why", r.base.why}, {"extra_libraries", r.base.extra_libraries}}},
-      {"warnings", r.warnings},
+      {"base", {{"image", std::string(base_name(r.base.base))}, {"why", r.base.why}, {"extra_libraries", r.base.extra_libraries}}},
+      {"warnings", warnings},
   };
   if (r.ident) {
     j["class"] = class_name(r.ident->elf_class);
@@ -185,7 +185,7 @@ void print_text(std::ostream& out, const FileReport& r) {
       out << " (" << t.function << " at " << hex(t.call_site) << " in " << t.object << ")\n";
     if (t.name.empty()) out << "    " << t.unknown_reason << "\n";
   }
-  out << "  base: " << base_image_name(r.base.base) << "\n";
+  out << "  base: " << std::string(base_name(r.base.base)) << "\n";
   for (const auto& w : r.base.why) out << "    " << w << "\n";
 }
 
@@ -199,12 +199,13 @@ struct FileOutcome {
 
 FileOutcome inspect_one(Inspector& inspector, const InspectCliOptions& opt, const std::string& path) {
   FileOutcome o;
-  auto r = inspector.inspect(path);
+  Context diag;
+  auto r = inspector.inspect(path, &diag);
   if (!r) {
     o.error = r.error().message();
     return o;
   }
-  o.warnings = r->warnings;
+  o.warnings = diag.messages();
   if (opt.require_static && !r->truly_static()) {
     o.not_static = r->not_static_reasons;
     if (r->kind == FileKind::NotElf) o.not_static.push_back("not an ELF file");
@@ -214,7 +215,7 @@ FileOutcome inspect_one(Inspector& inspector, const InspectCliOptions& opt, cons
   if (opt.json) {
     // dump(2) of the whole document puts each file two levels deep; JSON strings hold no raw
     // newline, so indenting every line of the file's own dump gives the same bytes.
-    std::string j = report_json(*r).dump(2);
+    std::string j = report_json(*r, o.warnings).dump(2);
     o.text.reserve(j.size() + j.size() / 8);
     o.text += "    ";
     for (char c : j) {

@@ -1,5 +1,5 @@
 // The package options shared by `minify pack` and `minify image` (--keep-package, --with-docs,
-// --granularity), the one summary line about the root's packages, and their --sbom.
+// --granularity) and the one summary line about the root's packages.
 #include <cstdio>
 
 #include "cli/commands.hpp"
@@ -36,16 +36,6 @@ std::string package_summary(const PackageReport& r, double seconds) {
          std::string(package_db_kind_name(r.kind)) + " packages ship files (" + buf +
          " of theirs left out), " + std::to_string(r.unowned.size()) + " files owned by no package (read in " +
          (buf + 32) + ")";
-}
-
-Result<std::string> write_cli_sbom(const FileSet& set, const Root& root, const Collected& collected, SbomOptions options,
-                                   SbomFormat format, std::optional<int64_t> timestamp, const std::string& out_file) {
-  options.os_packages = contributing_packages(collected.package_db, collected.packages);
-  std::vector<std::string> warnings;
-  auto sbom = collect_sbom(set, root, options, &warnings);
-  if (!sbom) return sbom.error();
-  for (const auto& w : warnings) print_warning("sbom: " + w);
-  return write_sbom(render_sbom(*sbom, format, timestamp), out_file);
 }
 
 }  // namespace minify::cli

@@ -11,9 +11,11 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "minify/atomic.hpp"
 #include "minify/trace.hpp"
 
 namespace minify::cli {
@@ -35,45 +37,6 @@ struct TraceCliOptions {
   std::vector<std::string> command;
 };
 
-// A file written under a temporary name and renamed into place on commit(), so a failed run
-// never leaves a partial file behind. Something that exists and is not a regular file
-// (/dev/null, a FIFO, /dev/stdout) is written in place: renaming over it would replace it.
-class AtomicFile {
- public:
-  explicit AtomicFile(std::string path) : path_(std::move(path)) {
-    struct stat st {};
-    in_place_ = ::stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
-    tmp_ = in_place_ ? path_ : path_ + ".tmp-" + std::to_string(::getpid());
-  }
-  ~AtomicFile() {
-    if (!committed_ && !in_place_) std::remove(tmp_.c_str());
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  bool open() {
-    out_.open(tmp_, std::ios::binary | std::ios::trunc);
-    return out_.is_open();
-  }
-  std::ofstream& stream() { return out_; }
-  const std::string& path() const { return path_; }
-  // Returns an error message, empty on success.
-  std::string commit() {
-    out_.flush();
-    if (!out_) return "write `" + tmp_ + "`: " + std::strerror(errno);
-    out_.close();
-    if (in_place_) return "";
-    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) return "rename `" + tmp_ + "`: " + std::strerror(errno);
-    committed_ = true;
-    return "";
-  }
-
- private:
-  std::string path_, tmp_;
-  std::ofstream out_;
-  bool in_place_ = false;
-  bool committed_ = false;
-};
 
 // Linux paths are bytes; JSON strings are UTF-8. A name that isn't valid UTF-8 is written with
 // U+FFFD in place of the bad bytes rather than failing the whole trace.
@@ -107,25 +70,34 @@ int run_trace_command(const TraceCliOptions& o) {
     topt.grace = *d;
   }
 
-  std::unique_ptr<AtomicFile> events;
+  std::optional<AtomicFile> events;
+  std::string event_buffer;
+  Status event_status = Ok{};
   if (!o.events.empty()) {
-    events = std::make_unique<AtomicFile>(o.events);
-    if (!events->open()) {
-      print_error("open `" + o.events + "`: " + std::strerror(errno));
+    auto f = AtomicFile::create(o.events);
+    if (!f) {
+      print_error(f.error().message());
       return kExitBadInput;
     }
-    topt.on_event = [&events](const TraceEvent& ev) {
-      events->stream() << to_json(ev).dump(-1, ' ', false, kInvalidUtf8) << '\n';
+    events.emplace(std::move(*f));
+    topt.on_event = [&](const TraceEvent& ev) {
+      event_buffer += to_json(ev).dump(-1, ' ', false, kInvalidUtf8);
+      event_buffer += '\n';
+      if (event_buffer.size() >= (1 << 16) && event_status) {
+        event_status = events->write(event_buffer);
+        event_buffer.clear();
+      }
     };
   }
   // Check -o is writable before running anything, so a long trace isn't lost at the end.
-  std::unique_ptr<AtomicFile> out;
+  std::optional<AtomicFile> out;
   if (o.output != "-") {
-    out = std::make_unique<AtomicFile>(o.output);
-    if (!out->open()) {
-      print_error("open `" + o.output + "`: " + std::strerror(errno));
+    auto f = AtomicFile::create(o.output);
+    if (!f) {
+      print_error(f.error().message());
       return kExitBadInput;
     }
+    out.emplace(std::move(*f));
   }
 
   Result<TraceLog> log = run_trace(topt);
@@ -136,17 +108,20 @@ int run_trace_command(const TraceCliOptions& o) {
 
   std::string doc = to_json(*log).dump(2, ' ', false, kInvalidUtf8) + "\n";
   if (out) {
-    out->stream() << doc;
-    if (std::string err = out->commit(); !err.empty()) {
-      print_error(err);
+    Status st = out->write(doc);
+    if (st) st = out->commit();
+    if (!st) {
+      print_error(st.error().message());
       return kExitMissing;
     }
   } else {
     std::cout << doc << std::flush;
   }
   if (events) {
-    if (std::string err = events->commit(); !err.empty()) {
-      print_error(err);
+    if (event_status) event_status = events->write(event_buffer);
+    if (event_status) event_status = events->commit();
+    if (!event_status) {
+      print_error(event_status.error().message());
       return kExitMissing;
     }
   }

@@ -28,9 +28,9 @@ constexpr int kMaxInterpreterDepth = 8;
 }  // namespace
 
 Analysis analyze(const Root& root, const std::vector<std::pair<std::string, std::string>>& programs,
-                 const AnalyzeOptions& options) {
+                 const AnalyzeOptions& options, Context& ctx) {
   Analysis out;
-  Resolver resolver(root, options.env);
+  Resolver resolver(root, options.env, &ctx);
   InspectOptions iopt;
   iopt.env = options.env;
   Inspector inspector(root, iopt);
@@ -52,7 +52,7 @@ Analysis analyze(const Root& root, const std::vector<std::pair<std::string, std:
     }
     // inspect also tells scripts apart and names their interpreter.
     if (options.implicit || !p.closure) {
-      if (auto r = inspector.inspect(path)) {
+      if (auto r = inspector.inspect(path, &ctx)) {
         p.report = std::move(*r);
       } else if (!p.closure) {
         p.error = r.error().message();
@@ -64,7 +64,6 @@ Analysis analyze(const Root& root, const std::vector<std::pair<std::string, std:
     if (!runnable && p.error.empty()) p.error = "not an ELF file or a script";
     out.programs.push_back(std::move(p));
   }
-  for (const auto& w : resolver.warnings()) out.warnings.push_back(w);
   return out;
 }
 
@@ -82,11 +81,11 @@ namespace {
 
 class Collector {
  public:
-  Collector(const Root& root, Collected& out) : root_(root), out_(out) {}
+  Collector(const Root& root, Collected& out, Context& ctx) : root_(root), out_(out), ctx_(ctx) {}
 
   void add(const std::string& path, ReasonKind kind, std::string detail, bool recursive = false) {
     auto r = out_.set.add(root_, path, Reason{kind, std::move(detail)}, recursive);
-    if (!r) out_.warnings.push_back(r.error().message());
+    if (!r) ctx_.warn("fileset", r.error().message());
   }
 
   void add_program(const ProgramAnalysis& p, bool implicit) {
@@ -172,21 +171,22 @@ class Collector {
  private:
   const Root& root_;
   Collected& out_;
+  Context& ctx_;
   std::string cache_needed_by_;
 };
 
 }  // namespace
 
 Result<Collected> build_fileset(const Root& root, const Analysis& analysis, const TraceLog* trace,
-                                const CollectOptions& options) {
+                                const CollectOptions& options, Context& ctx) {
   Collected out;
   for (const auto& g : options.exclude) out.set.exclude(g);
   for (const auto& p : options.exclude_paths) out.set.exclude_path(p);
-  Collector c(root, out);
+  Collector c(root, out, ctx);
   for (const auto& p : analysis.programs) {
     if (!p.error.empty()) {
-      out.warnings.push_back(p.path + ": " + p.error);
       if (p.why == "the program") return bad_input("analyse", p.path, p.error);
+      ctx.warn("analyze", p.path + ": " + p.error);
       continue;
     }
     c.add_program(p, options.implicit);
@@ -196,17 +196,15 @@ Result<Collected> build_fileset(const Root& root, const Analysis& analysis, cons
   for (const auto& k : options.keep) {
     auto n = out.set.keep(root, k, Reason{ReasonKind::Kept, "--keep " + k});
     if (!n) return n.error();
-    if (*n == 0) out.warnings.push_back("--keep " + k + " matched nothing");
+    if (*n == 0) ctx.warn("fileset", "--keep " + k + " matched nothing");
   }
-  for (const auto& w : analysis.warnings) out.warnings.push_back(w);
 
   auto t0 = std::chrono::steady_clock::now();
   auto db = PackageDb::read(root, PackageDbLoad::Lazy);  // the lists only for the set's paths
   if (!db) return db.error();
   out.package_db = std::move(*db);
-  auto sel = apply_package_selection(out.set, root, out.package_db, options.packages);
+  auto sel = apply_package_selection(out.set, root, out.package_db, options.packages, &ctx);
   if (!sel) return sel.error();
-  for (auto& w : sel->warnings) out.warnings.push_back(std::move(w));
   out.packages = account_packages(out.set, root, out.package_db);
   if (auto st = add_package_metadata(out.set, root, out.package_db, out.packages); !st) return st.error();
   out.package_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "minify/atomic.hpp"
 #include "minify/digest.hpp"
 #include "minify/fileset.hpp"
 #include "minify/packages.hpp"
@@ -181,30 +182,7 @@ Result<std::string> report_json(const FileSet& set, const Root* root, const Repo
 Status write_report(const FileSet& set, const Root* root, const std::string& out_file, const ReportOptions& options) {
   auto text = report_json(set, root, options);
   if (!text) return text.error();
-  std::string tmp = out_file + ".tmp-XXXXXX";
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return sys_error("create", out_file);
-  UniqueFd owned(fd);
-  const char* p = text->data();
-  size_t left = text->size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::unlink(tmp.c_str());
-      return sys_error("write", out_file, err);
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  ::fchmod(fd, 0644);
-  if (::rename(tmp.c_str(), out_file.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return sys_error("rename", out_file, err);
-  }
-  return Ok{};
+  return write_file_atomic(out_file, *text);
 }
 
 Result<FileSet> parse_report(std::string_view text, std::string_view name) {

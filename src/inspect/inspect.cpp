@@ -27,16 +27,6 @@ std::string file_kind_name(FileKind kind) {
   return "unknown";
 }
 
-std::string base_image_name(BaseImage base) {
-  switch (base) {
-    case BaseImage::Scratch: return "scratch";
-    case BaseImage::DistrolessStatic: return "distroless-static";
-    case BaseImage::DistrolessBase: return "distroless-base";
-    case BaseImage::DistrolessCc: return "distroless-cc";
-  }
-  return "unknown";
-}
-
 const RuntimeNeed* FileReport::need(NeedKind which) const {
   for (const auto& n : needs)
     if (n.kind == which) return &n;
@@ -235,6 +225,12 @@ struct Inspector::Impl {
   }
 
   Status inspect_elf(const std::string& path, const std::string& real_path, FileReport& rep);
+  // Parts of a file that could not be read (the rest still was) go to the caller's diagnostics.
+  Context* diag = nullptr;
+  std::string source;
+  void warn(std::string message) {
+    if (diag) diag->warn(source, std::move(message));
+  }
   void recommend(FileReport& rep, const Closure& c);
 };
 
@@ -261,12 +257,12 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
   }
   for (size_t i = 1; i < c.objects.size(); ++i) rep.closure.push_back(c.objects[i].path);
   for (const auto& m : c.missing) rep.missing.push_back(m.name);
-  for (const auto& p : detail->problems) rep.warnings.push_back(path + ": " + p);
+  for (const auto& p : detail->problems) warn(path + ": " + p);
 
   // Go build info first: it decides how the rest is read.
   auto go = read_go_buildinfo(*detail, image, path);
   if (!go)
-    rep.warnings.push_back(go.error().message());
+    warn(go.error().message());
   else
     rep.go = std::move(*go);
   bool is_go = rep.go.has_value();
@@ -386,7 +382,7 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
       rep.dlopen.push_back(std::move(t));
     }
     for (const auto& p : f.problems)
-      if (p.rfind(".note.dlopen", 0) == 0) rep.warnings.push_back(f.path + ": " + p);
+      if (p.rfind(".note.dlopen", 0) == 0) warn(f.path + ": " + p);
   };
   add_targets(prog, 0);
   for (size_t i = 0; i < libs.size(); ++i) {
@@ -422,24 +418,24 @@ void Inspector::Impl::recommend(FileReport& rep, const Closure& c) {
     if (rep.libc == LoaderFamily::Glibc && own_dlopen && !required(NeedKind::Nss) && !required(NeedKind::Gconv)) {
       // ld warns about it: "Using 'dlopen' in statically linked applications requires at runtime
       // the shared libraries from the glibc version used for linking".
-      b.base = BaseImage::DistrolessBase;
+      b.base = Base::DistrolessBase;
       b.why.push_back("statically linked glibc calls dlopen: the libraries it loads need the image's glibc (the same version)");
       for (const auto& t : rep.dlopen)
         if (t.resolved) b.extra_libraries.push_back(t.path);
     } else if (rep.libc == LoaderFamily::Glibc && (required(NeedKind::Nss) || required(NeedKind::Gconv))) {
-      b.base = BaseImage::DistrolessBase;
+      b.base = Base::DistrolessBase;
       b.why.push_back("statically linked glibc still dlopens " +
                       std::string(required(NeedKind::Nss) ? "NSS modules" : "gconv modules") + " from the image's glibc");
       if (!nss_modules) b.why.push_back("the modules nsswitch.conf names are built into glibc, but the image needs its libc.so.6");
     } else if (needs_files) {
-      b.base = BaseImage::DistrolessStatic;
+      b.base = Base::DistrolessStatic;
       std::string what;
       for (const auto& n : rep.needs)
         if (!n.optional) what += (what.empty() ? "" : ", ") + need_kind_name(n.kind);
       b.why.push_back("statically linked, but reads " + what + " at run time; distroless-static carries CA certificates, "
                       "tzdata, /etc/passwd, /etc/group and /etc/nsswitch.conf");
     } else {
-      b.base = BaseImage::Scratch;
+      b.base = Base::Scratch;
       b.why.push_back("statically linked and reads no system files at run time");
       for (const auto& n : rep.needs)
         if (n.optional) b.why.push_back("optional: " + need_kind_name(n.kind) + " (works without it)");
@@ -447,7 +443,7 @@ void Inspector::Impl::recommend(FileReport& rep, const Closure& c) {
     return;
   }
   if (rep.libc == LoaderFamily::Musl) {
-    b.base = BaseImage::Scratch;
+    b.base = Base::Scratch;
     b.why.push_back("linked against musl: no distroless image carries it; the musl loader and the closure are copied in");
     b.extra_libraries = rep.closure;
     if (needs_files) b.why.push_back("also copy the run-time files listed under needs");
@@ -464,7 +460,7 @@ void Inspector::Impl::recommend(FileReport& rep, const Closure& c) {
     }
     b.extra_libraries.push_back(o.path);
   }
-  b.base = cc ? BaseImage::DistrolessCc : BaseImage::DistrolessBase;
+  b.base = cc ? Base::DistrolessCc : Base::DistrolessBase;
   b.why.push_back(cc_linked ? "dynamically linked against glibc and the C++/GCC runtime (libstdc++, libgcc_s)"
                   : cc      ? "dynamically linked against glibc; glibc dlopens libgcc_s.so.1 for pthread_cancel/pthread_exit, "
                               "which distroless-cc carries"
@@ -550,10 +546,12 @@ ScriptInfo inspect_internal::parse_shebang(std::string_view first_line) {
 }
 
 
-Result<FileReport> Inspector::inspect(std::string_view path) {
+Result<FileReport> Inspector::inspect(std::string_view path, Context* diag) {
   const Root& root = impl_->root;
   FileReport rep;
   rep.path = normalize_path(std::string(path));
+  impl_->diag = diag;
+  impl_->source = rep.path;
   auto resolved = root.resolve(rep.path);
   if (!resolved) return resolved.error();
   rep.real_path = resolved->path;
@@ -589,7 +587,7 @@ Result<FileReport> Inspector::inspect(std::string_view path) {
   }
   rep.script = s;
   if (!s.resolved) {
-    rep.warnings.push_back("interpreter `" + s.program + "` not found in the root");
+    impl_->warn("interpreter `" + s.program + "` not found in the root");
     return rep;
   }
   auto ireal = root.resolve(*s.resolved);
@@ -604,7 +602,7 @@ Result<FileReport> Inspector::inspect(std::string_view path) {
                                                           " (and whatever library tree the interpreter reads)");
       return interp;
     }
-  rep.warnings.push_back("interpreter `" + *s.resolved + "` is not an ELF file");
+  impl_->warn("interpreter `" + *s.resolved + "` is not an ELF file");
   return rep;
 }
 

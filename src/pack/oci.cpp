@@ -18,6 +18,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "minify/atomic.hpp"
 #include "pack/stream.hpp"
 
 namespace minify {
@@ -155,13 +156,20 @@ std::pair<std::string, std::string> oci_platform(const ElfIdent& ident) {
   }
 }
 
-Result<OciDigests> write_oci(const FileSet& set, const Root& root, const std::string& out_file,
-                             const ImageConfig& config, const OciOptions& options) {
-  auto tmp = pack::TempFile::create(out_file);
+namespace {
+
+enum class ArchiveKind { Oci, Docker };
+
+// Both archives hold the same blobs and Docker's manifest.json; an OCI archive adds the layout's
+// oci-layout and index.json.
+Result<OciDigests> write_image_archive(const FileSet& set, const Root& root, const std::string& out_file,
+                                       const ImageConfig& config, const OciOptions& options, ArchiveKind kind) {
+  auto tmp = AtomicFile::create(out_file);
   if (!tmp) return tmp.error();
   OuterTar outer(tmp->fd(), out_file, options.mtime);
   // oci-layout first: a reader that streams the archive knows the format from the first entry.
-  if (auto s = outer.add_file("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}"); !s) return s.error();
+  if (kind == ArchiveKind::Oci)
+    if (auto s = outer.add_file("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}"); !s) return s.error();
   if (auto s = outer.add_dir("blobs/"); !s) return s.error();
   if (auto s = outer.add_dir("blobs/sha256/"); !s) return s.error();
 
@@ -240,7 +248,8 @@ Result<OciDigests> write_oci(const FileSet& set, const Root& root, const std::st
 
   if (auto s = outer.add_file("blobs/sha256/" + hex_of(out.config), cfg_text); !s) return s.error();
   if (auto s = outer.add_file("blobs/sha256/" + hex_of(out.manifest), manifest_text); !s) return s.error();
-  if (auto s = outer.add_file("index.json", index.dump()); !s) return s.error();
+  if (kind == ArchiveKind::Oci)
+    if (auto s = outer.add_file("index.json", index.dump()); !s) return s.error();
   if (auto s = outer.add_file("manifest.json", docker.dump()); !s) return s.error();
   if (!options.tag.empty()) {
     // docker save's legacy file: repository -> tag -> the top layer's id.
@@ -250,6 +259,18 @@ Result<OciDigests> write_oci(const FileSet& set, const Root& root, const std::st
   if (auto s = outer.finish(); !s) return s.error();
   if (auto s = tmp->commit(); !s) return s.error();
   return out;
+}
+
+}  // namespace
+
+Result<OciDigests> write_oci(const FileSet& set, const Root& root, const std::string& out_file,
+                             const ImageConfig& config, const OciOptions& options) {
+  return write_image_archive(set, root, out_file, config, options, ArchiveKind::Oci);
+}
+
+Result<OciDigests> write_docker_archive(const FileSet& set, const Root& root, const std::string& out_file,
+                                        const ImageConfig& config, const OciOptions& options) {
+  return write_image_archive(set, root, out_file, config, options, ArchiveKind::Docker);
 }
 
 }  // namespace minify

@@ -1,7 +1,5 @@
-// The root directory writer: the set is copied into a temporary directory beside the output
-// (same file system, so the final rename is atomic), then renamed into place. An existing output
-// is swapped out with renameat2(RENAME_EXCHANGE) and removed afterwards, so at every moment the
-// output path holds either the old tree or the complete new one. Directories are created
+// The root directory writer: the set is copied into an AtomicDir (atomic.hpp), so at every moment
+// the output path holds either the old tree or the complete new one. Directories are created
 // writable and get their real modes at the end, children first (a 0555 directory must still
 // receive its files). File data goes through copy_file_range(2), which reflinks where it can.
 #include <fcntl.h>
@@ -14,13 +12,11 @@
 #include <unordered_set>
 
 #include "minify/pack.hpp"
-#include "pack/stream.hpp"
+#include "minify/atomic.hpp"
 
 namespace minify {
 
 namespace {
-
-using pack::write_all;
 
 Status copy_data(int in, int out, const std::string& name) {
   bool use_cfr = true;
@@ -43,29 +39,12 @@ Status copy_data(int in, int out, const std::string& name) {
   }
 }
 
-// Removes the temporary tree unless released.
-class TreeGuard {
- public:
-  explicit TreeGuard(std::string path) : path_(std::move(path)) {}
-  ~TreeGuard() {
-    if (path_.empty()) return;
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  void release() { path_.clear(); }
-
- private:
-  std::string path_;
-};
-
 }  // namespace
 
-Status write_rootfs(const FileSet& set, const Root& root, const std::string& out_dir_in, const RootfsOptions& options) {
-  std::string out_dir = out_dir_in;
-  while (out_dir.size() > 1 && out_dir.back() == '/') out_dir.pop_back();
-  std::string tmp = out_dir + ".tmp-XXXXXX";
-  if (::mkdtemp(tmp.data()) == nullptr) return sys_error("create", out_dir);
-  TreeGuard guard(tmp);
+Status write_rootfs(const FileSet& set, const Root& root, const std::string& out_dir, const RootfsOptions& options) {
+  auto staged = AtomicDir::create(out_dir);
+  if (!staged) return staged.error();
+  const std::string& tmp = staged->path();
   int dirfd = ::open(tmp.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) return sys_error("open", tmp);
   UniqueFd dir(dirfd);
@@ -141,18 +120,7 @@ Status write_rootfs(const FileSet& set, const Root& root, const std::string& out
   if (options.owner_shift && ::fchownat(dir.get(), ".", *options.owner_shift, *options.owner_shift, 0) != 0)
     return sys_error("chown", tmp);
 
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, out_dir.c_str(), RENAME_NOREPLACE) == 0) {
-    guard.release();
-    return Ok{};
-  }
-  if (errno != EEXIST) return sys_error("rename", out_dir);
-  struct stat st;
-  if (::lstat(out_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return bad_input("write rootfs", out_dir, "exists and is not a directory");
-  // Swap the new tree in; the guard then removes the old one, now at the temporary name.
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, out_dir.c_str(), RENAME_EXCHANGE) != 0)
-    return sys_error("rename", out_dir);
-  return Ok{};
+  return staged->commit();
 }
 
 }  // namespace minify

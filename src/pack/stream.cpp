@@ -127,19 +127,6 @@ class ZstdSink : public Sink {
 
 }  // namespace
 
-Status write_all(int fd, const char* p, size_t n, const std::string& name) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("write", name);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Ok{};
-}
-
 Status FdSink::write(const void* data, size_t size) {
   const char* p = static_cast<const char*>(data);
   offset_ += size;
@@ -297,37 +284,5 @@ std::unique_ptr<Sink> make_compressor(Compression c, int level, int threads, Sin
 }
 
 std::string sha256_digest(const std::string& data) { return "sha256:" + digest_hex(DigestKind::Sha256, data); }
-
-Result<TempFile> TempFile::create(const std::string& dest) {
-  std::string tmp = dest + ".tmp-XXXXXX";
-  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return sys_error("create", dest);
-  return TempFile(dest, tmp, fd);
-}
-
-TempFile::~TempFile() {
-  if (fd_ >= 0) {
-    ::close(fd_);
-    ::unlink(tmp_.c_str());
-  }
-}
-
-Status TempFile::commit() {
-  // mkstemp makes 0600; an archive is not secret. (Reading umask(2) would change it.)
-  if (::fchmod(fd_, 0644) != 0) return sys_error("chmod", tmp_);
-  if (::close(fd_) != 0) {
-    fd_ = -1;
-    int err = errno;
-    ::unlink(tmp_.c_str());
-    return sys_error("close", dest_, err);
-  }
-  fd_ = -1;
-  if (::rename(tmp_.c_str(), dest_.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp_.c_str());
-    return sys_error("rename", dest_, err);
-  }
-  return Ok{};
-}
 
 }  // namespace minify::pack

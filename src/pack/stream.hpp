@@ -8,14 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "minify/atomic.hpp"
 #include "minify/digest.hpp"
 #include "minify/pack.hpp"
 #include "minify/result.hpp"
 
 namespace minify::pack {
-
-// write(2) of all `n` bytes, retried on EINTR and short writes; `name` is for the error.
-Status write_all(int fd, const char* p, size_t n, const std::string& name);
 
 class Sink {
  public:
@@ -81,25 +79,6 @@ std::unique_ptr<Sink> make_compressor(Compression c, int level, int threads, Sin
 
 // "sha256:<hex>" of a buffer.
 std::string sha256_digest(const std::string& data);
-
-// A file written under a temporary name in the destination's directory and renamed over the
-// destination by commit(); destroyed uncommitted, it removes the temporary file.
-class TempFile {
- public:
-  static Result<TempFile> create(const std::string& dest);
-  TempFile(TempFile&& o) noexcept : dest_(std::move(o.dest_)), tmp_(std::move(o.tmp_)), fd_(o.fd_) { o.fd_ = -1; }
-  TempFile& operator=(TempFile&&) = delete;
-  ~TempFile();
-  int fd() const { return fd_; }
-  const std::string& dest() const { return dest_; }
-  Status commit();
-
- private:
-  TempFile(std::string dest, std::string tmp, int fd) : dest_(std::move(dest)), tmp_(std::move(tmp)), fd_(fd) {}
-  std::string dest_;
-  std::string tmp_;
-  int fd_ = -1;
-};
 
 // Streams the set as a tar (PAX restricted, sorted, uid/gid 0, mtime fixed) into `out`.
 Status write_tar_stream(const FileSet& set, const Root& root, int64_t mtime, Sink& out);

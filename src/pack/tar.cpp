@@ -14,6 +14,7 @@
 #include <charconv>
 #include <memory>
 
+#include "minify/atomic.hpp"
 #include "pack/stream.hpp"
 
 namespace minify {
@@ -147,7 +148,7 @@ Result<int64_t> parse_source_date_epoch(const char* value) {
 
 Result<ArchiveDigest> write_tar(const FileSet& set, const Root& root, const std::string& out_file,
                                 const TarOptions& options) {
-  auto tmp = pack::TempFile::create(out_file);
+  auto tmp = AtomicFile::create(out_file);
   if (!tmp) return tmp.error();
   pack::FdSink file(tmp->fd(), out_file);
   pack::HashSink compressed(file);

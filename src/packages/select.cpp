@@ -68,12 +68,16 @@ bool is_dir_link(const Root& root, const std::string& path) {
 
 class Selector {
  public:
-  Selector(FileSet& set, const Root& root, const PackageDb& db, const PackageSelection& sel, SelectionResult& out)
-      : set_(set), root_(root), db_(db), sel_(sel), out_(out) {}
+  Selector(FileSet& set, const Root& root, const PackageDb& db, const PackageSelection& sel, Context* diag)
+      : set_(set), root_(root), db_(db), sel_(sel), diag_(diag) {}
+
+  void warn(std::string message) {
+    if (diag_) diag_->warn("packages", std::move(message));
+  }
 
   void add(const std::string& path, const std::string& detail, bool recursive = false) {
     auto r = set_.add(root_, path, Reason{ReasonKind::Package, detail}, recursive);
-    if (!r && r.error().err != ENOENT) out_.warnings.push_back(r.error().message());
+    if (!r && r.error().err != ENOENT) warn(r.error().message());
   }
 
   void add_package(size_t index, const std::string& detail) {
@@ -91,7 +95,7 @@ class Selector {
       add(f.path, detail);
     }
     if (missing > 0)
-      out_.warnings.push_back("package " + p.name + ": " + std::to_string(missing) + " listed file" +
+      warn("package " + p.name + ": " + std::to_string(missing) + " listed file" +
                               (missing == 1 ? " is" : "s are") + " not in the root");
   }
 
@@ -174,7 +178,7 @@ class Selector {
   const Root& root_;
   const PackageDb& db_;
   const PackageSelection& sel_;
-  SelectionResult& out_;
+  Context* diag_;
   std::set<size_t> done_;
   std::set<std::string> modules_;
   std::map<std::string, std::map<std::string, std::vector<std::string>>> records_;
@@ -207,7 +211,7 @@ std::optional<Granularity> parse_granularity(std::string_view name) {
 }
 
 Result<SelectionResult> apply_package_selection(FileSet& set, const Root& root, PackageDb& db,
-                                                const PackageSelection& selection) {
+                                                const PackageSelection& selection, Context* diag) {
   SelectionResult out;
   size_t before = set.size();
   // A lazy database answers for the paths it indexed. The first index() takes the set and the
@@ -224,7 +228,7 @@ Result<SelectionResult> apply_package_selection(FileSet& set, const Root& root, 
       }
     if (auto st = db.index(root, paths); !st) return st.error();
   }
-  Selector s(set, root, db, selection, out);
+  Selector s(set, root, db, selection, diag);
   for (const auto& name : selection.keep_packages) {
     auto i = db.index_of(name);
     if (!i)

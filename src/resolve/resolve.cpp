@@ -266,7 +266,7 @@ struct LoaderConfig {
 struct Resolver::Impl {
   const Root& root;
   LoaderEnv env;
-  std::vector<std::string>& warnings;
+  Context* diag;
 
   std::unordered_map<std::string, Probe> probes;
   std::map<std::pair<dev_t, ino_t>, std::shared_ptr<const ElfInfo>> elf_by_inode;
@@ -280,7 +280,7 @@ struct Resolver::Impl {
   std::optional<LdCache> cache;
   std::unordered_map<std::string, std::vector<const LdCacheEntry*>> cache_index;
 
-  Impl(const Root& r, LoaderEnv e, std::vector<std::string>& w) : root(r), env(std::move(e)), warnings(w) {}
+  Impl(const Root& r, LoaderEnv e, Context* d) : root(r), env(std::move(e)), diag(d) {}
 
   const Probe& probe(const std::string& path) {
     auto it = probes.find(path);
@@ -335,7 +335,7 @@ struct Resolver::Impl {
           cache = std::move(*parsed);
           for (const auto& e : cache->entries) cache_index[e.name].push_back(&e);
         } else {
-          warnings.push_back(root.host_path("/etc/ld.so.cache") + ": " + parsed.error().context + " (ignored)");
+          if (diag) diag->warn("resolve", root.host_path("/etc/ld.so.cache") + ": " + parsed.error().context + " (ignored)");
         }
       }
     }
@@ -483,7 +483,7 @@ std::vector<std::string> split_ld_library_path(std::string_view value) {
   return split_path_list(value, ":;");
 }
 
-Resolver::Resolver(const Root& root, LoaderEnv env) : impl_(std::make_unique<Impl>(root, std::move(env), warnings_)) {}
+Resolver::Resolver(const Root& root, LoaderEnv env, Context* diag) : impl_(std::make_unique<Impl>(root, std::move(env), diag)) {}
 Resolver::~Resolver() = default;
 
 namespace {

@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
+#include <optional>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -133,15 +135,23 @@ void bind_read_only(int root_fd, const std::string& rel, const char* host) {
   mount_on(root_fd, rel, false, nullptr, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr);
 }
 
+// A decimal id that fits 32 bits, as /etc/passwd and --uid-base hold them; nullopt otherwise (a
+// field of an image's passwd is untrusted text).
+std::optional<uint32_t> parse_id(const std::string& s) {
+  uint32_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
 // "name" or "uid" -> (uid, gid) from the root's /etc/passwd, read as text: glibc's getpwnam
-// would load the image's NSS modules into us.
+// would load the image's NSS modules into us. Lines with a field that is not an id are skipped.
 bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
   std::string u = spec, g;
   if (auto colon = spec.find(':'); colon != std::string::npos) {
     u = spec.substr(0, colon);
     g = spec.substr(colon + 1);
   }
-  auto numeric = [](const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; };
   auto field_lookup = [](const char* file, const std::string& name, int want_field, unsigned long& out) {
     std::ifstream f(file);
     std::string line;
@@ -151,15 +161,17 @@ bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
       std::string x;
       while (std::getline(ss, x, ':')) fields.push_back(x);
       if (fields.size() > static_cast<size_t>(want_field) && fields[0] == name) {
-        out = std::stoul(fields[static_cast<size_t>(want_field)]);
+        auto id = parse_id(fields[static_cast<size_t>(want_field)]);
+        if (!id) continue;
+        out = *id;
         return true;
       }
     }
     return false;
   };
   unsigned long v = 0;
-  if (numeric(u)) {
-    uid = static_cast<uid_t>(std::stoul(u));
+  if (auto id = parse_id(u)) {
+    uid = static_cast<uid_t>(*id);
     gid = static_cast<gid_t>(uid);
     std::ifstream f("/etc/passwd");
     std::string line;
@@ -168,9 +180,10 @@ bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
       std::stringstream ss(line);
       std::string x;
       while (std::getline(ss, x, ':')) fields.push_back(x);
-      if (fields.size() > 3 && numeric(fields[2]) && std::stoul(fields[2]) == uid && numeric(fields[3]))
-        gid = static_cast<gid_t>(std::stoul(fields[3]));
+      if (fields.size() > 3 && parse_id(fields[2]) == uid && parse_id(fields[3])) gid = static_cast<gid_t>(*parse_id(fields[3]));
     }
+  } else if (!u.empty() && u.find_first_not_of("0123456789") == std::string::npos) {
+    return false;  // a number too large for an id
   } else {
     if (!field_lookup("/etc/passwd", u, 2, v)) return false;
     uid = static_cast<uid_t>(v);
@@ -178,7 +191,7 @@ bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
     gid = static_cast<gid_t>(v);
   }
   if (!g.empty()) {
-    if (numeric(g)) gid = static_cast<gid_t>(std::stoul(g));
+    if (auto id = parse_id(g)) gid = static_cast<gid_t>(*id);
     else if (field_lookup("/etc/group", g, 2, v)) gid = static_cast<gid_t>(v);
     else return false;
   }
@@ -328,7 +341,11 @@ Result<LaunchArgs> parse_launch(const std::vector<std::string>& args) {
     if (s == "--env") a.env.push_back(*v);
     else if (s == "--workdir") a.workdir = *v;
     else if (s == "--user") a.user = *v;
-    else if (s == "--uid-base") a.uid_base = static_cast<uid_t>(std::stoul(*v));
+    else if (s == "--uid-base") {
+      auto id = parse_id(*v);
+      if (!id) return bad_input("parse", "--uid-base", "not an id: `" + *v + "`");
+      a.uid_base = static_cast<uid_t>(*id);
+    }
     else if (s == "--map-root") a.map_root = true;
     else if (a.rootfs.empty()) a.rootfs = s;
     else return bad_input("parse", s, "unexpected argument");
@@ -409,14 +426,9 @@ class NetnsGuard {
 }  // namespace
 
 std::vector<std::string> sandbox_command(const SandboxOptions& o, const std::vector<std::string>& command) {
-  std::string launcher = o.launcher;
-  if (launcher.empty()) {
-    char buf[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    launcher = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "/proc/self/exe";
-  }
-  // ROOTFS first: the CLI stops parsing options at the first positional argument.
-  std::vector<std::string> argv = {launcher, "verify", "__sandbox-exec", o.rootfs};
+  // ROOTFS first, right after the launcher's own argv.
+  std::vector<std::string> argv = o.launcher;
+  argv.push_back(o.rootfs);
   for (const auto& e : o.env) argv.insert(argv.end(), {"--env", e});
   argv.insert(argv.end(), {"--workdir", o.workdir.empty() ? "/" : o.workdir});
   if (!o.user.empty()) argv.insert(argv.end(), {"--user", o.user});
@@ -510,6 +522,7 @@ int sandbox_exec_main(const std::vector<std::string>& args) {
 
 Result<TraceLog> run_sandboxed(const SandboxOptions& options, TraceOptions trace) {
   if (!trace.root.empty()) return bad_input("run", options.rootfs, "the sandbox sets its own root");
+  if (options.launcher.empty()) return bad_input("run", options.rootfs, "no sandbox launcher given");
   auto root = Root::open(options.rootfs);
   if (!root) return root.error();
   std::vector<std::string> command = trace.command;
@@ -552,8 +565,12 @@ Result<TraceLog> run_sandboxed(const SandboxOptions& options, TraceOptions trace
   log->root = root->host_dir();
   log->paths = std::move(paths);
   std::vector<ExecRecord> execs;
+  auto is_launcher = [&](const ExecRecord& e) {
+    return e.argv.size() >= options.launcher.size() &&
+           std::equal(options.launcher.begin() + 1, options.launcher.end(), e.argv.begin() + 1);
+  };
   for (auto& e : log->execs) {
-    if (e.pid == launcher_pid || (e.argv.size() > 1 && e.argv[1] == "__sandbox-exec")) continue;
+    if (e.pid == launcher_pid || is_launcher(e)) continue;
     e.interpreters = interpreters_in(*root, e.path);
     execs.push_back(std::move(e));
   }

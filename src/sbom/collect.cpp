@@ -145,10 +145,10 @@ struct Collector {
   const FileSet& set;
   const Root& root;
   Sbom& sbom;
-  std::vector<std::string>* warnings;
+  Context* diag;
 
   void warn(std::string w) {
-    if (warnings) warnings->push_back(std::move(w));
+    if (diag) diag->warn("sbom", "sbom: " + std::move(w));
   }
 
   // Regular file contents: generated text or the mapped file.
@@ -373,8 +373,7 @@ std::string pep503_name(std::string_view name) {
   return out;
 }
 
-Result<Sbom> collect_sbom(const FileSet& set, const Root& root, const SbomOptions& options,
-                          std::vector<std::string>* warnings) {
+Result<Sbom> collect_sbom(const FileSet& set, const Root& root, const SbomOptions& options, Context* diag) {
   Sbom sbom;
   sbom.subject = options.subject;
   sbom.container = options.container;
@@ -385,7 +384,7 @@ Result<Sbom> collect_sbom(const FileSet& set, const Root& root, const SbomOption
       break;
     }
 
-  Collector c{set, root, sbom, warnings};
+  Collector c{set, root, sbom, diag};
   std::map<std::string, std::set<std::string>> site_modules;  // site dir -> top-level names in the set
   for (const auto& [path, e] : set) {
     if (std::string parent = dirname_of(path); is_site_dir(parent)) {

@@ -15,7 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "minify/sbom.hpp"
-#include "pack/stream.hpp"
+#include "minify/atomic.hpp"
+#include "minify/digest.hpp"
 
 namespace minify {
 
@@ -57,7 +58,7 @@ std::string uuid5(const std::string& name) {
 }
 
 std::string content_uuid(const std::string& text) {
-  return uuid5("minify-sbom:" + pack::sha256_digest(text));
+  return uuid5("minify-sbom:sha256:" + digest_hex(DigestKind::Sha256, text));
 }
 
 std::string dump(const ordered_json& j) {
@@ -239,26 +240,8 @@ std::string render_sbom(const Sbom& sbom, SbomFormat format, std::optional<int64
 }
 
 Result<std::string> write_sbom(const std::string& text, const std::string& out_file) {
-  std::string tmp = out_file + ".tmp-XXXXXX";
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return sys_error("create", tmp);
-  UniqueFd guard(fd);
-  auto cleanup = [&] { ::unlink(tmp.c_str()); };
-  if (auto st = pack::write_all(fd, text.data(), text.size(), tmp); !st) {
-    cleanup();
-    return st.error();
-  }
-  ::fchmod(fd, 0644);  // mkstemp makes it 0600; an SBOM is for everyone to read
-  if (::close(guard.release()) != 0) {
-    cleanup();
-    return sys_error("write", tmp);
-  }
-  if (::rename(tmp.c_str(), out_file.c_str()) != 0) {
-    Error e{errno, "rename", tmp, "to " + out_file};
-    cleanup();
-    return e;
-  }
-  return pack::sha256_digest(text);
+  if (auto st = write_file_atomic(out_file, text); !st) return st.error();
+  return "sha256:" + digest_hex(DigestKind::Sha256, text);
 }
 
 }  // namespace minify

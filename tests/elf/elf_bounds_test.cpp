@@ -1,4 +1,4 @@
-// Resource bounds of the ELF readers (issue 7): an ELF that claims 2^32 - 1 program headers fails
+// Resource bounds of the ELF readers: an ELF that claims 2^32 - 1 program headers fails
 // fast, with a one-line error, in bounded memory, through both readers (libelf on a descriptor,
 // the byte reader of elf_detail) and through `minify deps`.
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// Resource bounds of the image reader (issue 7): a tar entry that claims a huge size, a
+// Resource bounds of the image reader: a tar entry that claims a huge size, a
 // decompression bomb (zstd, 32768:1, written by hand), data that would only be skipped, a symlink
 // chain of depth 1,000, an entry name of 64 KiB and metadata JSON nested 8 million deep. Each
 // fails fast with a one-line error naming what was refused, in a forked child whose address space

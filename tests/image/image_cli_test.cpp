@@ -163,7 +163,7 @@ TEST(Sandbox, TraceRecordsPathsAsTheProgramNamesThem) {
   ASSERT_TRUE(unpack_layers(*img, (t / "root").string(), {{}, 100000}));
   SandboxOptions so;
   so.rootfs = (t / "root").string();
-  so.launcher = testing::minify_bin();
+  so.launcher = {testing::minify_bin(), "__sandbox-exec"};
   so.env = {"PATH=/usr/bin"};
   TraceOptions to;
   to.command = {"/usr/bin/dash", "-c", "cat /etc/data /etc/nothing; exit 4"};

@@ -103,7 +103,7 @@ TEST_F(GoInspect, PlainGoIsTrulyStaticAndFitsScratch) {
   EXPECT_EQ(r.libc, LoaderFamily::None);
   EXPECT_TRUE(r.truly_static());
   EXPECT_EQ(r.need(NeedKind::CaCertificates), nullptr);
-  EXPECT_EQ(r.base.base, BaseImage::Scratch);
+  EXPECT_EQ(r.base.base, Base::Scratch);
 }
 
 TEST_F(GoInspect, CgoNetLinksLibcAndNeedsNss) {
@@ -123,7 +123,7 @@ TEST_F(GoInspect, CgoNetLinksLibcAndNeedsNss) {
   EXPECT_NE(r.need(NeedKind::Nss), nullptr);
   EXPECT_NE(r.need(NeedKind::HostResolver), nullptr);
   EXPECT_FALSE(r.nss_modules.empty());
-  EXPECT_NE(r.base.base, BaseImage::Scratch);
+  EXPECT_NE(r.base.base, Base::Scratch);
 }
 
 TEST_F(GoInspect, PureGoNetReadsResolverFilesWithoutNssModules) {
@@ -136,7 +136,7 @@ TEST_F(GoInspect, PureGoNetReadsResolverFilesWithoutNssModules) {
   ASSERT_NE(hr, nullptr);
   EXPECT_TRUE(std::find(hr->paths.begin(), hr->paths.end(), "/etc/nsswitch.conf") != hr->paths.end());
   EXPECT_TRUE(r.nss_modules.empty());
-  EXPECT_EQ(r.base.base, BaseImage::DistrolessStatic);
+  EXPECT_EQ(r.base.base, Base::DistrolessStatic);
 }
 
 TEST_F(GoInspect, TlsNeedsCaCertificatesAndLoadLocationNeedsZoneinfo) {
@@ -154,7 +154,7 @@ TEST_F(GoInspect, TlsNeedsCaCertificatesAndLoadLocationNeedsZoneinfo) {
   EXPECT_FALSE(tz->optional);
   EXPECT_TRUE(std::find(tz->paths.begin(), tz->paths.end(), "/usr/share/zoneinfo/") != tz->paths.end());
   EXPECT_TRUE(r.truly_static());
-  EXPECT_EQ(r.base.base, BaseImage::DistrolessStatic);
+  EXPECT_EQ(r.base.base, Base::DistrolessStatic);
 }
 
 TEST_F(GoInspect, EmbeddedTzdataNeedsNoZoneinfoDirectory) {
@@ -167,7 +167,7 @@ TEST_F(GoInspect, EmbeddedTzdataNeedsNoZoneinfoDirectory) {
     EXPECT_TRUE(std::find(tz->paths.begin(), tz->paths.end(), "/usr/share/zoneinfo/") == tz->paths.end());
     EXPECT_NE(tz->note.find("tzdata"), std::string::npos);
   }
-  EXPECT_EQ(r.base.base, BaseImage::Scratch);
+  EXPECT_EQ(r.base.base, Base::Scratch);
 }
 
 TEST_F(GoInspect, TrimpathStrippedStillReportsBuildInfoAndNeeds) {

@@ -230,7 +230,7 @@ TEST_F(Inspect, DynamicGlibcProgramReportsNewestGlibcVersion) {
   EXPECT_FALSE(r.truly_static());
   EXPECT_TRUE(std::any_of(r.not_static_reasons.begin(), r.not_static_reasons.end(),
                           [](const std::string& s) { return s.find("PT_INTERP") != std::string::npos; }));
-  EXPECT_EQ(r.base.base, BaseImage::DistrolessBase);
+  EXPECT_EQ(r.base.base, Base::DistrolessBase);
   EXPECT_TRUE(r.base.extra_libraries.empty());
 }
 
@@ -243,7 +243,7 @@ TEST_F(Inspect, StaticPieIsTrulyStaticAndFitsScratch) {
   EXPECT_TRUE(r.truly_static());
   EXPECT_EQ(r.libc, LoaderFamily::Glibc);
   EXPECT_TRUE(r.closure.empty());
-  EXPECT_EQ(r.base.base, BaseImage::Scratch);
+  EXPECT_EQ(r.base.base, Base::Scratch);
 }
 
 TEST_F(Inspect, StaticGlibcWithGetaddrinfoStillNeedsGlibcForNss) {
@@ -261,7 +261,7 @@ int main(void) { struct addrinfo* ai; return getaddrinfo("localhost", NULL, NULL
   ASSERT_NE(hr, nullptr);
   EXPECT_NE(hr->evidence.at(0).detail.find("statically"), std::string::npos);
   ASSERT_NE(r.need(NeedKind::Nss), nullptr);
-  EXPECT_EQ(r.base.base, BaseImage::DistrolessBase);
+  EXPECT_EQ(r.base.base, Base::DistrolessBase);
 }
 
 TEST_F(Inspect, MuslProgramIsMusl) {
@@ -275,7 +275,7 @@ TEST_F(Inspect, MuslProgramIsMusl) {
   FileReport s = inspect_host(st);
   EXPECT_EQ(s.kind, FileKind::Static);
   EXPECT_EQ(s.libc, LoaderFamily::Musl);
-  EXPECT_EQ(s.base.base, BaseImage::Scratch);
+  EXPECT_EQ(s.base.base, Base::Scratch);
 }
 
 TEST_F(Inspect, ShellScriptReportsItsInterpreter) {
@@ -392,7 +392,7 @@ TEST(InspectStatic, DlopenInStaticGlibcIsFoundThroughSymtabAndNeedsGlibc) {
   ASSERT_EQ(t.size(), 1u);
   EXPECT_EQ(t[0].name, "libz.so.1");
   EXPECT_TRUE(t[0].resolved);
-  EXPECT_EQ(r.base.base, BaseImage::DistrolessBase);
+  EXPECT_EQ(r.base.base, Base::DistrolessBase);
 }
 
 // A root whose nsswitch.conf names a module of its own: the module is found inside the root and
@@ -440,17 +440,25 @@ int main(void) { struct addrinfo* ai; return getaddrinfo("localhost", NULL, NULL
   const RuntimeNeed* nss = r->need(NeedKind::Nss);
   ASSERT_NE(nss, nullptr);
   EXPECT_TRUE(std::find(nss->paths.begin(), nss->paths.end(), "/lib/x86_64-linux-gnu/libnss_minifytest.so.2") != nss->paths.end());
-  EXPECT_EQ(r->base.base, BaseImage::DistrolessBase);
+  EXPECT_EQ(r->base.base, Base::DistrolessBase);
 }
 
 TEST(InspectScript, MissingInterpreterIsAWarningNotAnError) {
   TempDir tmp;
   write_file(tmp / "x.pl", "#!/usr/bin/no-such-interpreter-minify -w\n");
-  FileReport r = testing::inspect_host(tmp / "x.pl");
-  EXPECT_EQ(r.kind, FileKind::Script);
-  ASSERT_TRUE(r.script.has_value());
-  EXPECT_FALSE(r.script->resolved.has_value());
-  EXPECT_FALSE(r.warnings.empty());
+  auto root = Root::open("/");
+  ASSERT_TRUE(root.ok());
+  Inspector in(*root, {});
+  Context ctx;
+  auto r = in.inspect((tmp / "x.pl").string(), &ctx);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, FileKind::Script);
+  ASSERT_TRUE(r->script.has_value());
+  EXPECT_FALSE(r->script->resolved.has_value());
+  ASSERT_EQ(ctx.diagnostics().size(), 1u);
+  EXPECT_EQ(ctx.diagnostics()[0].severity, Severity::Warning);
+  EXPECT_EQ(ctx.diagnostics()[0].source, (tmp / "x.pl").string());
+  EXPECT_NE(ctx.diagnostics()[0].message.find("no-such-interpreter-minify"), std::string::npos);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Resource bounds of the root-confined path layer (issue 7): a chain of 1,000 symlinks and a path
+// Resource bounds of the root-confined path layer: a chain of 1,000 symlinks and a path
 // of 64 KiB each fail fast with a one-line error, in bounded memory (support/bounded.hpp), in the
 // library and through `minify deps`.
 #include <gtest/gtest.h>

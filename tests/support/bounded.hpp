@@ -1,4 +1,4 @@
-// Running one operation on hostile input with its cost bounded and measured (issue 7: "each
+// Running one operation on hostile input with its cost bounded and measured ("each
 // fails fast with a clear error and bounded memory"). The operation runs in a forked child with
 // its address space capped by RLIMIT_AS, so an allocation past the cap fails there instead of
 // swapping the machine, and a deadline after which the child is killed; the parent gets what the

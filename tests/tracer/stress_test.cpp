@@ -1,4 +1,4 @@
-// Tracer stress tests (issue 7): many short-lived processes, many threads at once, a program that
+// Tracer stress tests: many short-lived processes, many threads at once, a program that
 // forks while it is being killed, group stops, setuid programs and programs that use ptrace
 // themselves. Each scenario is a small C program compiled at test time and traced; each checks
 // that no event was lost, the exit status is the program's, nothing the program started outlived
