@@ -13,6 +13,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "minify/context.hpp"
 #include "minify/packages.hpp"
 #include "support/fixture.hpp"
 
@@ -74,6 +75,7 @@ void expect_same_answers(const Root& root, const std::vector<std::string>& queri
 
 struct Run {
   SelectionResult selection;
+  std::vector<std::string> warnings;
   PackageReport report;
   FileSet set;
   size_t loaded = 0;  // packages whose files were read
@@ -88,9 +90,11 @@ Run run_packages(const Root& root, const std::vector<std::string>& paths, const 
   auto db = PackageDb::read(root, load);
   EXPECT_TRUE(db) << db.error().message();
   if (!db) return r;
-  auto s = apply_package_selection(r.set, root, *db, sel);
+  Context ctx;
+  auto s = apply_package_selection(r.set, root, *db, sel, &ctx);
   EXPECT_TRUE(s) << s.error().message();
   if (s) r.selection = *s;
+  r.warnings = ctx.messages();
   r.report = account_packages(r.set, root, *db);
   auto st = add_package_metadata(r.set, root, *db, r.report);
   EXPECT_TRUE(st) << st.error().message();
@@ -104,7 +108,7 @@ size_t expect_same_run(const Root& root, const std::vector<std::string>& paths, 
   Run full = run_packages(root, paths, sel, PackageDbLoad::Full);
   Run lazy = run_packages(root, paths, sel, PackageDbLoad::Lazy);
   EXPECT_EQ(full.selection.files_added, lazy.selection.files_added);
-  EXPECT_EQ(full.selection.warnings, lazy.selection.warnings);
+  EXPECT_EQ(full.warnings, lazy.warnings);
   const PackageReport& a = full.report;
   const PackageReport& b = lazy.report;
   EXPECT_EQ(a.kind, b.kind);
