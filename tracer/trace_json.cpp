@@ -100,6 +100,7 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
 nlohmann::json to_json(const TraceLog& log) {
   nlohmann::json j;
   j["command"] = log.command;
+  j["tracer"] = log.tracer;
   j["root"] = log.root;
   nlohmann::json ex;
   if (log.exit.signaled) {
@@ -136,11 +137,13 @@ nlohmann::json to_json(const TraceLog& log) {
                      {"interpreters", e.interpreters},
                      {"succeeded", e.succeeded}});
   j["execs"] = std::move(execs);
+  j["notes"] = log.notes;
   j["stats"] = {{"ptrace_stops", log.stats.ptrace_stops},
                 {"seccomp_stops", log.stats.seccomp_stops},
                 {"exit_stops", log.stats.exit_stops},
                 {"signal_stops", log.stats.signal_stops},
-                {"unhandled", log.stats.unhandled}};
+                {"unhandled", log.stats.unhandled},
+                {"io_uring_refused", log.stats.io_uring_refused}};
   return j;
 }
 
@@ -148,6 +151,7 @@ Result<TraceLog> trace_log_from_json(const nlohmann::json& j) {
   try {
     TraceLog log;
     log.command = j.at("command").get<std::vector<std::string>>();
+    log.tracer = j.value("tracer", "ptrace");
     log.root = j.value("root", "/");
     const auto& ex = j.at("exit");
     if (ex.contains("signal")) {
@@ -179,6 +183,7 @@ Result<TraceLog> trace_log_from_json(const nlohmann::json& j) {
       r.succeeded = e.value("succeeded", false);
       log.execs.push_back(std::move(r));
     }
+    log.notes = j.value("notes", std::vector<std::string>{});
     if (j.contains("stats")) {
       const auto& s = j["stats"];
       log.stats.ptrace_stops = s.value("ptrace_stops", std::uint64_t{0});
@@ -186,6 +191,7 @@ Result<TraceLog> trace_log_from_json(const nlohmann::json& j) {
       log.stats.exit_stops = s.value("exit_stops", std::uint64_t{0});
       log.stats.signal_stops = s.value("signal_stops", std::uint64_t{0});
       log.stats.unhandled = s.value("unhandled", std::uint64_t{0});
+      log.stats.io_uring_refused = s.value("io_uring_refused", std::uint64_t{0});
     }
     return log;
   } catch (const nlohmann::json::exception& e) {

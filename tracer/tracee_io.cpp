@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 
 namespace minify::tracer {
@@ -126,6 +127,80 @@ std::optional<std::string> inside_root(const std::string& root, const std::strin
       host_path[root.size()] == '/')
     return host_path.substr(root.size());
   return std::nullopt;
+}
+
+namespace {
+
+// Consumes a run of decimal digits (a pid or an fd) at the start of `s`.
+std::optional<std::string_view> take_number(std::string_view& s) {
+  std::size_t n = 0;
+  while (n < s.size() && n < 10 && s[n] >= '0' && s[n] <= '9') ++n;
+  if (n == 0 || (n < s.size() && s[n] != '/')) return std::nullopt;
+  std::string_view num = s.substr(0, n);
+  s.remove_prefix(n);
+  return num;
+}
+
+bool take(std::string_view& s, std::string_view prefix) {
+  if (!s.starts_with(prefix)) return false;
+  std::string_view after = s.substr(prefix.size());
+  if (!after.empty() && after[0] != '/' && prefix.back() != '/') return false;
+  s = after;
+  return true;
+}
+
+}  // namespace
+
+std::optional<ProcIndirection> proc_indirection(std::string_view path, pid_t tgid, pid_t tid) {
+  std::string proc;  // "/proc/PID" or "/proc/PID/task/TID" of the process whose tables count
+  pid_t by_pid = 0;
+  std::string_view s = path;
+  if (take(s, "/dev/fd/")) {
+    proc = "/proc/" + std::to_string(tid);
+    auto fd = take_number(s);
+    if (!fd) return std::nullopt;
+    return ProcIndirection{proc + "/fd/" + std::string(*fd), std::string(s)};
+  }
+  static constexpr std::string_view kStdio[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr"};
+  for (int fd = 0; fd < 3; ++fd)
+    if (take(s, kStdio[fd])) return ProcIndirection{"/proc/" + std::to_string(tid) + "/fd/" + std::to_string(fd), std::string(s)};
+  if (!take(s, "/proc/")) return std::nullopt;
+  if (take(s, "self")) {
+    proc = "/proc/" + std::to_string(tgid);
+  } else if (take(s, "thread-self")) {
+    proc = "/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid);
+  } else if (auto pid = take_number(s)) {
+    proc = "/proc/" + std::string(*pid);
+    by_pid = static_cast<pid_t>(std::atol(std::string(*pid).c_str()));
+    if (take(s, "/task/")) {
+      auto task = take_number(s);
+      if (!task) return std::nullopt;
+      proc += "/task/" + std::string(*task);
+    }
+  } else {
+    return std::nullopt;
+  }
+  if (take(s, "/fd/")) {
+    auto fd = take_number(s);
+    if (!fd) return std::nullopt;
+    return ProcIndirection{proc + "/fd/" + std::string(*fd), std::string(s), by_pid};
+  }
+  for (std::string_view link : {"/cwd", "/root", "/exe"})
+    if (take(s, link)) {
+      if (link == "/exe" && !s.empty()) return std::nullopt;  // a file has nothing below it
+      return ProcIndirection{proc + std::string(link), std::string(s), by_pid};
+    }
+  return std::nullopt;
+}
+
+std::optional<std::string> resolve_proc_indirection(const std::string& root, const ProcIndirection& ind) {
+  auto target = read_link(ind.link);
+  // "pipe:[123]", "socket:[45]", "anon_inode:[eventfd]" name no path; a deleted file's link
+  // reads "/path (deleted)", which names nothing that exists.
+  if (!target || target->empty() || (*target)[0] != '/' || target->ends_with(" (deleted)")) return std::nullopt;
+  auto inside = inside_root(root, *target);
+  if (!inside) return std::nullopt;
+  return join_under(*inside, ind.rest);
 }
 
 }  // namespace minify::tracer

@@ -34,6 +34,10 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/user.h>
+#include <sys/uio.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -70,6 +74,8 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint32_t kBadArchData = 0xffff;
 // SECCOMP_RET_DATA of the calls that change a thread's credentials (setuid() and friends).
 constexpr std::uint32_t kCredsData = 0xfffe;
+// SECCOMP_RET_DATA of io_uring_setup, which the tracer refuses (see refuse_syscall()).
+constexpr std::uint32_t kIoUringData = 0xfffd;
 constexpr std::uint32_t kNativeAuditArch =
 #if defined(__x86_64__)
     AUDIT_ARCH_X86_64;
@@ -144,6 +150,12 @@ Result<std::vector<sock_filter>> build_filter(std::span<const SyscallRow> rows, 
     if (int rc = seccomp_rule_add(ctx, SCMP_ACT_TRACE(kCredsData), nr, 0); rc < 0)
       return sys_error("seccomp_rule_add", "set*id", -rc);
   }
+  // io_uring runs opens, stats and renames from a ring in memory, with no syscall naming the
+  // path: under ptrace they would go unseen. Failed with ENOSYS (as on a kernel built without
+  // io_uring, or with io_uring_disabled=2), liburing, glib, Node's libuv and Rust's tokio-uring
+  // fall back to plain syscalls. The tracer stops the call to refuse it and count it in the trace.
+  if (int rc = seccomp_rule_add(ctx, SCMP_ACT_TRACE(kIoUringData), SCMP_SYS(io_uring_setup), 0); rc < 0)
+    return sys_error("seccomp_rule_add", "io_uring_setup", -rc);
   // A tracee that attaches to the tracer (`gdb -p $PPID`; root may) stops it, and a stopped
   // tracer never lets the tracee past its next traced syscall: both wait forever. Refuse it with
   // the EPERM any already-traced target gives. The pid is compared as the kernel reads it, an int.
@@ -347,6 +359,7 @@ class Tracer {
   void handle_stop(pid_t tid, int status);
   void handle_seccomp(pid_t tid, Thread& t);
   void handle_syscall_exit(pid_t tid, Thread& t);
+  bool refuse_syscall(pid_t tid);
   void handle_exec_event(pid_t tid);
   void handle_new_task(pid_t tid);
 
@@ -359,6 +372,7 @@ class Tracer {
   std::optional<std::string> resolve_at(pid_t tid, Thread& t, long dirfd, const std::string& path,
                                         std::string& note);
   std::optional<std::string> fd_path(pid_t tid, long fd, std::string& note);
+  std::string through_proc(pid_t tid, const Thread& t, std::string path);
   const std::string* cwd_of(pid_t tid, Thread& t);
   bool check_lookup(pid_t tid, const Thread& t, const std::string& path, Lookup lookup);
   bool same_creds(pid_t tid, Thread& t);
@@ -379,6 +393,7 @@ class Tracer {
   std::span<const SyscallRow> rows_;
   std::string root_ = "/";  // canonical, no trailing slash
   UniqueFd root_fd_;
+  bool proc_visible_ = true;  // the tracee's /proc is a procfs (no root, or the root mounts one)
   std::string program_;    // argv[0] resolved, as seen inside the root
   std::vector<sock_filter> filter_;
 
@@ -423,9 +438,12 @@ Status Tracer::prepare() {
     if (!S_ISDIR(st.st_mode)) return sys_error("use as root", opt_.root, ENOTDIR);
     root_fd_ = UniqueFd(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (root_fd_.get() < 0) return sys_error("open", root_);
+    struct statfs fs {};
+    proc_visible_ = ::statfs((root_ + "/proc").c_str(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
   }
   log_.root = root_;
   log_.command = opt_.command;
+  log_.tracer = "ptrace";
   auto prog = find_program(opt_.command[0]);
   if (!prog) return prog.error();
   program_ = *prog;
@@ -628,6 +646,9 @@ Status Tracer::run() {
     const char* what = rep.stage >= 0 && rep.stage < 4 ? kStage[rep.stage] : "start";
     return sys_error(what, rep.stage <= 1 ? root_ : opt_.command[0], rep.err);
   }
+  if (std::uint64_t n = log_.stats.io_uring_refused; n > 0)
+    log_.notes.push_back("io_uring_setup was refused with ENOSYS " + std::to_string(n) + (n == 1 ? " time" : " times") +
+                         ": ptrace cannot see io_uring operations, so the program fell back to plain syscalls");
   return Ok{};
 }
 
@@ -960,18 +981,37 @@ std::optional<std::string> Tracer::fd_path(pid_t tid, long fd, std::string& note
 
 std::optional<std::string> Tracer::resolve_at(pid_t tid, Thread& t, long dirfd, const std::string& path,
                                               std::string& note) {
-  if (!path.empty() && path[0] == '/') return clean_absolute(path);
+  if (!path.empty() && path[0] == '/') return through_proc(tid, t, clean_absolute(path));
   if (static_cast<int>(dirfd) == kFdCwd) {
     const std::string* cwd = cwd_of(tid, t);
     if (!cwd) {
       note = "cannot read the cwd of " + std::to_string(tid);
       return std::nullopt;
     }
-    return join_under(*cwd, path);
+    return through_proc(tid, t, join_under(*cwd, path));
   }
   auto dir = fd_path(tid, dirfd, note);
   if (!dir) return std::nullopt;
-  return join_under(*dir, path);
+  return through_proc(tid, t, join_under(*dir, path));
+}
+
+// /proc/self/fd/3/name and the like name a file through the tracee's own tables: record the file
+// they reach now, at the call (the fd may be closed or reused by the time anything reads the
+// trace), not a /proc path the packer could never ship. /proc/PID is followed only for a traced
+// process seen from the tracer's own pid namespace: a number means another process elsewhere.
+std::string Tracer::through_proc(pid_t tid, const Thread& t, std::string path) {
+  if (!proc_visible_ || (!path.starts_with("/proc/") && !path.starts_with("/dev/"))) return path;
+  auto ind = proc_indirection(path, t.tgid, tid);
+  if (!ind) return path;
+  if (ind->by_pid != 0) {
+    if (!threads_.contains(ind->by_pid) && !live_per_tgid_.contains(ind->by_pid)) return path;
+    struct stat mine {}, theirs {};
+    if (::stat("/proc/self/ns/pid", &mine) != 0 ||
+        ::stat(("/proc/" + std::to_string(tid) + "/ns/pid").c_str(), &theirs) != 0 || mine.st_ino != theirs.st_ino)
+      return path;
+  }
+  auto real = resolve_proc_indirection(root_, *ind);
+  return real ? std::move(*real) : path;
 }
 
 // Turns one syscall's arguments into the path accesses it makes.
@@ -1182,6 +1222,17 @@ void Tracer::handle_seccomp(pid_t tid, Thread& t) {
     t.creds = Thread::Creds::Unknown;  // changed by the time the thread next stops
     return;
   }
+  if (data == kIoUringData) {
+    ++log_.stats.io_uring_refused;
+    if (!refuse_syscall(tid)) {
+      // Leaving it running would lose its io_uring opens without a word: fail the trace instead.
+      if (!fatal_) fatal_ = sys_error("refuse io_uring_setup of", std::to_string(tid));
+      signal_tree(SIGKILL);
+      return;
+    }
+    record_note(tid, t, "io_uring_setup", "refused with ENOSYS: io_uring operations are invisible to ptrace");
+    return;
+  }
   if (data == 0 || data > rows_.size()) return;
   const SyscallRow& row = rows_[data - 1];
   bool needs_exit = opt_.exact_results || !same_creds(tid, t);
@@ -1196,6 +1247,21 @@ void Tracer::handle_seccomp(pid_t tid, Thread& t) {
     return;
   }
   for (const Access& a : accesses) record(tid, t, row.name, a, check_lookup(tid, t, a.path, a.lookup), false, 0);
+}
+
+// Makes the syscall a stopped thread is entering fail with ENOSYS without running it: at a
+// seccomp stop the tracer may change the syscall number (seccomp(2), SECCOMP_RET_TRACE), and one
+// past the end of the table is the kernel's own "no such syscall". The filter runs again on the
+// new number and lets it through.
+bool Tracer::refuse_syscall(pid_t tid) {
+  constexpr long kNoSuchSyscall = 0xfffff;
+#if defined(__x86_64__)
+  return ::ptrace(PTRACE_POKEUSR, tid, offsetof(struct user_regs_struct, orig_rax), kNoSuchSyscall) == 0;
+#elif defined(__aarch64__)
+  int nr = static_cast<int>(kNoSuchSyscall);
+  iovec iov{&nr, sizeof nr};
+  return ::ptrace(PTRACE_SETREGSET, tid, NT_ARM_SYSTEM_CALL, &iov) == 0;
+#endif
 }
 
 void Tracer::handle_syscall_exit(pid_t tid, Thread& t) {

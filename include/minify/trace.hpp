@@ -4,7 +4,9 @@
 //
 // Paths are absolute, exactly as the process named them after resolving relative paths against
 // the calling thread's cwd or dirfd; symlinks are not resolved (the packer resolves links). With
-// TraceOptions::root they are the paths seen inside the root.
+// TraceOptions::root they are the paths seen inside the root. A path through the caller's /proc
+// tables (/proc/self/fd/3/name, /dev/fd/3, /proc/self/cwd/x, /proc/self/root/x, /proc/self/exe)
+// is recorded as the file it reached at the time of the call.
 #pragma once
 
 #include <sys/types.h>
@@ -126,11 +128,13 @@ struct TraceStats {
   std::uint64_t exit_stops = 0;     // syscall-exit stops, requested only where the result matters
   std::uint64_t signal_stops = 0;   // signal-delivery stops (signals forwarded to the tracee)
   std::uint64_t unhandled = 0;      // traced syscalls whose path could not be recorded
+  std::uint64_t io_uring_refused = 0;  // io_uring_setup calls failed with ENOSYS (ptrace; see notes)
   friend bool operator==(const TraceStats&, const TraceStats&) = default;
 };
 
 struct TraceLog {
   std::vector<std::string> command;
+  std::string tracer = "ptrace";    // the backend that recorded it
   std::string root = "/";           // the root the paths are relative to
   ExitStatus exit;
   int process_count = 0;            // thread groups seen, the first one included
@@ -139,6 +143,9 @@ struct TraceLog {
   std::vector<ProbeResult> probes;
   std::map<std::string, PathUse> paths;  // sorted by path
   std::vector<ExecRecord> execs;         // in the order they happened
+  // What the tracer did to the program that a reader of the trace should know, a sentence each
+  // (the ptrace tracer refuses io_uring_setup, so the program ran without io_uring).
+  std::vector<std::string> notes;
   TraceStats stats;
 
   // Did any access of any kind to `path` succeed?

@@ -277,5 +277,74 @@ int main(int argc, char** argv) {
   EXPECT_FALSE(fs::exists(dir_ / "t.json"));
 }
 
+// What a program reaches through /proc/self/fd/N/NAME and through io_uring is shipped: `minify
+// pack` puts both files in the minimal root, which runs the program like the host. (Under ptrace
+// the io_uring open falls back to openat(), which ships the file just the same.)
+TEST_F(TraceCliTest, PackShipsFilesReachedThroughProcFdAndIoUring) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chroot needs root";
+  write_file(dir_ / "data/conf.txt", "conf\n");
+  write_file(dir_ / "data/ring.txt", "ring\n");
+  std::string prog = build("reader", R"(
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define AT(base, off) ((unsigned*)((char*)(base) + (off)))
+static int uring_open(const char* path) {
+  struct io_uring_params p;
+  memset(&p, 0, sizeof p);
+  int ring = syscall(__NR_io_uring_setup, 2, &p);
+  if (ring < 0) return errno == ENOSYS ? open(path, O_RDONLY) : -1;
+  void* sq = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
+  struct io_uring_sqe* sqes = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+  if (sq == MAP_FAILED || sqes == MAP_FAILED) return -1;
+  unsigned tail = *AT(sq, p.sq_off.tail), idx = tail & *AT(sq, p.sq_off.ring_mask);
+  memset(&sqes[idx], 0, sizeof sqes[idx]);
+  sqes[idx].opcode = IORING_OP_OPENAT;
+  sqes[idx].fd = AT_FDCWD;
+  sqes[idx].addr = (unsigned long)path;
+  AT(sq, p.sq_off.array)[idx] = idx;
+  __atomic_store_n(AT(sq, p.sq_off.tail), tail + 1, __ATOMIC_RELEASE);
+  if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, 0, 0) < 0) return -1;
+  struct io_uring_cqe* cqes = (struct io_uring_cqe*)((char*)sq + p.cq_off.cqes);
+  return cqes[*AT(sq, p.cq_off.head) & *AT(sq, p.cq_off.ring_mask)].res;
+}
+int main(int argc, char** argv) {
+  char path[4096], buf[64] = {0};
+  int dir = open(argv[1], O_RDONLY | O_DIRECTORY);
+  snprintf(path, sizeof path, "/proc/self/fd/%d/conf.txt", dir);
+  int a = open(path, O_RDONLY), b = uring_open(argv[2]);
+  if (a < 0 || b < 0 || read(a, buf, 5) != 5 || read(b, buf + 5, 5) != 5) return 10;
+  fputs(buf, stdout);
+  return 0;
+}
+)");
+  std::vector<std::string> cmd = {prog, (dir_ / "data").string(), (dir_ / "data/ring.txt").string()};
+  RunResult host = run(cmd);
+  ASSERT_EQ(host.status, 0) << host.err;
+  fs::path out = dir_ / "out";
+  std::vector<std::string> argv = {minify_bin(), "pack", "-o", out.string(), "--base", "scratch"};
+  argv.insert(argv.end(), cmd.begin(), cmd.end());
+  RunResult packed = run(argv);
+  ASSERT_EQ(packed.status, 0) << packed.err;
+  EXPECT_TRUE(fs::exists(out / "rootfs" / fs::path(dir_ / "data/conf.txt").relative_path()));
+  EXPECT_TRUE(fs::exists(out / "rootfs" / fs::path(dir_ / "data/ring.txt").relative_path()));
+  EXPECT_NE(packed.err.find("minify: verify: ok"), std::string::npos) << packed.err;
+  // The root as a container runtime starts it: with a /proc of its own.
+  fs::create_directories(out / "rootfs/proc");
+  std::vector<std::string> in_root = {"unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                      "mount -t proc proc \"$0/proc\" && exec chroot \"$0\" \"$@\"",
+                                      (out / "rootfs").string()};
+  in_root.insert(in_root.end(), cmd.begin(), cmd.end());
+  RunResult c = run(in_root);
+  EXPECT_EQ(c.status, 0) << c.err;
+  EXPECT_EQ(c.out, host.out);
+}
+
 }  // namespace
 }  // namespace minify

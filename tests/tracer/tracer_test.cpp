@@ -379,8 +379,8 @@ int main(int argc, char** argv) {
   }
 }
 
-// /dev/fd/N and /proc/self name the tracee's own fds and process, so the tracer must check them
-// as the tracee: fd 57 is open there, not in the tracer.
+// /dev/fd/N and /proc/self name the tracee's own fds and process: fd 57 is open there, not in the
+// tracer, and the file it reaches is what gets recorded.
 TEST_F(TracerTest, SelfReferencesAreCheckedAsTheTracee) {
   std::string data = file("fd-target.txt");
   std::string prog = build("prog", R"(
@@ -401,11 +401,134 @@ int main(int argc, char** argv) {
     opt.exact_results = exact;
     TraceLog log = trace({prog, data}, opt);
     EXPECT_EQ(log.exit.shell_status(), 0);
-    EXPECT_TRUE(has(log, "/dev/fd/57", AccessKind::Read)) << dump(log);
-    EXPECT_TRUE(has(log, "/proc/self/fd/57", AccessKind::Read)) << dump(log);
-    EXPECT_TRUE(has(log, "/proc/thread-self/fd/57", AccessKind::Read)) << dump(log);
+    EXPECT_TRUE(has(log, data, AccessKind::Read)) << dump(log);
+    EXPECT_FALSE(log.paths.contains("/dev/fd/57")) << dump(log);
+    EXPECT_FALSE(log.paths.contains("/proc/self/fd/57")) << dump(log);
+    // No fd 58: nothing to follow, so the name stays and the open failed.
+    EXPECT_TRUE(has(log, "/dev/fd/58", AccessKind::Read, false)) << dump(log);
     EXPECT_FALSE(log.used("/dev/fd/58")) << dump(log);
   }
+}
+
+// /proc/self/fd/N/NAME, /proc/PID/fd/N, /proc/self/cwd, /proc/self/root and /proc/self/exe reach
+// files through the caller's tables as they are at the time of the call: the same fd number
+// names another directory after dup2, and the trace has the real file each time.
+TEST_F(TracerTest, ProcIndirectionsRecordTheRealPathAtTheTimeOfTheCall) {
+  std::string a = file("A/a.txt"), b = file("B/b.txt"), b2 = file("B/b2.txt"), c = file("C/c.txt");
+  std::string prog = build("prog", R"(
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  char p[4096];
+  struct stat st;
+  int ok = 1;
+  int fd = open(argv[1], O_RDONLY | O_DIRECTORY);
+  snprintf(p, sizeof p, "/proc/self/fd/%d/a.txt", fd);
+  ok &= open(p, O_RDONLY) >= 0;
+  dup2(open(argv[2], O_RDONLY | O_DIRECTORY), fd);       /* the same number now names B */
+  snprintf(p, sizeof p, "/proc/self/fd/%d/b.txt", fd);
+  ok &= open(p, O_RDONLY) >= 0;
+  snprintf(p, sizeof p, "/proc/%d/fd/%d/b2.txt", (int)getpid(), fd);
+  ok &= open(p, O_RDONLY) >= 0;
+  snprintf(p, sizeof p, "/dev/fd/%d/missing.txt", fd);
+  ok &= open(p, O_RDONLY) < 0;
+  ok &= chdir(argv[3]) == 0;
+  ok &= open("/proc/self/cwd/c.txt", O_RDONLY) >= 0;
+  ok &= stat("/proc/thread-self/cwd/c.txt", &st) == 0;
+  snprintf(p, sizeof p, "/proc/self/root%s/a.txt", argv[1]);
+  ok &= access(p, R_OK) == 0;
+  ok &= open("/proc/self/exe", O_RDONLY) >= 0;
+  return !ok;
+}
+)");
+  for (bool exact : {false, true}) {
+    SCOPED_TRACE(exact ? "exact" : "inferred");
+    TraceOptions opt;
+    opt.exact_results = exact;
+    TraceLog log = trace({prog, (dir_ / "A").string(), (dir_ / "B").string(), (dir_ / "C").string()}, opt);
+    EXPECT_EQ(log.exit.shell_status(), 0);
+    EXPECT_TRUE(has(log, a, AccessKind::Read)) << dump(log);
+    EXPECT_TRUE(has(log, a, AccessKind::Stat)) << dump(log);
+    EXPECT_TRUE(has(log, b, AccessKind::Read)) << dump(log);
+    EXPECT_TRUE(has(log, b2, AccessKind::Read)) << dump(log);
+    EXPECT_FALSE(log.paths.contains((dir_ / "A/b.txt").string())) << dump(log);
+    EXPECT_TRUE(has(log, (dir_ / "B/missing.txt").string(), AccessKind::Read, false)) << dump(log);
+    EXPECT_FALSE(log.used((dir_ / "B/missing.txt").string()));
+    EXPECT_TRUE(has(log, c, AccessKind::Read)) << dump(log);
+    EXPECT_TRUE(has(log, c, AccessKind::Stat)) << dump(log);
+    EXPECT_TRUE(has(log, prog, AccessKind::Read)) << dump(log);
+    for (const auto& [path, use] : log.paths)
+      EXPECT_FALSE(path.starts_with("/proc/self") || path.starts_with("/proc/thread-self") ||
+                   path.find("/fd/") != std::string::npos)
+          << path;
+  }
+}
+
+// Opens argv[1] (absolute) and argv[3] relative to the directory argv[2] through io_uring
+// (IORING_OP_OPENAT), or with openat() when io_uring_setup fails with ENOSYS. Exits 0 when both
+// opens went through the ring, 1 when both went through the fallback, more on any failure.
+constexpr const char* kIoUringOpener = R"(
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define AT(base, off) ((unsigned*)((char*)(base) + (off)))
+int main(int argc, char** argv) {
+  int dir = open(argv[2], O_RDONLY | O_DIRECTORY);
+  struct io_uring_params p;
+  memset(&p, 0, sizeof p);
+  int ring = syscall(__NR_io_uring_setup, 4, &p);
+  if (ring < 0) {
+    if (errno != ENOSYS) return 3;
+    return open(argv[1], O_RDONLY) >= 0 && openat(dir, argv[3], O_RDONLY) >= 0 ? 1 : 4;
+  }
+  size_t sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  size_t cq_size = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+  if (sq_size < cq_size) sq_size = cq_size;  /* one mapping serves both (IORING_FEAT_SINGLE_MMAP) */
+  void* sq = mmap(0, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
+  struct io_uring_sqe* sqes = mmap(0, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+                                   MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+  if (sq == MAP_FAILED || sqes == MAP_FAILED || !(p.features & IORING_FEAT_SINGLE_MMAP)) return 5;
+  unsigned tail = *AT(sq, p.sq_off.tail), mask = *AT(sq, p.sq_off.ring_mask);
+  for (int i = 0; i < 2; ++i) {
+    unsigned idx = (tail + i) & mask;
+    struct io_uring_sqe* e = &sqes[idx];
+    memset(e, 0, sizeof *e);
+    e->opcode = IORING_OP_OPENAT;
+    e->fd = i == 0 ? AT_FDCWD : dir;
+    e->addr = (unsigned long)(i == 0 ? argv[1] : argv[3]);
+    e->open_flags = O_RDONLY;
+    AT(sq, p.sq_off.array)[idx] = idx;
+  }
+  __atomic_store_n(AT(sq, p.sq_off.tail), tail + 2, __ATOMIC_RELEASE);
+  if (syscall(__NR_io_uring_enter, ring, 2, 2, IORING_ENTER_GETEVENTS, 0, 0) < 0) return 6;
+  unsigned head = *AT(sq, p.cq_off.head), cmask = *AT(sq, p.cq_off.ring_mask);
+  struct io_uring_cqe* cqes = (struct io_uring_cqe*)((char*)sq + p.cq_off.cqes);
+  for (int i = 0; i < 2; ++i)
+    if (cqes[(head + i) & cmask].res < 0) return 7;
+  return 0;
+}
+)";
+
+// Under ptrace io_uring_setup fails with ENOSYS, the program falls back to openat() and the trace
+// says so; the files are recorded either way.
+TEST_F(TracerTest, IoUringOpenIsRecorded) {
+  std::string abs = file("uring/abs.txt"), rel = file("uring/sub/rel.txt");
+  std::string prog = build("uring-opener", kIoUringOpener);
+  TraceLog log = trace({prog, abs, (dir_ / "uring").string(), "sub/rel.txt"});
+  EXPECT_EQ(log.exit.shell_status(), 1) << "the program did not fall back to openat()";
+  EXPECT_TRUE(has(log, abs, AccessKind::Read)) << dump(log);
+  EXPECT_TRUE(has(log, rel, AccessKind::Read)) << dump(log);
+  EXPECT_EQ(log.stats.io_uring_refused, 1u);
+  ASSERT_EQ(log.notes.size(), 1u);
+  EXPECT_NE(log.notes[0].find("io_uring_setup was refused with ENOSYS 1 time"), std::string::npos) << log.notes[0];
+  EXPECT_EQ(log.tracer, "ptrace");
 }
 
 // Lookups are checked by the tracer instead of waiting for the syscall's exit; on a real

@@ -2,6 +2,8 @@
 // URLs and the JSON round trip.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -98,6 +100,49 @@ TEST(PathArithmetic, InsideRootStripsThePrefix) {
   EXPECT_EQ(inside_root("/", "/etc"), "/etc");
 }
 
+TEST(ProcIndirection, SelfThreadSelfPidAndDevFdNameTheirLinks) {
+  auto link = [](std::string_view path) {
+    auto ind = proc_indirection(path, 100, 101);
+    return ind ? ind->link + "|" + ind->rest + "|" + std::to_string(ind->by_pid) : std::string("none");
+  };
+  EXPECT_EQ(link("/proc/self/fd/3/a/b"), "/proc/100/fd/3|/a/b|0");
+  EXPECT_EQ(link("/proc/self/fd/3"), "/proc/100/fd/3||0");
+  EXPECT_EQ(link("/proc/thread-self/fd/7/x"), "/proc/100/task/101/fd/7|/x|0");
+  EXPECT_EQ(link("/proc/4242/fd/1"), "/proc/4242/fd/1||4242");
+  EXPECT_EQ(link("/proc/4242/task/4243/cwd/x"), "/proc/4242/task/4243/cwd|/x|4242");
+  EXPECT_EQ(link("/proc/self/cwd/src/main.c"), "/proc/100/cwd|/src/main.c|0");
+  EXPECT_EQ(link("/proc/self/root/etc/hosts"), "/proc/100/root|/etc/hosts|0");
+  EXPECT_EQ(link("/proc/self/exe"), "/proc/100/exe||0");
+  EXPECT_EQ(link("/dev/fd/5/name"), "/proc/101/fd/5|/name|0");
+  EXPECT_EQ(link("/dev/stdin"), "/proc/101/fd/0||0");
+  EXPECT_EQ(link("/dev/stderr"), "/proc/101/fd/2||0");
+}
+
+TEST(ProcIndirection, OtherProcPathsAreNotIndirections) {
+  for (std::string_view p : {"/proc/self/status", "/proc/self/fd", "/proc/selfish/fd/1", "/proc/12x/fd/1",
+                             "/proc/self/fd/x", "/proc/self/exe/x", "/proc/cpuinfo", "/dev/fd", "/dev/fd/1x",
+                             "/dev/stdinx", "/dev/null", "/etc/proc/self/fd/1", "/proc/self/cwdx"})
+    EXPECT_EQ(proc_indirection(p, 100, 101), std::nullopt) << p;
+}
+
+TEST(ProcIndirection, TheLinkIsReadNowAndMappedIntoTheRoot) {
+  // This process's own cwd, as a tracee's would be.
+  char cwd[4096];
+  ASSERT_NE(::getcwd(cwd, sizeof cwd), nullptr);
+  auto ind = proc_indirection("/proc/self/cwd/x/y", ::getpid(), ::getpid());
+  ASSERT_TRUE(ind);
+  EXPECT_EQ(resolve_proc_indirection("/", *ind), std::string(cwd) + "/x/y");
+  // A pipe names no path; an fd that is not open cannot be read.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  auto pipe = proc_indirection("/dev/fd/" + std::to_string(fds[0]), ::getpid(), ::getpid());
+  ASSERT_TRUE(pipe);
+  EXPECT_EQ(resolve_proc_indirection("/", *pipe), std::nullopt);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  EXPECT_EQ(resolve_proc_indirection("/", *pipe), std::nullopt);
+}
+
 TEST(Duration, UnitsAndBareSeconds) {
   EXPECT_EQ(*parse_duration("2"), std::chrono::milliseconds(2000));
   EXPECT_EQ(*parse_duration("1.5s"), std::chrono::milliseconds(1500));
@@ -131,6 +176,9 @@ TEST(TraceJson, RoundTrips) {
   log.paths["/missing"] = PathUse{{AccessKind::Read}, {}};
   log.execs.push_back(ExecRecord{42, "/bin/sh", {"sh", "-c", "x"}, {}, true});
   log.stats.seccomp_stops = 12;
+  log.stats.io_uring_refused = 2;
+  log.tracer = "bpf";
+  log.notes = {"a note"};
   nlohmann::json j = to_json(log);
   EXPECT_EQ(j["exit"]["status"], 137);
   EXPECT_EQ(j["paths"]["/etc/a"]["succeeded"], true);
@@ -142,6 +190,8 @@ TEST(TraceJson, RoundTrips) {
   EXPECT_EQ(back->paths, log.paths);
   EXPECT_EQ(back->execs, log.execs);
   EXPECT_EQ(back->stats, log.stats);
+  EXPECT_EQ(back->tracer, "bpf");
+  EXPECT_EQ(back->notes, log.notes);
   EXPECT_EQ(back->process_count, 3);
 }
 
