@@ -167,9 +167,12 @@ struct FileReport {
   std::vector<std::string> needed;
   LoaderFamily libc = LoaderFamily::None;
   std::string newest_glibc;          // newest GLIBC_x.y the file itself needs ("" if none)
-  std::string newest_glibc_closure;  // the same over the file and its non-libc libraries
+  std::string newest_glibc_closure;  // the same over the file and every library of its closure outside glibc
   std::vector<std::string> closure;  // libraries loaded at start (paths inside the root)
   std::vector<std::string> missing;  // DT_NEEDED names that did not resolve
+  // Versions the closure requires that its libraries lack, as ld.so words them:
+  // "/lib/libx.so.1: version `V2' not found (required by /app/exe)".
+  std::vector<std::string> missing_versions;
 
   std::optional<GoBuildInfo> go;
   bool cgo = false;                  // Go with the C runtime linked in

@@ -101,13 +101,76 @@ struct MissingLibrary {
   std::string reason;                 // "not found", "wrong ELF class: ELFCLASS32", ...
 };
 
+// One finding of ld.so's symbol-version check (glibc elf/dl-version.c, _dl_check_map_versions),
+// which runs over the whole link map before the program starts: each DT_VERNEED entry of each
+// object against the DT_VERDEF of the loaded library its vn_file names.
+struct VersionProblem {
+  int object = -1;       // the object whose DT_VERNEED asks (or that has the DT_RELR problem)
+  int provider = -1;     // the loaded library that should define it; -1 when none is loaded
+  std::string file;      // vn_file, the library as named ("libc.so.6")
+  std::string version;   // vna_name ("GLIBC_2.38"); empty for a problem of the whole record
+  bool fatal = true;     // ld.so refuses to start the program (exit 127 with its message)
+  std::string reason;    // ld.so's words: "version `GLIBC_2.38' not found", "no version information available"
+};
+
 // The link map of one program: what ld.so would have loaded, in load (breadth-first) order.
 struct Closure {
   LoaderFamily family = LoaderFamily::None;
   std::vector<LoadedObject> objects;  // [0] is the program itself
   std::vector<MissingLibrary> missing;
+  std::vector<VersionProblem> version_problems;  // fatal ones mean the program does not start
   std::vector<std::string> default_dirs;  // the loader's system directories that applied
+
+  // Some library is missing or lacks a required version: ld.so would not start the program.
+  bool incomplete() const;
 };
+
+// The line ld.so prints for a version problem (rtld.c print_missing_version), without its
+// "program: " prefix: "/lib/libx.so.1: version `V2' not found (required by /app/exe)".
+std::string version_problem_message(const Closure& c, const VersionProblem& p);
+
+// Runs ld.so's version check over `c` (glibc programs only: musl ignores symbol versions) and
+// fills c.version_problems, from object index `first` on. Resolver::closure and load_extra call
+// it; it is public for callers that assemble a Closure themselves.
+void check_versions(Closure& c, size_t first = 0);
+
+// ---- glibc versions and base images -----------------------------------------------------------
+
+// The libraries of glibc itself (libc.so.6, libm.so.6, ld-linux-*.so.*, libpthread.so.0, ...):
+// a base image with glibc brings its own copies of these.
+bool is_glibc_library(std::string_view soname);
+
+// "2.34" vs "2.4", numerically component by component: negative, zero or positive.
+int compare_glibc_versions(std::string_view a, std::string_view b);
+
+// glibc of Debian 12, which every gcr.io/distroless/{base,cc}-debian12 image carries.
+inline constexpr std::string_view kDistrolessGlibc = "2.36";
+
+// What a closure needs from a glibc it does not carry: every version that an object outside glibc
+// requires from a glibc library (GLIBC_2.34 from libc.so.6, GLIBC_2.3 from ld-linux-x86-64.so.2).
+struct GlibcRequirement {
+  int object = -1;      // who requires it
+  std::string file;     // from which glibc library
+  std::string version;  // "GLIBC_2.34", "GLIBC_ABI_DT_RELR", "GLIBC_PRIVATE"
+  bool weak = false;    // VER_FLG_WEAK: ld.so starts the program without it
+};
+struct GlibcNeeds {
+  std::vector<GlibcRequirement> requirements;  // in closure order
+  std::string newest;        // newest numbered version required, weak ones aside ("GLIBC_2.34"); "" if none
+  std::string root_glibc;    // the glibc release of the closure's own libc ("2.36"); "" if none loaded
+};
+GlibcNeeds glibc_needs(const Closure& c);
+
+// Whether a base image whose glibc is release `base_glibc` ("2.36") can run this closure with
+// its own glibc libraries in place of the closure's. `too_new` holds one line per requirement the
+// base cannot meet: "GLIBC_2.38 from libc.so.6 (required by /app/server)".
+struct BaseGlibcCheck {
+  bool ok = true;
+  std::string base_glibc;           // as given
+  std::string newest;               // the closure's newest requirement ("GLIBC_2.38")
+  std::vector<std::string> too_new;
+};
+BaseGlibcCheck check_base_glibc(const Closure& c, std::string_view base_glibc);
 
 class Resolver {
  public:

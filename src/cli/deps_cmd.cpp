@@ -55,6 +55,17 @@ nlohmann::json closure_json(const Closure& c) {
                                                       : nlohmann::json("/etc/ld.so.preload")},
                        {"searched", m.searched},
                        {"reason", m.reason}});
+  nlohmann::json versions = nlohmann::json::array(), version_warnings = nlohmann::json::array();
+  for (const auto& v : c.version_problems) {
+    nlohmann::json j = {
+        {"version", v.version.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.version)},
+        {"file", v.file.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.file)},
+        {"path", v.provider >= 0 ? nlohmann::json(c.objects[static_cast<size_t>(v.provider)].path) : nlohmann::json(nullptr)},
+        {"required_by", c.objects[static_cast<size_t>(v.object)].path},
+        {"message", version_problem_message(c, v)},
+    };
+    (v.fatal ? versions : version_warnings).push_back(std::move(j));
+  }
   return {
       {"file", prog.path},
       {"real_path", prog.real_path},
@@ -73,6 +84,8 @@ nlohmann::json closure_json(const Closure& c) {
       {"default_dirs", c.default_dirs},
       {"libraries", std::move(libs)},
       {"unresolved", std::move(missing)},
+      {"unresolved_versions", std::move(versions)},
+      {"version_warnings", std::move(version_warnings)},
   };
 }
 
@@ -166,6 +179,16 @@ int run_deps(const DepsOptions& opt) {
       std::string by = m.needed_by >= 0 ? c->objects[static_cast<size_t>(m.needed_by)].path : "/etc/ld.so.preload";
       std::cerr << "minify: " << m.name << ": " << m.reason << " (needed by " << by << ")\n";
       if (status == kExitOk) status = kExitMissing;
+    }
+    // ld.so's own wording (rtld.c print_missing_version), so the line reads the same as the
+    // one the program would print at start.
+    for (const auto& v : c->version_problems) {
+      if (v.fatal) {
+        std::cerr << "minify: " << version_problem_message(*c, v) << "\n";
+        if (status == kExitOk) status = kExitMissing;
+      } else {
+        print_warning(version_problem_message(*c, v));
+      }
     }
     closures.push_back(std::move(*c));
   }

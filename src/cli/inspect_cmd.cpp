@@ -98,6 +98,7 @@ nlohmann::json report_json(const FileReport& r, const std::vector<std::string>& 
       {"needed", r.needed},
       {"closure", r.closure},
       {"missing", r.missing},
+      {"missing_versions", r.missing_versions},
       {"go", r.go ? go_json(*r.go) : nlohmann::json(nullptr)},
       {"cgo", r.cgo},
       {"rust", r.rust ? nlohmann::json(r.rustc_version) : nlohmann::json(nullptr)},
@@ -139,6 +140,8 @@ void print_text(std::ostream& out, const FileReport& r) {
   if (!r.newest_glibc.empty() || !r.newest_glibc_closure.empty())
     out << "  glibc: needs " << (r.newest_glibc.empty() ? "no versioned symbols" : r.newest_glibc)
               << " (with its libraries: " << r.newest_glibc_closure << ")\n";
+  for (const auto& m : r.missing) out << "  missing: " << m << "\n";
+  for (const auto& m : r.missing_versions) out << "  missing: " << m << "\n";
   if (r.interp) out << "  PT_INTERP: " << *r.interp << "\n";
   if (!r.needed.empty()) {
     out << "  DT_NEEDED:";
@@ -194,6 +197,7 @@ struct FileOutcome {
   std::string error;                // the file could not be inspected
   std::vector<std::string> warnings;
   std::vector<std::string> not_static;  // --require-static reasons
+  std::vector<std::string> missing;     // libraries and versions ld.so would not find
   std::string text;                 // the text report, or the file's JSON object (indented as in the document)
 };
 
@@ -206,6 +210,8 @@ FileOutcome inspect_one(Inspector& inspector, const InspectCliOptions& opt, cons
     return o;
   }
   o.warnings = diag.messages();
+  for (const auto& m : r->missing) o.missing.push_back(m + ": not found (needed by the closure of " + r->path + ")");
+  o.missing.insert(o.missing.end(), r->missing_versions.begin(), r->missing_versions.end());
   if (opt.require_static && !r->truly_static()) {
     o.not_static = r->not_static_reasons;
     if (r->kind == FileKind::NotElf) o.not_static.push_back("not an ELF file");
@@ -282,7 +288,8 @@ int run_inspect(const InspectCliOptions& opt) {
     }
     for (const auto& w : o.warnings) print_warning(w);
     for (const auto& why : o.not_static) std::cerr << "minify: " << why << "\n";
-    if (!o.not_static.empty() && status == kExitOk) status = kExitMissing;
+    for (const auto& m : o.missing) std::cerr << "minify: " << m << "\n";
+    if ((!o.not_static.empty() || !o.missing.empty()) && status == kExitOk) status = kExitMissing;
     if (opt.json) {
       doc += first ? "\n" : ",\n";
       doc += o.text;

@@ -87,12 +87,6 @@ bool has_note(const ElfDetail& d, std::string_view owner, uint32_t type) {
 }
 
 // Libraries a distroless image already carries (gcr.io/distroless, Debian 12 flavours).
-bool in_glibc(std::string_view soname) {
-  static constexpr std::string_view kGlibc[] = {"libc.so.", "libm.so.", "libpthread.so.", "libdl.so.", "librt.so.",
-                                                "libresolv.so.", "libutil.so.", "libanl.so.", "libnss_", "ld-linux",
-                                                "libmvec.so.", "libBrokenLocale.so.", "libthread_db.so."};
-  return std::any_of(std::begin(kGlibc), std::end(kGlibc), [&](std::string_view p) { return soname.rfind(p, 0) == 0; });
-}
 bool in_distroless_base(std::string_view soname) {
   return soname.rfind("libssl.so.3", 0) == 0 || soname.rfind("libcrypto.so.3", 0) == 0 || soname.rfind("libz.so.1", 0) == 0;
 }
@@ -290,7 +284,11 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
   }
 
   rep.newest_glibc = prog.newest_glibc_needed;
-  rep.newest_glibc_closure = prog.newest_glibc_needed;
+  // Every object of the closure that a glibc base does not replace counts, whether or not its
+  // other facts are read (--no-libraries).
+  rep.newest_glibc_closure = newer_glibc(prog.newest_glibc_needed, glibc_needs(c).newest);
+  for (const auto& v : c.version_problems)
+    if (v.fatal) rep.missing_versions.push_back(version_problem_message(c, v));
   std::vector<std::shared_ptr<const ObjectFacts>> libs;
   std::string libc_dir, glibc_version;
   int libc_index = 0;
@@ -304,7 +302,6 @@ Status Inspector::Impl::inspect_elf(const std::string& path, const std::string& 
       libc_index = static_cast<int>(i);
       if (!f->newest_glibc_defined.empty()) glibc_version = f->newest_glibc_defined.substr(6);
     }
-    if (!in_glibc(o.elf->soname)) rep.newest_glibc_closure = newer_glibc(rep.newest_glibc_closure, f->newest_glibc_needed);
     if (opt.scan_libraries) libs.push_back(std::move(f));
   }
   if (rep.libc == LoaderFamily::Glibc && libc_dir.empty()) {
@@ -449,11 +446,24 @@ void Inspector::Impl::recommend(FileReport& rep, const Closure& c) {
     if (needs_files) b.why.push_back("also copy the run-time files listed under needs");
     return;
   }
+  // A distroless base brings its own glibc in place of the closure's: a closure that needs more
+  // than that glibc defines would not start on it. Scratch with the closure's glibc copied in
+  // runs anywhere.
+  BaseGlibcCheck glibc = check_base_glibc(c, kDistrolessGlibc);
+  if (!glibc.ok) {
+    b.base = Base::Scratch;
+    b.why.push_back("needs more than the glibc " + std::string(kDistrolessGlibc) +
+                    " of the distroless (Debian 12) images: scratch, with the closure's own glibc copied in");
+    for (const auto& line : glibc.too_new) b.why.push_back(line);
+    b.extra_libraries = rep.closure;
+    if (needs_files) b.why.push_back("also copy the run-time files listed under needs");
+    return;
+  }
   bool cc = required(NeedKind::LibgccS), cc_linked = false;
   for (size_t i = 1; i < c.objects.size(); ++i) {
     const LoadedObject& o = c.objects[i];
     std::string soname = o.elf->soname.empty() ? basename_of(o.path) : o.elf->soname;
-    if (in_glibc(soname) || in_distroless_base(soname)) continue;
+    if (is_glibc_library(soname) || in_distroless_base(soname)) continue;
     if (in_distroless_cc(soname)) {
       cc = cc_linked = true;
       continue;

@@ -294,7 +294,7 @@ struct Resolver::Impl {
       if (known != elf_by_inode.end()) {
         p.kind = Probe::Kind::Found;
         p.elf = known->second;
-      } else if (auto info = read_elf_info(fd->get(), path)) {
+      } else if (auto info = read_elf_info(fd->get(), path, static_cast<uint64_t>(st.st_size))) {
         p.kind = Probe::Kind::Found;
         p.elf = std::make_shared<const ElfInfo>(std::move(*info));
         elf_by_inode.emplace(p.id, p.elf);
@@ -821,6 +821,8 @@ Result<Closure> Resolver::closure(std::string_view file) {
   Closure c;
   MapBuilder b(*impl_, c);
   if (auto st = b.run(file); !st) return st.error();
+  // ld.so checks symbol versions once the whole map is loaded, before relocating (rtld.c).
+  check_versions(c);
   return c;
 }
 
@@ -831,9 +833,13 @@ Result<Resolver::ExtraLoad> Resolver::load_extra(const Closure& program, int req
   ExtraLoad x;
   x.map = program;
   size_t missing_before = x.map.missing.size();
+  size_t objects_before = x.map.objects.size();
   MapBuilder b(*impl_, x.map);
   x.object = b.load_more(requester, std::string(name));
   if (x.object < 0 && x.map.missing.size() > missing_before) x.missing = x.map.missing[missing_before];
+  // dlopen checks the versions of what it added (elf/dl-open.c dl_open_worker); a fatal problem
+  // makes the dlopen fail. A static program's map had no check yet.
+  check_versions(x.map, program.family == LoaderFamily::None ? 0 : objects_before);
   return x;
 }
 

@@ -169,8 +169,9 @@ TEST(DepsCliUsage, UnknownOptionIsExitTwo) {
 
 // ---- the reference: ld.so itself ---------------------------------------------------------------
 
-// Parses ldd's output into the set of real paths it loaded ("MISSING:name" for "not found");
-// nullopt when ldd says there is nothing to load.
+// Parses ldd's output into the set of real paths it loaded ("MISSING:name" for "not found"), and
+// the version check's lines ("VERSION:<object>: version `V2' not found (required by ...)", which
+// ld.so prints as "<file>: <object>: <reason>"); nullopt when ldd says there is nothing to load.
 std::optional<std::set<std::string>> ldd_set(const std::string& file) {
   auto r = run({"ldd", file});
   if (r.out.find("statically linked") != std::string::npos || r.out.find("not a dynamic executable") != std::string::npos ||
@@ -179,17 +180,105 @@ std::optional<std::set<std::string>> ldd_set(const std::string& file) {
   std::set<std::string> out;
   static const std::regex arrow(R"(^\s*(\S+) => (\S+) \(0x)"), missing(R"(^\s*(\S+) => not found)"),
       bare(R"(^\s*(/\S+) \(0x)");
-  for (const auto& l : lines(r.out)) {
+  for (const auto& l : lines(r.out + r.err)) {
     std::smatch m;
     if (l.find("linux-vdso") != std::string::npos) continue;
-    if (std::regex_search(l, m, arrow))
+    if (l.rfind(file + ": ", 0) == 0) {
+      for (const char* what : {"version `", "no version information available", " record", "DT_RELR without"})
+        if (l.find(what) != std::string::npos) {
+          out.insert("VERSION:" + l.substr(file.size() + 2));
+          break;
+        }
+    } else if (std::regex_search(l, m, arrow)) {
       out.insert(fs::weakly_canonical(m[2].str()).string());
-    else if (std::regex_search(l, m, missing))
+    } else if (std::regex_search(l, m, missing)) {
       out.insert("MISSING:" + m[1].str());
-    else if (std::regex_search(l, m, bare))
+    } else if (std::regex_search(l, m, bare)) {
       out.insert(fs::weakly_canonical(m[1].str()).string());
+    }
   }
   return out;
+}
+
+// The same set from one file of `minify deps --json`.
+std::set<std::string> minify_set(const nlohmann::json& f) {
+  std::set<std::string> ours;
+  for (const auto& l : f["libraries"]) {
+    ours.insert(l["real_path"].get<std::string>());
+    for (const auto& h : l["hwcaps"]) ours.insert(fs::weakly_canonical(h.get<std::string>()).string());
+  }
+  for (const auto& u : f["unresolved"]) ours.insert("MISSING:" + u["name"].get<std::string>());
+  for (const char* key : {"unresolved_versions", "version_warnings"})
+    for (const auto& v : f[key]) ours.insert("VERSION:" + v["message"].get<std::string>());
+  return ours;
+}
+
+// A two-version library pair: the program links against the build defining V1 and V2 and finds
+// the V1-only build at run time.
+class DepsVersions : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_file(tmp_ / "v1.map", "V1 { global: f1; local: *; };\n");
+    write_file(tmp_ / "v2.map", "V1 { global: f1; local: *; };\nV2 { global: f2; } V1;\n");
+    ASSERT_EQ(compile_c(tmp_ / "build/libx.so.1", "int f1(void) { return 1; } int f2(void) { return 2; }",
+                        {"-shared", "-fPIC", "-Wl,-soname,libx.so.1", "-Wl,--version-script=" + (tmp_ / "v2.map").string()}),
+              "");
+    ASSERT_EQ(compile_c(tmp_ / "bin/lib/libx.so.1", "int f1(void) { return 1; }",
+                        {"-shared", "-fPIC", "-Wl,-soname,libx.so.1", "-Wl,--version-script=" + (tmp_ / "v1.map").string()}),
+              "");
+    ASSERT_EQ(compile_c(prog_, "int f2(void); int main(void) { return f2() - 2; }",
+                        {"-Wl,--no-as-needed", (tmp_ / "build/libx.so.1").string(), "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/lib"}),
+              "");
+  }
+  TempDir tmp_;
+  fs::path prog_ = tmp_ / "bin/prog";
+};
+
+TEST_F(DepsVersions, MissingVersionExitsOneInLdSosWords) {
+  std::string line = (tmp_ / "bin/lib/libx.so.1").string() + ": version `V2' not found (required by " + prog_.string() + ")";
+  auto r = run({minify_bin(), "deps", "--list", prog_.string()});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "minify: " + line + "\n");
+  EXPECT_NE(r.out.find((tmp_ / "bin/lib/libx.so.1").string()), std::string::npos);
+
+  auto j = run({minify_bin(), "deps", "--json", prog_.string()});
+  EXPECT_EQ(j.status, 1);
+  auto f = nlohmann::json::parse(j.out)["files"][0];
+  ASSERT_EQ(f["unresolved_versions"].size(), 1u);
+  EXPECT_EQ(f["unresolved_versions"][0]["version"], "V2");
+  EXPECT_EQ(f["unresolved_versions"][0]["file"], "libx.so.1");
+  EXPECT_EQ(f["unresolved_versions"][0]["path"], (tmp_ / "bin/lib/libx.so.1").string());
+  EXPECT_EQ(f["unresolved_versions"][0]["required_by"], prog_.string());
+  EXPECT_EQ(f["unresolved_versions"][0]["message"], line);
+  EXPECT_TRUE(f["unresolved"].empty());
+
+  // ld.so agrees: run, it refuses to start with the same line; under ldd it reports it too.
+  auto ran = run({prog_.string()});
+  EXPECT_EQ(ran.status, 1);
+  EXPECT_EQ(ran.err, prog_.string() + ": " + line + "\n");
+  auto theirs = ldd_set(prog_.string());
+  ASSERT_TRUE(theirs);
+  EXPECT_EQ(*theirs, minify_set(f));
+}
+
+TEST_F(DepsVersions, SatisfiedVersionsExitZero) {
+  fs::copy_file(tmp_ / "build/libx.so.1", tmp_ / "bin/lib/libx.so.1", fs::copy_options::overwrite_existing);
+  auto r = run({minify_bin(), "deps", "--json", prog_.string()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  auto f = nlohmann::json::parse(r.out)["files"][0];
+  EXPECT_TRUE(f["unresolved_versions"].empty());
+  EXPECT_TRUE(f["version_warnings"].empty());
+  EXPECT_EQ(run({prog_.string()}).status, 0);
+}
+
+TEST_F(DepsVersions, InspectReportsTheMissingVersion) {
+  auto r = run({minify_bin(), "inspect", "--json", "--no-libraries", prog_.string()});
+  EXPECT_EQ(r.status, 1);
+  std::string line = (tmp_ / "bin/lib/libx.so.1").string() + ": version `V2' not found (required by " + prog_.string() + ")";
+  EXPECT_NE(r.err.find("minify: " + line + "\n"), std::string::npos) << r.err;
+  auto f = nlohmann::json::parse(r.out)["files"][0];
+  ASSERT_EQ(f["missing_versions"].size(), 1u);
+  EXPECT_EQ(f["missing_versions"][0], line);
 }
 
 TEST(DepsAgainstLdSo, EveryElfFileOfTheMachineAgrees) {
@@ -215,13 +304,7 @@ TEST(DepsAgainstLdSo, EveryElfFileOfTheMachineAgrees) {
   int agree = 0;
   std::vector<std::string> disagreements;
   for (size_t i = 0; i < files.size(); ++i) {
-    const auto& f = doc["files"][i];
-    std::set<std::string> ours;
-    for (const auto& l : f["libraries"]) {
-      ours.insert(l["real_path"].get<std::string>());
-      for (const auto& h : l["hwcaps"]) ours.insert(fs::weakly_canonical(h.get<std::string>()).string());
-    }
-    for (const auto& u : f["unresolved"]) ours.insert("MISSING:" + u["name"].get<std::string>());
+    std::set<std::string> ours = minify_set(doc["files"][i]);
     auto theirs = ldd_set(files[i]);
     bool same = theirs ? *theirs == ours : ours.empty();
     if (same) {
