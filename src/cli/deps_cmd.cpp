@@ -163,9 +163,12 @@ int run_deps(const DepsOptions& opt) {
     env.cwd = host_cwd;
   }
 
+  bool tree = opt.tree || (!opt.list && !opt.json && ::isatty(1));
+  bool list = !opt.json && !tree;
   Context diag;
   Resolver resolver(*root, env, &diag);
-  std::vector<Closure> closures;
+  std::vector<Closure> closures;  // for --json and --tree; --list keeps only the paths
+  std::set<std::string> all;
   int status = kExitOk;
   for (const auto& f : opt.files) {
     std::string path = root->is_host() ? normalize_path(join_path(host_cwd, f)) : normalize_path("/" + f);
@@ -190,11 +193,21 @@ int run_deps(const DepsOptions& opt) {
         print_warning(version_problem_message(*c, v));
       }
     }
-    closures.push_back(std::move(*c));
+    if (list) {
+      for (size_t i = 1; i < c->objects.size(); ++i) {
+        const LoadedObject& o = c->objects[i];
+        all.insert(opt.realpath ? o.real_path : o.path);
+        for (const auto& h : o.hwcaps) {
+          auto r = opt.realpath ? root->resolve(h) : Result<Resolved>(Resolved{h, {}});
+          all.insert(r ? r->path : h);
+        }
+      }
+    } else {
+      closures.push_back(std::move(*c));
+    }
   }
   print_diagnostics(diag);
 
-  bool tree = opt.tree || (!opt.list && !opt.json && ::isatty(1));
   if (opt.json) {
     nlohmann::json files = nlohmann::json::array();
     for (const auto& c : closures) files.push_back(closure_json(c));
@@ -203,16 +216,6 @@ int run_deps(const DepsOptions& opt) {
   } else if (tree) {
     for (const auto& c : closures) print_tree(c);
   } else {
-    std::set<std::string> all;
-    for (const auto& c : closures)
-      for (size_t i = 1; i < c.objects.size(); ++i) {
-        const LoadedObject& o = c.objects[i];
-        all.insert(opt.realpath ? o.real_path : o.path);
-        for (const auto& h : o.hwcaps) {
-          auto r = opt.realpath ? root->resolve(h) : Result<Resolved>(Resolved{h, {}});
-          all.insert(r ? r->path : h);
-        }
-      }
     for (const auto& p : all) std::cout << p << "\n";
   }
   std::cout.flush();

@@ -20,7 +20,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <deque>
+#include <memory>
+#include <array>
 
 namespace minify {
 
@@ -28,7 +29,7 @@ namespace {
 
 constexpr uint64_t kHeadBytes = 8192;           // the ELF header, program headers and PT_INTERP, in practice
 constexpr uint64_t kWindowBytes = 4096;         // a version table or a string read on demand
-constexpr uint64_t kWholeStrtabMax = 1 << 20;   // larger string tables are read string by string
+constexpr uint64_t kSpanBytes = 64 << 10;       // the string table's end and the version tables, read at once
 constexpr uint64_t kMaxDynamicBytes = 1 << 20;  // 65,536 entries; real files have under 100
 constexpr uint64_t kMaxNameBytes = 64 << 10;    // one dynamic string read on demand
 constexpr size_t kMaxVersionEntries = 1 << 16;  // version indices are 15 bits
@@ -44,73 +45,122 @@ std::string hex(uint64_t v) {
   return buf;
 }
 
-// Byte ranges of one file read with pread. Pinned ranges stay until the reader goes; everything
-// else lands in one scratch window, valid until the next call.
+// Byte ranges of one file read with pread. Pinned ranges stay until the reader goes; the rest
+// lands in a few scratch windows, reused round robin. Buffers come from a per-thread pool, so
+// reading thousands of files allocates (and page-faults) a handful of buffers, not thousands.
 class FileReader {
  public:
   FileReader(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  ~FileReader() {
+    for (Chunk& c : pinned_) release(c);
+    for (Chunk& c : scratch_) release(c);
+  }
+  FileReader(const FileReader&) = delete;
+  FileReader& operator=(const FileReader&) = delete;
 
   uint64_t size() const { return size_; }
   int io_error() const { return errno_; }
   bool inside(uint64_t off, uint64_t n) const { return off <= size_ && n <= size_ - off; }
 
-  // [off, off + n) kept for the reader's lifetime; nullopt when not inside the file.
+  // [off, off + n) kept for the reader's lifetime; nullopt when not inside the file. Requires:
+  // at most kPinned distinct ranges (parse pins the head, the program headers, the dynamic
+  // segment and one span).
   std::optional<std::string_view> pin(uint64_t off, uint64_t n) {
     if (!inside(off, n)) return std::nullopt;
     if (auto v = cached(off, n)) return v;
-    Chunk& c = pinned_.emplace_back();
-    if (!fill(c, off, n)) {
-      pinned_.pop_back();
-      return std::nullopt;
-    }
-    return std::string_view(c.bytes);
+    if (pinned_count_ == pinned_.size()) return get(off, n);  // never happens; stay correct anyway
+    Chunk& c = pinned_[pinned_count_];
+    if (!fill(c, off, n)) return std::nullopt;
+    ++pinned_count_;
+    return c.view();
   }
 
-  // [off, off + n), reading a window of at least `window` bytes when it is not cached. Requires:
-  // the view is used before the next call.
+  // [off, off + n), reading a window of at least `window` bytes when it is not cached.
+  // Requires: the view is used before the next call.
   std::optional<std::string_view> get(uint64_t off, uint64_t n, uint64_t window = kWindowBytes) {
     if (!inside(off, n)) return std::nullopt;
     if (auto v = cached(off, n)) return v;
-    if (!fill(scratch_, off, std::min(std::max(n, window), size_ - off))) return std::nullopt;
-    return std::string_view(scratch_.bytes).substr(0, n);
+    Chunk& c = scratch_[next_scratch_++ % scratch_.size()];
+    if (!fill(c, off, std::min(std::max(n, window), size_ - off))) return std::nullopt;
+    return c.view().substr(0, n);
+  }
+
+  // The cached bytes from `off` to the end of the window holding it (empty when none does).
+  std::string_view cached_from(uint64_t off) const {
+    if (const Chunk* c = holding(off, 1)) return c->view().substr(off - c->off);
+    return {};
+  }
+
+  std::optional<std::string_view> cached(uint64_t off, uint64_t n) const {
+    if (const Chunk* c = holding(off, n)) return c->view().substr(off - c->off, n);
+    return std::nullopt;
   }
 
  private:
+  static constexpr size_t kPinned = 4;
+
   struct Chunk {
     uint64_t off = 0;
-    std::string bytes;
-    bool holds(uint64_t o, uint64_t n) const { return o >= off && o - off <= bytes.size() && n <= bytes.size() - (o - off); }
+    size_t size = 0, capacity = 0;
+    std::unique_ptr<char[]> data;  // not zero-filled: pread overwrites it
+    bool holds(uint64_t o, uint64_t n) const { return o >= off && o - off <= size && n <= size - (o - off); }
+    std::string_view view() const { return {data.get(), size}; }
   };
 
-  std::optional<std::string_view> cached(uint64_t off, uint64_t n) const {
-    for (const Chunk& c : pinned_)
-      if (c.holds(off, n)) return std::string_view(c.bytes).substr(off - c.off, n);
-    if (scratch_.holds(off, n)) return std::string_view(scratch_.bytes).substr(off - scratch_.off, n);
-    return std::nullopt;
+  // Spare buffers of this thread, largest last.
+  static std::vector<Chunk>& pool() {
+    static thread_local std::vector<Chunk> spare;
+    return spare;
+  }
+  static void release(Chunk& c) {
+    constexpr size_t kKeep = 16, kKeepBytes = 256 << 10;
+    auto& spare = pool();
+    if (c.data && spare.size() < kKeep && c.capacity <= kKeepBytes) spare.push_back(std::move(c));
+  }
+
+  const Chunk* holding(uint64_t off, uint64_t n) const {
+    for (size_t i = 0; i < pinned_count_; ++i)
+      if (pinned_[i].holds(off, n)) return &pinned_[i];
+    for (const Chunk& c : scratch_)
+      if (c.holds(off, n)) return &c;
+    return nullptr;
   }
 
   bool fill(Chunk& c, uint64_t off, uint64_t n) {
     c.off = off;
-    c.bytes.resize(n);
+    c.size = 0;
+    if (c.capacity < n) {
+      auto& spare = pool();
+      auto it = std::find_if(spare.begin(), spare.end(), [&](const Chunk& s) { return s.capacity >= n; });
+      if (it != spare.end()) {
+        c.data = std::move(it->data);
+        c.capacity = it->capacity;
+        spare.erase(it);
+      } else {
+        size_t cap = std::max<size_t>(n, kHeadBytes);
+        c.data = std::make_unique_for_overwrite<char[]>(cap);
+        c.capacity = cap;
+      }
+    }
     size_t done = 0;
     while (done < n) {
-      ssize_t r = ::pread(fd_, c.bytes.data() + done, n - done, static_cast<off_t>(off + done));
+      ssize_t r = ::pread(fd_, c.data.get() + done, n - done, static_cast<off_t>(off + done));
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) errno_ = errno;
-      if (r <= 0) {  // an error, or the file shrank under us
-        c.bytes.clear();
-        return false;
-      }
+      if (r <= 0) return false;  // an error, or the file shrank under us
       done += static_cast<size_t>(r);
     }
+    c.size = n;
     return true;
   }
 
   int fd_;
   uint64_t size_;
   int errno_ = 0;
-  std::deque<Chunk> pinned_;  // a deque: views into earlier chunks survive a push_back
-  Chunk scratch_;
+  std::array<Chunk, kPinned> pinned_;
+  size_t pinned_count_ = 0;
+  std::array<Chunk, 3> scratch_;
+  size_t next_scratch_ = 0;
 };
 
 // Fixed-size integers in the file's byte order.
@@ -141,32 +191,37 @@ std::optional<uint64_t> vaddr_to_offset(const std::vector<Segment>& loads, uint6
   return std::nullopt;
 }
 
-// The dynamic string table: read whole when small (nearly always), else string by string.
+// The dynamic string table, read string by string. GNU ld and lld put the strings ld.so needs
+// (DT_NEEDED, DT_SONAME, the paths, the version names) at its end, after the symbol names, so a
+// miss reads the table's last window first: one read for a 300 KB table like libstdc++'s.
 class StringTable {
  public:
-  StringTable(FileReader& f, uint64_t off, uint64_t size) : f_(f), off_(off), size_(size) {
-    if (size <= kWholeStrtabMax) whole_ = f.pin(off, size);
-  }
-  bool readable() const { return size_ <= kWholeStrtabMax ? whole_.has_value() : true; }
+  StringTable(FileReader& f, uint64_t off, uint64_t size) : f_(f), off_(off), size_(size) {}
 
   // The NUL-terminated string at `o`; nullopt when `o` is past DT_STRSZ or unreadable.
   std::optional<std::string> at(uint64_t o) {
     if (o >= size_) return std::nullopt;
-    std::string_view s;
-    if (whole_) {
-      s = whole_->substr(o);
-    } else {
-      auto v = f_.get(off_ + o, std::min(size_ - o, kMaxNameBytes), 0);
-      if (!v) return std::nullopt;
-      s = *v;
-    }
-    return std::string(s.data(), strnlen(s.data(), s.size()));
+    uint64_t left = size_ - o;
+    if (auto s = terminated(f_.cached_from(off_ + o), left)) return s;
+    uint64_t start = left <= kWindowBytes ? size_ - std::min(size_, kWindowBytes) : o;
+    if (auto v = f_.get(off_ + start, std::min(size_ - start, kWindowBytes), 0))
+      if (auto s = terminated(v->substr(o - start), left)) return s;
+    auto v = f_.get(off_ + o, std::min(left, kMaxNameBytes), 0);  // a long string
+    if (!v) return std::nullopt;
+    return std::string(v->data(), strnlen(v->data(), v->size()));
   }
 
  private:
+  // The string at the start of `bytes` when its NUL (or the table's end, `left` bytes on) is in view.
+  static std::optional<std::string> terminated(std::string_view bytes, uint64_t left) {
+    if (bytes.size() > left) bytes = bytes.substr(0, left);
+    size_t n = strnlen(bytes.data(), bytes.size());
+    if (n == bytes.size() && bytes.size() < left) return std::nullopt;
+    return std::string(bytes.data(), n);
+  }
+
   FileReader& f_;
   uint64_t off_, size_;
-  std::optional<std::string_view> whole_;
 };
 
 struct VersionTags {
@@ -174,7 +229,7 @@ struct VersionTags {
 };
 
 // DT_VERNEED and DT_VERDEF, walked as _dl_check_map_versions walks them: each chain until a zero
-// next offset, at least one Vernaux per Verneed. Requires: a readable string table.
+// next offset, at least one Vernaux per Verneed.
 Status read_versions(FileReader& f, const Decoder& d, const std::vector<Segment>& loads, StringTable& strings,
                      const VersionTags& tags, std::string_view name, ElfInfo& info) {
   size_t entries = 0;
@@ -203,6 +258,7 @@ Status read_versions(FileReader& f, const Decoder& d, const std::vector<Segment>
       if (!b) return b.error();
       ElfVerneed need;
       need.version = d.u16(*b, 0);
+      need.versions.reserve(std::min<size_t>(d.u16(*b, 2), 64));  // vn_cnt, a hint only
       uint32_t file = d.u32(*b, 4), aux_off = d.u32(*b, 8), next = d.u32(*b, 12);
       auto fname = string(file, "vn_file");
       if (!fname) return fname.error();
@@ -343,8 +399,17 @@ Result<ElfInfo> parse(FileReader& f, std::string_view name) {
       auto off = vaddr_to_offset(loads, strtab);
       if (!off) return corrupt(name, "DT_STRTAB is not inside a PT_LOAD segment");
       if (strsz == 0 || *off >= f.size()) return corrupt(name, "DT_STRTAB lies outside the file");
-      StringTable strings(f, *off, std::min<uint64_t>(strsz, f.size() - *off));
-      if (!strings.readable()) return corrupt(name, "DT_STRTAB lies outside the file");
+      strsz = std::min<uint64_t>(strsz, f.size() - *off);
+      // The end of the string table and the version tables usually lie close together (.dynstr,
+      // .gnu.version, .gnu.version_d, .gnu.version_r): one read for all of them.
+      std::vector<uint64_t> want = {*off + strsz - std::min(strsz, kWindowBytes)};
+      for (auto v : {versions.verneed, versions.verdef})
+        if (v && any_version)
+          if (auto o = vaddr_to_offset(loads, *v)) want.push_back(*o);
+      uint64_t lo = *std::min_element(want.begin(), want.end());
+      uint64_t hi = std::min(f.size(), *std::max_element(want.begin(), want.end()) + kWindowBytes);
+      if (hi - lo <= kSpanBytes && !f.cached(lo, hi - lo)) (void)f.pin(lo, hi - lo);
+      StringTable strings(f, *off, strsz);
       auto str = [&](uint64_t o) -> Result<std::string> {
         auto s = strings.at(o);
         if (!s) return corrupt(name, "dynamic string offset " + std::to_string(o) + " is past DT_STRSZ");

@@ -739,6 +739,7 @@ Status MapBuilder::run(std::string_view file) {
     return bad_input("read ELF", path, p.kind == Probe::Kind::Invalid ? p.reason : "not a regular file");
   const ElfInfo& e = *p.elf;
   configure(e);
+  c_.objects.reserve(16);  // LoadedObject is large: grow it seldom
   LoadedObject prog;
   prog.name = path;
   prog.path = path;
@@ -775,8 +776,9 @@ void MapBuilder::load_queue(std::deque<int> queue) {
   while (!queue.empty()) {
     int idx = queue.front();
     queue.pop_front();
-    std::vector<std::string> needed = c_.objects[static_cast<size_t>(idx)].elf->needed;
-    for (const auto& name : needed) {
+    // The ElfInfo is shared and immutable; objects may move as the map grows.
+    std::shared_ptr<const ElfInfo> elf = c_.objects[static_cast<size_t>(idx)].elf;
+    for (const auto& name : elf->needed) {
       size_t before = c_.objects.size();
       load_needed(idx, name);
       for (size_t n = before; n < c_.objects.size(); ++n) queue.push_back(static_cast<int>(n));

@@ -27,6 +27,7 @@
 #include <cctype>
 #include <charconv>
 #include <set>
+#include <string_view>
 
 #include "minify/resolve.hpp"
 
@@ -37,20 +38,18 @@ namespace {
 // _dl_elf_hash("GLIBC_ABI_DT_RELR"), which dl-version.c compares before the name.
 constexpr uint32_t kRelrAbiHash = 0xfd0e42;
 
-// The names each object of `c` answers to in find_needed: the path it was opened by, the name it
-// was asked for, its soname, and every DT_NEEDED name that resolved to it.
-std::vector<std::set<std::string, std::less<>>> names_of(const Closure& c) {
-  std::vector<std::set<std::string, std::less<>>> names(c.objects.size());
-  for (size_t i = 0; i < c.objects.size(); ++i) {
+// find_needed (dl-version.c): the first loaded object that answers to `file` by the path it was
+// opened by, the name it was asked for, its soname, or a DT_NEEDED name that resolved to it.
+int find_needed(const Closure& c, std::string_view file) {
+  int found = -1;
+  for (size_t i = 0; i < c.objects.size() && found < 0; ++i) {
     const LoadedObject& o = c.objects[i];
-    names[i].insert(o.path);
-    names[i].insert(o.name);
-    if (o.elf && !o.elf->soname.empty()) names[i].insert(o.elf->soname);
+    if (o.path == file || o.name == file || o.elf->soname == file) found = static_cast<int>(i);
   }
   for (const auto& o : c.objects)
-    for (size_t k = 0; k < o.deps.size() && o.elf && k < o.elf->needed.size(); ++k)
-      if (o.deps[k] >= 0) names[static_cast<size_t>(o.deps[k])].insert(o.elf->needed[k]);
-  return names;
+    for (size_t k = 0; k < o.deps.size() && k < o.elf->needed.size(); ++k)
+      if (o.deps[k] >= 0 && (found < 0 || o.deps[k] < found) && o.elf->needed[k] == file) found = o.deps[k];
+  return found;
 }
 
 // "GLIBC_2.34" -> "2.34"; "" for names that are not a numbered glibc version.
@@ -88,12 +87,6 @@ std::string version_problem_message(const Closure& c, const VersionProblem& p) {
 
 void check_versions(Closure& c, size_t first) {
   if (c.family != LoaderFamily::Glibc) return;
-  auto names = names_of(c);
-  auto find_needed = [&](std::string_view file) -> int {
-    for (size_t i = 0; i < c.objects.size(); ++i)
-      if (names[i].count(file) != 0) return static_cast<int>(i);
-    return -1;
-  };
   auto is_missing = [&](std::string_view file) {
     return std::any_of(c.missing.begin(), c.missing.end(), [&](const MissingLibrary& m) { return m.name == file; });
   };
@@ -111,7 +104,13 @@ void check_versions(Closure& c, size_t first) {
       continue;  // _dl_signal_exception: ld.so stops here
     }
     for (const auto& need : e.verneed) {
-      int provider = find_needed(need.file);
+      // vn_file is nearly always one of the object's own DT_NEEDED names, and the object that
+      // name bound to is the first loaded object answering to it: find_needed's answer.
+      int provider = -1;
+      bool own = false;
+      for (size_t k = 0; k < e.needed.size() && k < o.deps.size() && !own; ++k)
+        if (e.needed[k] == need.file) own = true, provider = o.deps[k];
+      if (!own) provider = find_needed(c, need.file);
       if (provider < 0) {
         // Not loaded because it was not found: reported as a missing library already (ldd
         // skips its stub). Otherwise ld.so itself fails an assertion on this file.
