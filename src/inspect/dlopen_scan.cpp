@@ -10,7 +10,12 @@
 // relocation); anything else, writable variables included, is reported as computed, with the
 // instruction that set the register, never guessed.
 // Calling conventions: System V AMD64 ABI (rdi, rsi) and AAPCS64 (x0, x1).
+//
+// Capstone is loaded with dlopen the first time a scan runs, not linked: relocating its tables
+// (77,000 relative relocations over 1.8 MB) cost every minify process 10 ms of page faults at
+// start, `minify deps` and `minify trace` included, which never disassemble anything.
 #include <capstone/capstone.h>
+#include <dlfcn.h>
 #include <elf.h>
 
 #include <algorithm>
@@ -18,6 +23,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <type_traits>
 
 #include "minify/inspect.hpp"
 
@@ -44,15 +50,50 @@ constexpr uint64_t kFallbackWindow = 512;           // no known function start: 
 constexpr size_t kMaxString = 4096;
 constexpr size_t kMaxSites = 256;
 
+// The Capstone functions the scan calls, from the library built for the header compiled
+// against (its soname carries CS_API_MAJOR; the structures of cs_detail differ between majors).
+#define MINIFY_STR2(x) #x
+#define MINIFY_STR(x) MINIFY_STR2(x)
+constexpr const char* kCapstoneSoname = "libcapstone.so." MINIFY_STR(CS_API_MAJOR);
+
+struct CapstoneApi {
+  decltype(&::cs_open) open = nullptr;
+  decltype(&::cs_option) option = nullptr;
+  decltype(&::cs_close) close = nullptr;
+  decltype(&::cs_disasm) disasm = nullptr;
+  decltype(&::cs_free) free = nullptr;
+  decltype(&::cs_reg_name) reg_name = nullptr;
+  decltype(&::cs_regs_access) regs_access = nullptr;
+  bool ok = false;
+};
+
+// Loaded once per process, on first use (thread-safe: a function-local static); never unloaded.
+const CapstoneApi& capstone() {
+  static const CapstoneApi api = [] {
+    CapstoneApi a;
+    void* lib = ::dlopen(kCapstoneSoname, RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) return a;
+    auto sym = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
+      return fn != nullptr;
+    };
+    a.ok = sym(a.open, "cs_open") && sym(a.option, "cs_option") && sym(a.close, "cs_close") &&
+           sym(a.disasm, "cs_disasm") && sym(a.free, "cs_free") && sym(a.reg_name, "cs_reg_name") &&
+           sym(a.regs_access, "cs_regs_access");
+    return a;
+  }();
+  return api;
+}
+
 struct CsHandle {
   csh h = 0;
   bool ok = false;
   CsHandle(cs_arch arch, cs_mode mode) {
-    ok = cs_open(arch, mode, &h) == CS_ERR_OK;
-    if (ok) cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
+    ok = capstone().ok && capstone().open(arch, mode, &h) == CS_ERR_OK;
+    if (ok) capstone().option(h, CS_OPT_DETAIL, CS_OPT_ON);
   }
   ~CsHandle() {
-    if (ok) cs_close(&h);
+    if (ok) capstone().close(&h);
   }
   CsHandle(const CsHandle&) = delete;
   CsHandle& operator=(const CsHandle&) = delete;
@@ -60,7 +101,7 @@ struct CsHandle {
 
 struct InsnDeleter {
   size_t n;
-  void operator()(cs_insn* p) const { cs_free(p, n); }
+  void operator()(cs_insn* p) const { capstone().free(p, n); }
 };
 
 // What a register holds at a point of the linear walk.
@@ -149,7 +190,7 @@ void x86_step(csh h, const cs_insn& in, std::map<int, RegValue>& regs, const Der
           if (from != regs.end())
             regs[dst] = from->second;
           else
-            regs[dst] = {false, 0, std::string("copied from ") + cs_reg_name(h, src.reg) + ", not set in this function"};
+            regs[dst] = {false, 0, std::string("copied from ") + capstone().reg_name(h, src.reg) + ", not set in this function"};
           return;
         }
       }
@@ -161,7 +202,7 @@ void x86_step(csh h, const cs_insn& in, std::map<int, RegValue>& regs, const Der
   }
   cs_regs rd, wr;
   uint8_t nrd = 0, nwr = 0;
-  if (cs_regs_access(h, &in, rd, &nrd, wr, &nwr) == CS_ERR_OK)
+  if (capstone().regs_access(h, &in, rd, &nrd, wr, &nwr) == CS_ERR_OK)
     for (uint8_t i = 0; i < nwr; ++i) set_unknown(x86_full_reg(wr[i]), std::string(in.mnemonic) + " " + in.op_str);
 }
 
@@ -219,7 +260,7 @@ void a64_step(csh h, const cs_insn& in, std::map<int, RegValue>& regs, const Der
           if (from != regs.end())
             regs[dst] = from->second;
           else
-            regs[dst] = {false, 0, std::string("copied from ") + cs_reg_name(h, s1.reg) + ", not set in this function"};
+            regs[dst] = {false, 0, std::string("copied from ") + capstone().reg_name(h, s1.reg) + ", not set in this function"};
           return;
         }
       }
@@ -227,7 +268,7 @@ void a64_step(csh h, const cs_insn& in, std::map<int, RegValue>& regs, const Der
   }
   cs_regs rd, wr;
   uint8_t nrd = 0, nwr = 0;
-  if (cs_regs_access(h, &in, rd, &nrd, wr, &nwr) == CS_ERR_OK)
+  if (capstone().regs_access(h, &in, rd, &nrd, wr, &nwr) == CS_ERR_OK)
     for (uint8_t i = 0; i < nwr; ++i) set_unknown(a64_full_reg(wr[i]), std::string(in.mnemonic) + " " + in.op_str);
   // Capstone 4 does not always list explicit destinations among written registers.
   if (a.op_count >= 1 && a.operands[0].type == ARM64_OP_REG && (a.operands[0].access & CS_AC_WRITE))
@@ -461,7 +502,7 @@ std::vector<DlopenCall> scan_dlopen_calls(const ElfDetail& elf, std::string_view
       if (done) break;
       std::string_view code = r->bytes.substr(static_cast<size_t>(start - r->vaddr), static_cast<size_t>(site.addr - start) + 16);
       cs_insn* raw = nullptr;
-      size_t count = cs_disasm(cs.h, reinterpret_cast<const uint8_t*>(code.data()), code.size(), start, 0, &raw);
+      size_t count = capstone().disasm(cs.h, reinterpret_cast<const uint8_t*>(code.data()), code.size(), start, 0, &raw);
       std::unique_ptr<cs_insn, InsnDeleter> insns(raw, InsnDeleter{count});
       std::map<int, RegValue> regs;
       for (size_t i = 0; i < count; ++i) {
