@@ -116,6 +116,16 @@ class Collector {
     for (const auto& m : c.missing)
       out_.missing.push_back(m.name + " (needed by " +
                              (m.needed_by >= 0 ? c.objects[static_cast<size_t>(m.needed_by)].path : "/etc/ld.so.preload") + ")");
+    // A version the loaded library lacks stops ld.so as surely as a missing library.
+    for (const auto& v : c.version_problems) {
+      if (!v.fatal) continue;
+      const std::string& by = c.objects[static_cast<size_t>(v.object)].path;
+      if (v.version.empty() || v.provider < 0)
+        out_.missing.push_back(version_problem_message(c, v));
+      else
+        out_.missing.push_back("version `" + v.version + "' of " + v.file + " (needed by " + by + "; " +
+                               c.objects[static_cast<size_t>(v.provider)].path + " does not define it)");
+    }
   }
 
   void add_findings(const FileReport& r) {

@@ -195,5 +195,27 @@ TEST_F(PackCli, MissingLibraryExitsOne) {
   EXPECT_NE(r.err.find("libgone.so (needed by " + (tmp_ / "app/needs").string() + "): not found"), std::string::npos) << r.err;
 }
 
+TEST_F(PackCli, MissingSymbolVersionExitsOne) {
+  // Linked against a libv.so.1 defining V1 and V2; the one beside it defines only V1: ld.so
+  // would refuse to start it, so the minimal root is not a success.
+  write_file(tmp_ / "v1.map", "V1 { global: f1; local: *; };\n");
+  write_file(tmp_ / "v2.map", "V1 { global: f1; local: *; };\nV2 { global: f2; } V1;\n");
+  ASSERT_EQ(compile_c(tmp_ / "build/libv.so.1", "int f1(void) { return 1; } int f2(void) { return 2; }",
+                      {"-shared", "-fPIC", "-Wl,-soname,libv.so.1", "-Wl,--version-script=" + (tmp_ / "v2.map").string()}),
+            "");
+  ASSERT_EQ(compile_c(tmp_ / "app/lib/libv.so.1", "int f1(void) { return 1; }",
+                      {"-shared", "-fPIC", "-Wl,-soname,libv.so.1", "-Wl,--version-script=" + (tmp_ / "v1.map").string()}),
+            "");
+  ASSERT_EQ(compile_c(tmp_ / "app/versioned", "int f2(void); int main(void) { return f2() - 2; }",
+                      {"-Wl,--no-as-needed", (tmp_ / "build/libv.so.1").string(), "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/lib"}),
+            "");
+  auto r = pack({"--static-only", "-o", out_.string(), (tmp_ / "app/versioned").string()});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("version `V2' of libv.so.1 (needed by " + (tmp_ / "app/versioned").string() + "; " +
+                       (tmp_ / "app/lib/libv.so.1").string() + " does not define it): not found"),
+            std::string::npos)
+      << r.err;
+}
+
 }  // namespace
 }  // namespace minify
