@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <ctime>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -59,6 +60,11 @@ struct Entry {
   // entries made by minify. The rootfs writer applies it only when asked (RootfsOptions).
   uid_t uid = 0;
   gid_t gid = 0;
+  // The modification time as the source root has it (lstat: a symlink's own), taken at add()
+  // time like the owner; the epoch (0) for entries made by minify. The writers keep it, clamped
+  // to SOURCE_DATE_EPOCH when that is set (entry_mtime() in pack.hpp): Python accepts a .pyc
+  // only while its .py keeps the mtime recorded in it, and make-like checks compare them too.
+  struct timespec mtime {};
   uint64_t size = 0;         // regular files: bytes at add() time; otherwise 0
   std::string link_target;   // symlinks: the target as written
   // Regular files and directories made by minify: the content to write (files). Entries
@@ -153,7 +159,7 @@ std::optional<std::string> explain(const FileSet& set, std::string_view path);
 
 struct PackageReport;  // packages.hpp
 
-// report.json: every entry with its type, mode, owner, size, link target, names, reasons and, when
+// report.json: every entry with its type, mode, owner, mtime, size, link target, names, reasons and, when
 // `with_sha256` and a root is given, the sha256 of its content. With `packages`, each entry names
 // its package and a "packages" section gives per package the kept and dropped files and the bytes
 // saved, the packages dropped entirely and the files no package owns.

@@ -76,6 +76,9 @@ struct UnpackResult {
   // Setuid/setgid bits cleared on disk, by path inside the root: the full original mode (07777).
   // Common in any distribution image (su, passwd, mount), so not in `notes`.
   std::map<std::string, mode_t> special_modes;
+  // Every directory of the unpacked root with the mtime its last layer gave it (0 for those no
+  // layer names), by absolute path inside the root: a program run in the root changes them.
+  std::map<std::string, struct timespec> dir_times;
 };
 
 // Applies the layers in order into `root_dir` (created, must not exist or be empty).
@@ -86,5 +89,9 @@ Result<UnpackResult> unpack_layers(const Image& image, const std::string& root_d
 // program created) become 0:0, as a container runtime would create them. Ids that did not fit
 // the 65536-id range were stored as 65534 (nobody) and stay so. No-op for a shift of 0.
 void unshift_owners(FileSet& set, uid_t uid_shift);
+
+// The directories of a set read from an unpacked root get the mtimes the image gave them back
+// (`dir_times`: UnpackResult::dir_times), whatever the program traced in that root made in them since.
+void restore_directory_times(FileSet& set, const std::map<std::string, struct timespec>& dir_times);
 
 }  // namespace minify

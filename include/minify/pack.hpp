@@ -2,8 +2,8 @@
 // stage of a Dockerfile. Every file output is written under a temporary name next to the
 // destination and renamed into place, so an interrupted or failed run leaves no half output.
 // Archives are reproducible: entries sorted by path, the entries' numeric owners (Entry::uid/gid)
-// with no user or group names, mtime from SOURCE_DATE_EPOCH (0 by default), no atime/ctime, gzip
-// headers without a name or time.
+// with no user or group names, each entry's own mtime (Entry::mtime, whole seconds) clamped to
+// SOURCE_DATE_EPOCH when set, no atime/ctime, gzip headers without a name or time.
 // src/pack/ is the only code that includes <archive.h>.
 #pragma once
 
@@ -30,23 +30,28 @@ std::string_view compression_name(Compression c);  // "none", "gzip", "zstd"
 // number of seconds. Empty or null means 0.
 Result<int64_t> parse_source_date_epoch(const char* value);
 
+// The mtime an entry is written with: its source's (Entry::mtime), or with SOURCE_DATE_EPOCH set,
+// never later than it (reproducible-builds.org's "clamp"); entries minify made get the epoch itself.
+struct timespec entry_mtime(const Entry& e, std::optional<int64_t> source_date_epoch);
+
 struct RootfsOptions {
   // Unset: files are owned by the calling user. Set: every entry (and the root) is chowned to
   // this shift + its own uid/gid, as unpack_layers() shifts an image's owners, so that a sandbox
   // mapping 0 to the shift runs the program against the image's own owners (needs CAP_CHOWN).
-  std::optional<uid_t> owner_shift;
+  std::optional<uid_t> owner_shift = {};
+  std::optional<int64_t> source_date_epoch = {};  // clamps mtimes, see entry_mtime()
 };
 
 // Copies the set into `out_dir` (created through a temporary sibling directory and a rename;
-// an existing `out_dir` is replaced atomically with renameat2(RENAME_EXCHANGE)). Modes are
-// kept, symlinks stay symlinks.
+// an existing `out_dir` is replaced atomically with renameat2(RENAME_EXCHANGE)). Modes and
+// mtimes (to the nanosecond) are kept, symlinks stay symlinks, holes of sparse files stay holes.
 Status write_rootfs(const FileSet& set, const Root& root, const std::string& out_dir, const RootfsOptions& options = {});
 
 struct TarOptions {
   Compression compression = Compression::None;
   int level = 0;         // 0: the default of the compressor (gzip 6, zstd 3)
   int threads = 0;       // zstd worker threads; 0: one per core, capped at 4
-  int64_t mtime = 0;     // SOURCE_DATE_EPOCH
+  std::optional<int64_t> source_date_epoch = {};  // clamps mtimes, see entry_mtime()
 };
 
 // What was written, for callers that print or record digests.
@@ -84,7 +89,9 @@ struct OciOptions {
   Compression compression = Compression::Gzip;  // of the layer; None is allowed
   int level = 0;
   int threads = 0;
-  int64_t mtime = 0;      // SOURCE_DATE_EPOCH: file mtimes and the config's "created"
+  // Clamps file mtimes (entry_mtime()); also the config's "created" and the times of the
+  // archive's own entries, which are 0 when it is unset.
+  std::optional<int64_t> source_date_epoch = {};
   std::string tag = {};   // "name:tag" or "name" (":latest"); empty: no name annotations
 };
 

@@ -54,10 +54,12 @@ struct Job {
   // outputs are excluded by minimize() itself when they lie inside the root.
   CollectOptions collect;
   // How the root was made: owner ids shifted on disk by this much (an unpacked image, for the
-  // sandbox's user namespace) and setuid/setgid bits cleared on disk, by path. The outputs carry
-  // the image's own owners and modes.
+  // sandbox's user namespace), setuid/setgid bits cleared on disk, and the directories' mtimes
+  // (which the traced program changes), by path. The outputs carry the image's own owners, modes
+  // and times.
   uid_t uid_shift = 0;
   std::map<std::string, mode_t> special_modes;
+  std::map<std::string, struct timespec> dir_times;
   // rootfs/ is owned as the unpacked root is (the image's owners + uid_shift), so that verify's
   // sandbox sees the image's own owners (needs CAP_CHOWN); otherwise by the calling user.
   bool rootfs_owners = false;

@@ -74,6 +74,7 @@ Result<Job> make_job(const ImageOptions& o, const Image& image, const std::strin
   job.collect.packages = package_selection(o.packages);
   job.uid_shift = uo.uid_shift;
   job.special_modes = unpacked.special_modes;
+  job.dir_times = unpacked.dir_times;
   job.rootfs_owners = true;
   job.base = Base::Scratch;  // the image is the whole root: nothing comes from a base
   if (auto st = read_source_date_epoch(job); !st) return st.error();

@@ -27,7 +27,8 @@ Status parse_run_limits(const std::string& timeout, const std::string& grace, Jo
 }
 
 Status read_source_date_epoch(Job& job) {
-  if (const char* sde = std::getenv("SOURCE_DATE_EPOCH")) {
+  // Set and empty counts as unset: it must not clamp every mtime to 1970.
+  if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde != nullptr && *sde != '\0') {
     auto e = parse_source_date_epoch(sde);
     if (!e) return e.error();
     job.source_date_epoch = *e;

@@ -81,9 +81,11 @@ std::string child_path(const std::string& dir, const std::string& name) {
   return dir == "/" ? "/" + name : dir + "/" + name;
 }
 
-void take_owner(Entry& e, const struct stat& st) {
+// What an entry keeps of its source's lstat: the owner and the modification time.
+void take_stat(Entry& e, const struct stat& st) {
   e.uid = st.st_uid;
   e.gid = st.st_gid;
+  e.mtime = st.st_mtim;
 }
 
 }  // namespace
@@ -162,7 +164,7 @@ Status FileSet::add_parents(const Root* root, const std::string& path, const std
       if (!st) return st.error();
       if (!S_ISDIR(st->st_mode)) return bad_input("add", *it, "not a directory");
       e.mode = st->st_mode & 07777;
-      take_owner(e, *st);
+      take_stat(e, *st);
     } else {
       e.generated = true;
     }
@@ -204,7 +206,7 @@ Result<AddOutcome> FileSet::add(const Root& root, std::string_view path_in, cons
       e.type = EntryType::Symlink;
       e.mode = 0777;
       e.link_target = step.target;
-      if (auto lst = root.stat(step.link, FollowLast::No)) take_owner(e, *lst);
+      if (auto lst = root.stat(step.link, FollowLast::No)) take_stat(e, *lst);
     }
     add_reason(e, {ReasonKind::SymlinkOnTheWay, "to " + final_path});
   }
@@ -216,7 +218,7 @@ Result<AddOutcome> FileSet::add(const Root& root, std::string_view path_in, cons
     e.type = S_ISDIR(st->st_mode) ? EntryType::Directory : EntryType::File;
     e.mode = st->st_mode & 07777;
     e.size = e.type == EntryType::File ? static_cast<uint64_t>(st->st_size) : 0;
-    take_owner(e, *st);
+    take_stat(e, *st);
     e.link_target.clear();
   }
   // An implicit parent that is now asked for by itself gets the real reason instead.
@@ -261,7 +263,7 @@ Result<bool> FileSet::add_tree(const Root& root, const std::string& dir, const R
         it->second.type = EntryType::Symlink;
         it->second.mode = 0777;
         it->second.link_target = *target;
-        take_owner(it->second, *st);
+        take_stat(it->second, *st);
       }
       add_reason(it->second, reason);
       // The link's target comes too (not recursively: a link to a directory elsewhere brings
@@ -282,7 +284,7 @@ Result<bool> FileSet::add_tree(const Root& root, const std::string& dir, const R
       e.type = S_ISDIR(st->st_mode) ? EntryType::Directory : EntryType::File;
       e.mode = st->st_mode & 07777;
       e.size = e.type == EntryType::File ? static_cast<uint64_t>(st->st_size) : 0;
-      take_owner(e, *st);
+      take_stat(e, *st);
     }
     if (e.type == EntryType::Directory && e.reasons.size() == 1 && e.reasons[0].kind == ReasonKind::Directory)
       e.reasons.clear();

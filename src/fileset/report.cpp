@@ -1,4 +1,4 @@
-// report.json (every entry with its type, mode, owner, size, link target, names, reasons and
+// report.json (every entry with its type, mode, owner, mtime, size, link target, names, reasons and
 // optional sha256) and `minify why`: the explanation of one path, from a FileSet or a report
 // read back.
 #include <fcntl.h>
@@ -156,6 +156,7 @@ Result<std::string> report_json(const FileSet& set, const Root* root, const Repo
       j["uid"] = e.uid;
       j["gid"] = e.gid;
     }
+    if (e.mtime.tv_sec != 0) j["mtime"] = e.mtime.tv_sec;  // the source's, in seconds; unclamped
     if (e.type == EntryType::File) j["size"] = e.size;
     if (e.type == EntryType::Symlink) j["link"] = e.link_target;
     if (e.generated) j["generated"] = true;
@@ -201,6 +202,7 @@ Result<FileSet> parse_report(std::string_view text, std::string_view name) {
       e.mode = static_cast<mode_t>(std::stoul(j.value("mode", std::string("0")), nullptr, 8));
       e.uid = j.value("uid", uid_t{0});
       e.gid = j.value("gid", gid_t{0});
+      e.mtime.tv_sec = j.value("mtime", int64_t{0});
       e.size = j.value("size", uint64_t{0});
       e.link_target = j.value("link", std::string());
       e.generated = j.value("generated", false);

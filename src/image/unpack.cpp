@@ -9,6 +9,9 @@
 // target the same way. Device nodes are skipped; setuid/setgid bits are cleared on disk and
 // remembered. Whiteouts: ".wh.NAME" removes NAME from the lower layers; ".wh..wh..opq" hides
 // every lower entry of its directory (entries of the same layer stay, whatever their order).
+// Every entry keeps the mtime its layer gives it (files, symlinks, FIFOs at once; directories at
+// the end, after all layers, since every entry made in a directory changes its mtime; those no
+// layer names get 0), so that a .pyc stays valid for its .py. Holes of sparse entries stay holes.
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -18,9 +21,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <memory>
-#include <cstring>
 #include <set>
 
 #include "image_internal.hpp"
@@ -83,6 +87,8 @@ class Applier {
   Status apply_entry(struct archive* a, struct archive_entry* e, const std::string& rel, const std::string& shown);
   void prune_opaque(int dir_fd, const std::string& dir_rel);
   void set_owner(int dir_fd, const std::string& base, struct archive_entry* e);
+  // Directories under (and at) `rel` are gone: their times are no longer to be set.
+  void forget_dirs(const std::string& rel);
 
   int root_fd_;
   const UnpackOptions& opt_;
@@ -90,7 +96,6 @@ class Applier {
   std::set<std::string> written_;  // paths this layer wrote, for opaque directories
   std::vector<std::string> opaque_dirs_;
   uint64_t skipped_ = 0;  // bytes entries claimed but that were not written, over all layers
-  std::vector<char> buf_ = std::vector<char>(1 << 16);
 };
 
 Result<UniqueFd> Applier::parent_dir(const std::string& rel, const std::string& shown) {
@@ -111,7 +116,10 @@ Result<UniqueFd> Applier::parent_dir(const std::string& rel, const std::string& 
     UniqueFd next = open_in(root_fd_, prefix, O_PATH | O_DIRECTORY);
     if (!next.valid()) {
       if (errno != ENOENT) return sys_error("open", shown, errno);
-      if (::mkdirat(cur.get(), comp.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("create parent of", shown);
+      if (::mkdirat(cur.get(), comp.c_str(), 0755) == 0)
+        res_.dir_times.emplace("/" + prefix, timespec{});  // named by no layer (yet): 0
+      else if (errno != EEXIST)
+        return sys_error("create parent of", shown);
       next = open_in(root_fd_, prefix, O_PATH | O_DIRECTORY);
       if (!next.valid()) return sys_error("open parent of", shown);
     }
@@ -130,6 +138,18 @@ void Applier::set_owner(int dir_fd, const std::string& base, struct archive_entr
              AT_SYMLINK_NOFOLLOW);
 }
 
+void Applier::forget_dirs(const std::string& rel) {
+  std::string path = "/" + rel;
+  auto& t = res_.dir_times;
+  t.erase(t.lower_bound(path), t.lower_bound(path + "/\xff"));
+}
+
+// The entry's mtime; 0 when the header has none.
+struct timespec entry_time(struct archive_entry* e) {
+  if (!archive_entry_mtime_is_set(e)) return {};
+  return {static_cast<time_t>(archive_entry_mtime(e)), archive_entry_mtime_nsec(e)};
+}
+
 Status Applier::apply_entry(struct archive* a, struct archive_entry* e, const std::string& rel,
                             const std::string& shown) {
   std::string base = basename_of(rel);
@@ -145,6 +165,7 @@ Status Applier::apply_entry(struct archive* a, struct archive_entry* e, const st
     if (victim.empty() || victim == "." || victim == "..") return bad_input("apply", shown, "bad whiteout");
     UniqueFd dir = open_in(root_fd_, dir_rel, O_RDONLY | O_DIRECTORY);
     if (dir.valid()) remove_tree(dir.get(), victim.c_str());
+    forget_dirs(dir_rel.empty() ? victim : dir_rel + "/" + victim);
     return Ok{};
   }
 
@@ -173,6 +194,7 @@ Status Applier::apply_entry(struct archive* a, struct archive_entry* e, const st
 
   struct stat old {};
   bool exists = ::fstatat(pfd, base.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0;
+  struct timespec mtime[2] = {entry_time(e), entry_time(e)};
   if (type == AE_IFDIR) {
     if (exists && !S_ISDIR(old.st_mode)) {
       remove_tree(pfd, base.c_str());
@@ -181,9 +203,13 @@ Status Applier::apply_entry(struct archive* a, struct archive_entry* e, const st
     if (!exists && ::mkdirat(pfd, base.c_str(), 0755) != 0) return sys_error("create directory", shown);
     ::fchmodat(pfd, base.c_str(), perm & 07777, 0);
     set_owner(pfd, base, e);
+    res_.dir_times["/" + rel] = mtime[0];
     return Ok{};
   }
-  if (exists) remove_tree(pfd, base.c_str());
+  if (exists) {
+    remove_tree(pfd, base.c_str());
+    if (S_ISDIR(old.st_mode)) forget_dirs(rel);
+  }
 
   if (const char* hl = archive_entry_hardlink(e)) {
     std::string target = hl;
@@ -226,11 +252,13 @@ Status Applier::apply_entry(struct archive* a, struct archive_entry* e, const st
                                "` climbs out of the image; kept, resolved inside the root only");
       }
       set_owner(pfd, base, e);
+      ::utimensat(pfd, base.c_str(), mtime, AT_SYMLINK_NOFOLLOW);
       return Ok{};
     }
     case AE_IFIFO:
       if (::mkfifoat(pfd, base.c_str(), perm & 0777) != 0) return sys_error("create fifo", shown);
       set_owner(pfd, base, e);
+      ::utimensat(pfd, base.c_str(), mtime, AT_SYMLINK_NOFOLLOW);
       return Ok{};
     case AE_IFREG: break;
     default:
@@ -244,17 +272,34 @@ Status Applier::apply_entry(struct archive* a, struct archive_entry* e, const st
                          std::to_string(opt_.limits.max_total_bytes) + " bytes");
   UniqueFd fd(::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return sys_error("create", shown);
-  la_ssize_t n;
-  while ((n = archive_read_data(a, buf_.data(), buf_.size())) > 0) {
-    res_.bytes += static_cast<uint64_t>(n);
+  // Block by block at the offsets libarchive gives: the holes of a sparse entry are skipped and
+  // stay holes (the size is set at the end). They count as unpacked bytes, as the size claimed.
+  const void* block;
+  size_t n;
+  la_int64_t at;
+  uint64_t data_bytes = 0;
+  int r;
+  while ((r = archive_read_data_block(a, &block, &n, &at)) == ARCHIVE_OK) {
+    res_.bytes += n;
+    data_bytes += n;
     if (res_.bytes > opt_.limits.max_total_bytes)
       return bad_input("apply layer", shown, "more than the limit of " + std::to_string(opt_.limits.max_total_bytes) +
                                                   " bytes unpacked (decompression bomb?)");
-    if (::write(fd.get(), buf_.data(), static_cast<size_t>(n)) != n) return sys_error("write", shown);
+    if (at < 0 || static_cast<uint64_t>(at) + n > static_cast<uint64_t>(claimed))
+      return bad_input("apply layer", shown, "data past the size the entry claims");
+    for (size_t done = 0; done < n;) {
+      ssize_t w = ::pwrite(fd.get(), static_cast<const char*>(block) + done, n - done, at + static_cast<off_t>(done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return sys_error("write", shown);
+      done += static_cast<size_t>(w);
+    }
   }
-  if (n < 0) return bad_input("read layer entry", shown, image_internal::archive_reason(a));
+  if (r != ARCHIVE_EOF) return bad_input("read layer entry", shown, image_internal::archive_reason(a));
+  if (::ftruncate(fd.get(), claimed) != 0) return sys_error("write", shown);
+  res_.bytes += static_cast<uint64_t>(claimed) - std::min(data_bytes, static_cast<uint64_t>(claimed));
   ::fchmod(fd.get(), perm & 07777);
   set_owner(pfd, base, e);
+  ::futimens(fd.get(), mtime);
   return Ok{};
 }
 
@@ -349,7 +394,26 @@ Result<UnpackResult> unpack_layers(const Image& image, const std::string& root_d
   Applier applier(root_fd.get(), options, res);
   for (size_t i = 0; i < image.layers.size(); ++i)
     if (auto st = applier.apply(image.layers[i], i); !st) return st.error();
+  // Directory times last, children first. Each is opened inside the root, never through a link.
+  for (auto it = res.dir_times.rbegin(); it != res.dir_times.rend(); ++it) {
+    UniqueFd dir = open_in(root_fd.get(), it->first.substr(1), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    struct timespec t[2] = {it->second, it->second};
+    if (dir.valid()) ::futimens(dir.get(), t);
+  }
   return res;
+}
+
+void restore_directory_times(FileSet& set, const std::map<std::string, struct timespec>& dir_times) {
+  std::vector<Entry> changed;
+  for (const auto& [path, e] : set) {
+    if (e.type != EntryType::Directory) continue;
+    auto it = dir_times.find(path);
+    if (it == dir_times.end()) continue;
+    if (it->second.tv_sec == e.mtime.tv_sec && it->second.tv_nsec == e.mtime.tv_nsec) continue;
+    changed.push_back(e);
+    changed.back().mtime = it->second;
+  }
+  for (auto& e : changed) set.put(std::move(e));
 }
 
 void unshift_owners(FileSet& set, uid_t uid_shift) {

@@ -166,7 +166,9 @@ Result<OciDigests> write_image_archive(const FileSet& set, const Root& root, con
                                        const ImageConfig& config, const OciOptions& options, ArchiveKind kind) {
   auto tmp = AtomicFile::create(out_file);
   if (!tmp) return tmp.error();
-  OuterTar outer(tmp->fd(), out_file, options.mtime);
+  // The archive's own entries and the config's "created": the epoch, or 0 (1970) without it.
+  int64_t epoch = options.source_date_epoch.value_or(0);
+  OuterTar outer(tmp->fd(), out_file, epoch);
   // oci-layout first: a reader that streams the archive knows the format from the first entry.
   if (kind == ArchiveKind::Oci)
     if (auto s = outer.add_file("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}"); !s) return s.error();
@@ -180,14 +182,14 @@ Result<OciDigests> write_image_archive(const FileSet& set, const Root& root, con
   pack::HashSink tar(*compressor);
   // Files are read and archived on this thread, hashed and compressed on another.
   pack::ThreadedSink pipe(tar);
-  if (auto s = pack::write_tar_stream(set, root, options.mtime, pipe); !s) return s.error();
+  if (auto s = pack::write_tar_stream(set, root, options.source_date_epoch, pipe); !s) return s.error();
   if (auto s = pipe.finish(); !s) return s.error();
   OciDigests out;
   out.layer = ArchiveDigest{blob.digest(), blob.size(), tar.digest(), tar.size()};
   if (auto s = outer.end_deferred("blobs/sha256/" + hex_of(blob.digest()), blob.size()); !s) return s.error();
 
   // Config: keys in the order of image-spec config.md; empty fields left out.
-  std::string created = rfc3339(options.mtime);
+  std::string created = rfc3339(epoch);
   ordered_json cfg;
   cfg["created"] = created;
   cfg["architecture"] = config.architecture;

@@ -1,42 +1,68 @@
 // The root directory writer: the set is copied into an AtomicDir (atomic.hpp), so at every moment
 // the output path holds either the old tree or the complete new one. Directories are created
 // writable and get their real modes at the end, children first (a 0555 directory must still
-// receive its files). File data goes through copy_file_range(2), which reflinks where it can.
+// receive its files). File data goes through copy_file_range(2), which reflinks where it can,
+// one data region at a time (lseek SEEK_DATA/SEEK_HOLE), so holes of sparse files stay holes.
+// Every entry keeps its mtime (entry_mtime(): the source's, clamped to SOURCE_DATE_EPOCH):
+// files and symlinks once written, directories at the end, after their last child.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <unordered_set>
 
-#include "minify/pack.hpp"
 #include "minify/atomic.hpp"
+#include "minify/pack.hpp"
+#include "pack/stream.hpp"
 
 namespace minify {
 
 namespace {
 
-Status copy_data(int in, int out, const std::string& name) {
+// Copies `size` bytes of data region by region; the output is extended to `size` at the end,
+// leaving holes where the source has them.
+Status copy_data(int in, int out, uint64_t size, const std::string& name) {
+  auto extents = pack::data_extents(in, size, name);
+  if (!extents) return extents.error();
   bool use_cfr = true;
   std::vector<char> buf;
-  for (;;) {
-    if (use_cfr) {
-      ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
-      if (n > 0) continue;
-      if (n == 0) return Ok{};
-      if (errno == EINTR) continue;
-      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) return sys_error("copy", name);
-      use_cfr = false;
-      buf.resize(1 << 18);
+  for (const auto& x : *extents) {
+    loff_t in_off = static_cast<loff_t>(x.offset), out_off = in_off;
+    uint64_t left = x.length;
+    while (left > 0) {
+      if (use_cfr) {
+        ssize_t n = ::copy_file_range(in, &in_off, out, &out_off, std::min<uint64_t>(left, 1 << 30), 0);
+        if (n > 0) {
+          left -= static_cast<uint64_t>(n);
+          continue;
+        }
+        if (n == 0) return bad_input("read", name, "file shrank while it was copied");
+        if (errno == EINTR) continue;
+        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) return sys_error("copy", name);
+        use_cfr = false;
+        buf.resize(1 << 18);
+      }
+      ssize_t n = ::pread(in, buf.data(), std::min<uint64_t>(buf.size(), left), in_off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return sys_error("read", name);
+      if (n == 0) return bad_input("read", name, "file shrank while it was copied");
+      for (ssize_t done = 0; done < n;) {
+        ssize_t w = ::pwrite(out, buf.data() + done, static_cast<size_t>(n - done), out_off + done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return sys_error("write", name);
+        done += w;
+      }
+      in_off += n;
+      out_off += n;
+      left -= static_cast<uint64_t>(n);
     }
-    ssize_t n = ::read(in, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys_error("read", name);
-    if (n == 0) return Ok{};
-    if (auto s = write_all(out, buf.data(), static_cast<size_t>(n), name); !s) return s;
   }
+  if (::ftruncate(out, static_cast<off_t>(size)) != 0) return sys_error("truncate", name);
+  return Ok{};
 }
 
 }  // namespace
@@ -57,8 +83,14 @@ Status write_rootfs(const FileSet& set, const Root& root, const std::string& out
     return Ok{};
   };
 
+  // Both times are set to the mtime: the atime of the copy would only record when it was made.
+  auto times = [&](const Entry& e) {
+    struct timespec t = entry_mtime(e, options.source_date_epoch);
+    return std::array<struct timespec, 2>{t, t};
+  };
+
   std::unordered_set<std::string> links;       // symlink entries: nothing may be created below them
-  std::vector<std::pair<std::string, mode_t>> dirs;  // real modes, applied at the end
+  std::vector<const Entry*> dirs;              // real modes and times, applied at the end
   std::unordered_set<std::string> made_dirs;
   auto ensure_parents = [&](const std::string& path) -> Status {
     std::vector<std::string> missing;
@@ -83,11 +115,12 @@ Status write_rootfs(const FileSet& set, const Root& root, const std::string& out
         if (::mkdirat(dir.get(), rel, 0700) != 0) return sys_error("mkdir", out_name);
         if (auto s = chown_entry(rel, e, out_name); !s) return s;
         made_dirs.insert(path);
-        dirs.emplace_back(path, e.mode);
+        dirs.push_back(&e);
         break;
       case EntryType::Symlink:
         if (::symlinkat(e.link_target.c_str(), dir.get(), rel) != 0) return sys_error("symlink", out_name);
         if (auto s = chown_entry(rel, e, out_name); !s) return s;
+        if (::utimensat(dir.get(), rel, times(e).data(), AT_SYMLINK_NOFOLLOW) != 0) return sys_error("set times of", out_name);
         links.insert(path);
         break;
       case EntryType::File: {
@@ -101,7 +134,9 @@ Status write_rootfs(const FileSet& set, const Root& root, const std::string& out
         } else {
           auto in = root.open_read(path);
           if (!in) return in.error();
-          if (auto s = copy_data(in->get(), ofd, path); !s) return s;
+          struct stat sb;
+          if (::fstat(in->get(), &sb) != 0) return sys_error("stat", path);
+          if (auto s = copy_data(in->get(), ofd, static_cast<uint64_t>(sb.st_size), path); !s) return s;
           cap_len = ::fgetxattr(in->get(), "security.capability", cap, sizeof cap);
         }
         if (auto s = chown_entry(rel, e, out_name); !s) return s;
@@ -110,12 +145,17 @@ Status write_rootfs(const FileSet& set, const Root& root, const std::string& out
         // File capabilities last: writing to a file clears them (fs/attr.c, should_remove_suid).
         if (cap_len > 0 && ::fsetxattr(ofd, "security.capability", cap, static_cast<size_t>(cap_len), 0) != 0)
           return sys_error("set file capabilities", out_name);
+        if (::futimens(ofd, times(e).data()) != 0) return sys_error("set times of", out_name);
         break;
       }
     }
   }
-  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it)
-    if (::fchmodat(dir.get(), it->first.c_str() + 1, it->second & 07777, 0) != 0) return sys_error("chmod", tmp + it->first);
+  // Children first: a directory's mtime changes whenever an entry is made in it.
+  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+    const Entry& e = **it;
+    if (::fchmodat(dir.get(), e.path.c_str() + 1, e.mode & 07777, 0) != 0) return sys_error("chmod", tmp + e.path);
+    if (::utimensat(dir.get(), e.path.c_str() + 1, times(e).data(), 0) != 0) return sys_error("set times of", tmp + e.path);
+  }
   if (::fchmodat(dir.get(), ".", 0755, 0) != 0) return sys_error("chmod", tmp);
   if (options.owner_shift && ::fchownat(dir.get(), ".", *options.owner_shift, *options.owner_shift, 0) != 0)
     return sys_error("chown", tmp);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,7 +81,30 @@ std::unique_ptr<Sink> make_compressor(Compression c, int level, int threads, Sin
 // "sha256:<hex>" of a buffer.
 std::string sha256_digest(const std::string& data);
 
-// Streams the set as a tar (PAX restricted, sorted, uid/gid 0, mtime fixed) into `out`.
-Status write_tar_stream(const FileSet& set, const Root& root, int64_t mtime, Sink& out);
+// Streams the set as a tar into `out`: PAX restricted (ustar unless a field needs more), sorted,
+// each entry's owner and mtime (entry_mtime()), large sparse files as GNU sparse 1.0.
+Status write_tar_stream(const FileSet& set, const Root& root, std::optional<int64_t> source_date_epoch, Sink& out);
+
+// ---- Sparse files (sparse.cpp) ----
+
+struct Extent {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// The data regions of the open file `fd` of `size` bytes as its file system reports them
+// (lseek SEEK_DATA/SEEK_HOLE), in order; the whole file where it cannot tell. Holes are the gaps.
+Result<std::vector<Extent>> data_extents(int fd, uint64_t size, const std::string& name);
+
+// How a file is stored in a tar. Empty: as plain data. Otherwise the data regions of a GNU
+// sparse entry, everything else being holes; a file with no data at all gets one empty region
+// at its end. Defined by the content alone, so that the archive does not depend on how the
+// source happens to be allocated: the file is cut into aligned blocks of kSparseBlock bytes, a
+// block of zeros is a hole, and a file of at least kSparseMinSize bytes is stored sparse when
+// its holes add up to kSparseMinHoles or more. Blocks the file system reports as holes are not read.
+inline constexpr uint64_t kSparseBlock = 64 << 10;
+inline constexpr uint64_t kSparseMinSize = 1 << 20;
+inline constexpr uint64_t kSparseMinHoles = 1 << 20;
+Result<std::vector<Extent>> sparse_layout(int fd, uint64_t size, const std::string& name);
 
 }  // namespace minify::pack

@@ -55,10 +55,11 @@ Status add_image_entries(FileSet& set, const Root& root, const ImageConfig& imag
   return Ok{};
 }
 
-// Owners were shifted and setuid/setgid bits cleared on disk when the root was unpacked; the
-// outputs carry the image's own.
+// Owners were shifted and setuid/setgid bits cleared on disk when the root was unpacked, and the
+// trace made files in its directories; the outputs carry the image's own.
 void restore_unpacked_metadata(FileSet& set, const Job& job) {
   unshift_owners(set, job.uid_shift);
+  restore_directory_times(set, job.dir_times);
   for (const auto& [path, mode] : job.special_modes)
     if (const Entry* e = set.find(path); e && e->type == EntryType::File) {
       Entry copy = *e;
@@ -210,13 +211,13 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
 
   // 4. Every output, each written under a temporary name and renamed into place.
   auto t2 = Clock::now();
-  int64_t epoch = job.source_date_epoch.value_or(0);
   auto staged = AtomicDir::create(job.out.dir.empty() ? "minify-out" : job.out.dir);
   if (!staged) return staged.error();
   const std::string& dir = staged->path();
   // With an owner shift the tree is owned as the unpacked root is, so that verify's sandbox
   // sees the image's own owners.
   RootfsOptions ropt;
+  ropt.source_date_epoch = job.source_date_epoch;
   if (job.rootfs_owners) ropt.owner_shift = job.uid_shift;
   if (auto st = write_rootfs(set, *root, dir + "/rootfs", ropt); !st) return st.error();
   if (job.out.dockerfile) {
@@ -252,13 +253,13 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
   }
   if (!job.out.tar.empty()) {
     TarOptions topt;
-    topt.mtime = epoch;
+    topt.source_date_epoch = job.source_date_epoch;
     if (auto r = write_tar(set, *root, job.out.tar, topt); !r) return r.error();
   }
   if (!job.out.image.empty()) {
     OciOptions oopt;
     oopt.compression = job.out.zstd ? Compression::Zstd : Compression::Gzip;
-    oopt.mtime = epoch;
+    oopt.source_date_epoch = job.source_date_epoch;
     oopt.tag = job.out.tag;
     auto r = job.out.image_format == ImageArchiveFormat::Docker ? write_docker_archive(set, *root, job.out.image, m.image, oopt)
                                                                 : write_oci(set, *root, job.out.image, m.image, oopt);

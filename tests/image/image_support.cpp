@@ -22,17 +22,19 @@ std::string make_tar(const std::vector<TarItem>& items, LayerCompression c) {
   if (c == LayerCompression::Gzip) archive_write_add_filter_gzip(a);
   if (c == LayerCompression::Zstd) archive_write_add_filter_zstd(a);
   archive_write_set_bytes_in_last_block(a, 1);
-  std::string out;
-  out.resize(64 << 20);
-  size_t used = 0;
-  if (archive_write_open_memory(a, out.data(), out.size(), &used) != ARCHIVE_OK)
+  std::string out;  // grows as needed: a layer of the host's /usr/lib/python3.11 is 60 MB
+  auto append = [](struct archive*, void* data, const void* buf, size_t n) -> la_ssize_t {
+    static_cast<std::string*>(data)->append(static_cast<const char*>(buf), n);
+    return static_cast<la_ssize_t>(n);
+  };
+  if (archive_write_open2(a, &out, nullptr, append, nullptr, nullptr) != ARCHIVE_OK)
     throw std::runtime_error(archive_error_string(a));
   for (const auto& it : items) {
     struct archive_entry* e = archive_entry_new();
     archive_entry_set_pathname(e, it.name.c_str());
     archive_entry_set_uid(e, it.uid);
     archive_entry_set_gid(e, it.gid);
-    archive_entry_set_mtime(e, 0, 0);
+    archive_entry_set_mtime(e, it.mtime, 0);
     switch (it.type) {
       case 'd': archive_entry_set_filetype(e, AE_IFDIR); break;
       case 'l':
@@ -59,7 +61,6 @@ std::string make_tar(const std::vector<TarItem>& items, LayerCompression c) {
   }
   archive_write_close(a);
   archive_write_free(a);
-  out.resize(used);
   return out;
 }
 
@@ -70,6 +71,7 @@ TarItem host_file(const std::string& host, const std::string& name) {
   it.name = name;
   it.data = read_file(host);
   it.mode = st.st_mode & 07777;
+  it.mtime = st.st_mtime;
   return it;
 }
 
@@ -107,6 +109,7 @@ std::map<std::string, LayerEntry> read_layer(const std::filesystem::path& file) 
     it.mode = archive_entry_perm(e) & 07777;
     it.uid = archive_entry_uid(e);
     it.gid = archive_entry_gid(e);
+    it.mtime = archive_entry_mtime(e);
     std::string name = archive_entry_pathname(e);
     while (!name.empty() && name.back() == '/') name.pop_back();
     out[name] = it;

@@ -22,12 +22,13 @@ struct TarItem {
   std::string link;  // symlink or hard link target
   unsigned mode = 0644;
   int uid = 0, gid = 0;
+  int64_t mtime = 0;
 };
 
 enum class LayerCompression { None, Gzip, Zstd };
 
 std::string make_tar(const std::vector<TarItem>& items, LayerCompression c = LayerCompression::None);
-// Adds the host file `host` (its bytes and mode) as `name`.
+// Adds the host file `host` (its bytes, mode and mtime) as `name`.
 TarItem host_file(const std::string& host, const std::string& name);
 // A ustar header claiming `size` bytes followed by no data: only a lying writer makes it.
 std::string lying_tar(const std::string& name, unsigned long long size);
@@ -39,6 +40,7 @@ struct LayerEntry {
   char type = 'f';  // 'f', 'd', 'l', 'h', '?'
   unsigned mode = 0;  // 07777
   int64_t uid = -1, gid = -1;
+  int64_t mtime = -1;
 };
 std::map<std::string, LayerEntry> read_layer(const std::filesystem::path& file);
 

@@ -2,6 +2,7 @@
 // opaque directories and hard links apply in layer order; gzip, zstd and plain layers; the
 // config is read; a platform is picked from an index. Then one hostile archive per escape:
 // nothing is written outside the scratch directory and the message names the entry.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 
 #include "image_support.hpp"
 #include "minify/image.hpp"
+#include "minify/pack.hpp"
 #include "support/fixture.hpp"
 
 namespace minify {
@@ -85,6 +87,103 @@ TEST(Image, OciLayoutLayersWhiteoutsOpaqueAndHardlinks) {
   auto r = unpack_layers(*img, t / "root");
   ASSERT_TRUE(r) << r.error().message();
   expect_three_layer_root(t / "root");
+}
+
+struct timespec mtime_of(const fs::path& p) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
+  return st.st_mtim;
+}
+
+TarItem at(TarItem item, int64_t mtime) {
+  item.mtime = mtime;
+  return item;
+}
+
+// Every entry keeps its layer's mtime, directories too: a later layer adding to a directory it
+// does not name leaves the directory's time as the image gave it; a directory no layer names
+// gets 0. A whiteout that removes a directory forgets its time.
+TEST(Image, LayerMtimesAreKept) {
+  TempDir t;
+  ImageSpec s;
+  s.layers.push_back(testing::make_tar({at({"app", 'd', "", "", 0755}, 1000000001),
+                                        at({"app/lib.py", 'f', "x = 1\n"}, 1000000002),
+                                        at({"app/link", 'l', "", "lib.py"}, 1000000003),
+                                        at({"app/old", 'd', "", "", 0755}, 1000000004),
+                                        at({"deep/er/file", 'f', "f"}, 1000000005)}));
+  s.layers.push_back(testing::make_tar({at({"app/__pycache__", 'd', "", "", 0755}, 1000000006),
+                                        at({"app/__pycache__/lib.cpython-311.pyc", 'f', "pyc"}, 1000000007),
+                                        {"app/.wh.old", 'f', ""}}));
+  s.compressions = {LayerCompression::None, LayerCompression::None};
+  s.config = {{"Cmd", {"/bin/true"}}};
+  testing::write_oci_layout(t / "layout", s);
+  auto r = open_and_unpack(t / "layout", t.path());
+  ASSERT_TRUE(r) << r.error().message();
+  fs::path root = t / "root";
+  EXPECT_EQ(mtime_of(root / "app").tv_sec, 1000000001);
+  EXPECT_EQ(mtime_of(root / "app/lib.py").tv_sec, 1000000002);
+  EXPECT_EQ(mtime_of(root / "app/link").tv_sec, 1000000003);
+  EXPECT_EQ(mtime_of(root / "app/__pycache__").tv_sec, 1000000006);
+  EXPECT_EQ(mtime_of(root / "app/__pycache__/lib.cpython-311.pyc").tv_sec, 1000000007);
+  EXPECT_EQ(mtime_of(root / "deep/er/file").tv_sec, 1000000005);
+  EXPECT_EQ(mtime_of(root / "deep").tv_sec, 0);
+  EXPECT_EQ(mtime_of(root / "deep/er").tv_sec, 0);
+  EXPECT_EQ(r->dir_times.at("/app").tv_sec, 1000000001);
+  EXPECT_EQ(r->dir_times.at("/deep/er").tv_sec, 0);
+  EXPECT_FALSE(r->dir_times.count("/app/old"));
+
+  // A program run in the root makes a file in /app; the set gets the image's time back.
+  testing::write_file(root / "app/written-by-the-program", "x");
+  auto rt = Root::open(root.string());
+  ASSERT_TRUE(rt);
+  FileSet set;
+  ASSERT_TRUE(set.add(*rt, "/app/lib.py", {ReasonKind::Opened, "test"}));
+  EXPECT_NE(set.find("/app")->mtime.tv_sec, 1000000001);
+  restore_directory_times(set, r->dir_times);
+  EXPECT_EQ(set.find("/app")->mtime.tv_sec, 1000000001);
+  EXPECT_EQ(set.find("/app/lib.py")->mtime.tv_sec, 1000000002);
+}
+
+// A sparse entry (GNU sparse 1.0, as minify's own tar writes it) unpacks with its holes.
+TEST(Image, SparseEntryUnpacksWithItsHoles) {
+  TempDir t;
+  fs::path src = t / "src";
+  fs::create_directories(src / "data");
+  {
+    int fd = ::open((src / "data/disk.img").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, 64 << 20), 0);
+    ASSERT_EQ(::pwrite(fd, "head", 4, 0), 4);
+    ASSERT_EQ(::pwrite(fd, "tail", 4, (64 << 20) - 4), 4);
+    ::close(fd);
+  }
+  auto root = Root::open(src.string());
+  ASSERT_TRUE(root);
+  FileSet set;
+  ASSERT_TRUE(set.add(*root, "/data/disk.img", {ReasonKind::Kept, "test"}));
+  ASSERT_TRUE(write_tar(set, *root, (t / "layer.tar").string()));
+  EXPECT_LT(fs::file_size(t / "layer.tar"), 1u << 20) << "the holes are not in the tar";
+  ImageSpec s;
+  s.layers.push_back(testing::read_file(t / "layer.tar"));
+  s.compressions = {LayerCompression::None};
+  s.config = {{"Cmd", {"/bin/true"}}};
+  testing::write_oci_layout(t / "layout", s);
+  auto r = open_and_unpack(t / "layout", t.path());
+  ASSERT_TRUE(r) << r.error().message();
+  fs::path img = t / "root/data/disk.img";
+  struct stat st {};
+  ASSERT_EQ(::stat(img.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 64 << 20);
+  std::string data = testing::read_file(img);
+  EXPECT_EQ(data.substr(0, 4), "head");
+  EXPECT_EQ(data.substr(data.size() - 4), "tail");
+  EXPECT_EQ(data.find_first_not_of('\0', 4), data.size() - 4);
+  // Allocated blocks, not the size: the holes stayed holes (where the file system has them).
+  struct stat sst {};
+  ASSERT_EQ(::stat((src / "data/disk.img").c_str(), &sst), 0);
+  if (sst.st_blocks * 512 < (1 << 20)) {
+    EXPECT_LT(st.st_blocks * 512, 1 << 20);
+  }
 }
 
 TEST(Image, OciArchiveGivesTheSameRoot) {

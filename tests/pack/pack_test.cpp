@@ -131,6 +131,11 @@ class PackTest : public ::testing::Test {
     std::string long_dir = "opt/" + std::string(120, 'd') + "/" + std::string(90, 'e');
     write_file(r / long_dir / "long-named-file.txt", "long");
     long_name_ = "/" + long_dir + "/long-named-file.txt";
+    // Known source times, one with nanoseconds, on a file, a directory and a symlink.
+    set_time(r / "usr/bin/server", {1600000000, 500000000});
+    set_time(r / "usr/lib/x86_64-linux-gnu/libc.so.6", {1500000000, 0});
+    set_time(r / "lib64", {1400000000, 0});
+    set_time(r / "srv/private", {1300000000, 250});
     auto root = Root::open(r.string());
     ASSERT_TRUE(root);
     root_.emplace(std::move(*root));
@@ -144,6 +149,11 @@ class PackTest : public ::testing::Test {
     add("/usr/bin/server", {ReasonKind::Program, "/usr/bin/server"});
     ASSERT_TRUE(set_.add_generated("/etc/passwd", "root:x:0:0::/:/sbin/nologin\n", 0644, {ReasonKind::Generated, "g"}));
     ASSERT_TRUE(set_.add_directory("/tmp", 01777, {ReasonKind::Generated, "tmp"}));
+  }
+
+  static void set_time(const fs::path& p, struct timespec t) {
+    struct timespec ts[2] = {t, t};
+    ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0) << p;
   }
 
   void add(const std::string& p, const Reason& why) {
@@ -249,14 +259,47 @@ TEST_F(PackTest, GzipHeaderHasNoNameAndNoTime) {
   EXPECT_EQ(b.substr(4, 4), std::string(4, '\0')) << "MTIME 0";
 }
 
-TEST_F(PackTest, MtimeComesFromSourceDateEpoch) {
-  auto epoch = parse_source_date_epoch("1700000000");
+// Every entry keeps its source's mtime (whole seconds in a tar); entries minify made get 0.
+TEST_F(PackTest, TarKeepsTheSourceMtimes) {
+  std::string out = (out_.path() / "x.tar").string();
+  ASSERT_TRUE(write_tar(set_, *root_, out, {}));
+  auto items = as_map(read_tar(testing::read_file(out)));
+  EXPECT_EQ(items.at("usr/bin/server").mtime, 1600000000);
+  EXPECT_EQ(items.at("usr/lib/x86_64-linux-gnu/libc.so.6").mtime, 1500000000);
+  EXPECT_EQ(items.at("lib64").mtime, 1400000000);
+  EXPECT_EQ(items.at("srv/private").mtime, 1300000000);
+  EXPECT_EQ(items.at("etc/passwd").mtime, 0);
+  EXPECT_EQ(items.at("tmp").mtime, 0);
+  for (const auto& [path, e] : set_) EXPECT_EQ(items.at(path.substr(1)).mtime, e.mtime.tv_sec) << path;
+}
+
+// SOURCE_DATE_EPOCH clamps: later times become the epoch, earlier ones stay; minify's own
+// entries get the epoch (reproducible-builds.org/docs/source-date-epoch, "clamping").
+TEST_F(PackTest, SourceDateEpochClampsLaterMtimes) {
+  auto epoch = parse_source_date_epoch("1550000000");
   ASSERT_TRUE(epoch);
   std::string out = (out_.path() / "x.tar").string();
-  ASSERT_TRUE(write_tar(set_, *root_, out, {.mtime = *epoch}));
-  for (const auto& [n, item] : read_tar(testing::read_file(out))) {
-    EXPECT_EQ(item.mtime, 1700000000) << n;
-  }
+  ASSERT_TRUE(write_tar(set_, *root_, out, {.source_date_epoch = *epoch}));
+  auto items = as_map(read_tar(testing::read_file(out)));
+  EXPECT_EQ(items.at("usr/bin/server").mtime, 1550000000);
+  EXPECT_EQ(items.at("usr/lib/x86_64-linux-gnu/libc.so.6").mtime, 1500000000);
+  EXPECT_EQ(items.at("lib64").mtime, 1400000000);
+  EXPECT_EQ(items.at("etc/passwd").mtime, 1550000000);
+  EXPECT_EQ(items.at("tmp").mtime, 1550000000);
+  for (const auto& [n, item] : items) EXPECT_LE(item.mtime, 1550000000) << n;
+
+  fs::path rootfs = out_.path() / "rootfs";
+  ASSERT_TRUE(write_rootfs(set_, *root_, rootfs.string(), {.source_date_epoch = *epoch}));
+  struct stat st;
+  ASSERT_EQ(::lstat((rootfs / "usr/bin/server").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1550000000);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 0);
+  ASSERT_EQ(::lstat((rootfs / "srv/private").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1300000000);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 250);
+  ASSERT_EQ(::lstat((rootfs / "tmp").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1550000000);
+
   EXPECT_EQ(*parse_source_date_epoch(nullptr), 0);
   EXPECT_EQ(*parse_source_date_epoch(""), 0);
   EXPECT_FALSE(parse_source_date_epoch("12abc"));
@@ -377,7 +420,18 @@ TEST_F(PackTest, RootfsCopiesFilesModesAndLinks) {
     if (e.type != EntryType::Symlink) {
       EXPECT_EQ(st.st_mode & 07777, e.mode) << p;
     }
+    // The source's mtime to the nanosecond (directories too, after their children were made).
+    EXPECT_EQ(st.st_mtim.tv_sec, e.mtime.tv_sec) << p;
+    EXPECT_EQ(st.st_mtim.tv_nsec, e.mtime.tv_nsec) << p;
   }
+  struct stat server;
+  ASSERT_EQ(::lstat((out / "usr/bin/server").c_str(), &server), 0);
+  EXPECT_EQ(server.st_mtim.tv_sec, 1600000000);
+  EXPECT_EQ(server.st_mtim.tv_nsec, 500000000);
+  ASSERT_EQ(::lstat((out / "lib64").c_str(), &server), 0);
+  EXPECT_EQ(server.st_mtim.tv_sec, 1400000000);
+  ASSERT_EQ(::lstat((out / "srv/private").c_str(), &server), 0);
+  EXPECT_EQ(server.st_mtim.tv_sec, 1300000000);
   // The links resolve inside the new root as they did in the source.
   EXPECT_EQ(testing::read_file(out / "lib64/ld-linux-x86-64.so.2"), std::string(5000, 'L'));
   struct stat st;
@@ -471,8 +525,8 @@ TEST_F(PackTest, OciArchiveHasLayoutDigestsAndConfig) {
 TEST_F(PackTest, OciArchiveIsReproducibleWithGzipAndZstd) {
   for (Compression c : {Compression::Gzip, Compression::Zstd}) {
     std::string a = (out_.path() / "a.tar").string(), b = (out_.path() / "b.tar").string();
-    auto da = write_oci(set_, *root_, a, server_config(), {.compression = c, .mtime = 1700000000});
-    auto db = write_oci(set_, *root_, b, server_config(), {.compression = c, .threads = 1, .mtime = 1700000000});
+    auto da = write_oci(set_, *root_, a, server_config(), {.compression = c, .source_date_epoch = 1700000000});
+    auto db = write_oci(set_, *root_, b, server_config(), {.compression = c, .threads = 1, .source_date_epoch = 1700000000});
     ASSERT_TRUE(da && db);
     EXPECT_EQ(testing::read_file(a), testing::read_file(b)) << compression_name(c);
     EXPECT_EQ(da->manifest, db->manifest);
@@ -486,7 +540,7 @@ TEST_F(PackTest, OciArchiveIsReproducibleWithGzipAndZstd) {
   }
 }
 
-// Owners are taken when a path is added; a later chown (a rebuild elsewhere) changes nothing.
+// Owners and times are taken when a path is added; a later chown or touch changes nothing.
 TEST_F(PackTest, SourceTimesAndLaterChownsDoNotReachTheArchive) {
   std::string a = (out_.path() / "a.tar").string(), b = (out_.path() / "b.tar").string();
   ASSERT_TRUE(write_oci(set_, *root_, a, server_config(), {}));
@@ -501,7 +555,7 @@ TEST_F(PackTest, SourceTimesAndLaterChownsDoNotReachTheArchive) {
   ASSERT_TRUE(write_oci(set_, *root_, b, server_config(), {}));
   EXPECT_EQ(testing::read_file(a), testing::read_file(b));
   for (const auto& [n, item] : read_tar(decompress(read_oci(b).layer))) {
-    EXPECT_EQ(item.mtime, 0) << n;
+    EXPECT_EQ(item.mtime, set_.find("/" + n)->mtime.tv_sec) << n;  // as when it was added
     EXPECT_EQ(item.uid, 0) << n;
   }
 }
