@@ -34,8 +34,13 @@ VerifyReport compare_runs(const TraceLog& original, TraceLog run) {
                    original.exit.shell_status() == run.exit.shell_status();
   for (const auto& [path, use] : original.paths) {
     if (!opened(use.succeeded) || provided_by_sandbox(path)) continue;
-    // Created by the original run: not something the root had to carry.
-    if (use.access.has(AccessKind::Create) || use.access.has(AccessKind::Write)) continue;
+    // Made or changed by the original run (a .pyc rewritten through a temporary name and a
+    // rename): not something the root had to carry, and not shipped (build_fileset's outputs).
+    bool output = false;
+    for (AccessKind k : {AccessKind::Write, AccessKind::Create, AccessKind::Remove, AccessKind::Rename, AccessKind::Link,
+                         AccessKind::Symlink})
+      output = output || use.access.has(k);
+    if (output) continue;
     auto it = run.paths.find(path);
     if (it == run.paths.end()) continue;  // not reached this time: the exit status and probes tell
     if (!opened(it->second.succeeded) && opened(it->second.access)) r.missing.push_back(path);
