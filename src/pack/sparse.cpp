@@ -79,7 +79,15 @@ Result<std::vector<Extent>> sparse_layout(int fd, uint64_t size, const std::stri
     }
   }
   if (zero_bytes < kSparseMinHoles) return std::vector<Extent>{};
-  if (data.empty()) data.push_back({size, 0});  // all holes: one empty region marks the end
+  // The last block is always stored, zeros or not: libarchive's archive_read_data (3.6) stops
+  // after the last data region and leaves a trailing hole out, a file cut short for every
+  // program reading entries that way (bsdtar, which sets the size itself, does not notice).
+  uint64_t last = (size - 1) / kSparseBlock * kSparseBlock;
+  if (!data.empty() && data.back().offset + data.back().length == last) {
+    data.back().length = size - data.back().offset;
+  } else if (data.empty() || data.back().offset + data.back().length < size) {
+    data.push_back({last, size - last});
+  }
   return data;
 }
 

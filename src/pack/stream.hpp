@@ -97,11 +97,12 @@ struct Extent {
 Result<std::vector<Extent>> data_extents(int fd, uint64_t size, const std::string& name);
 
 // How a file is stored in a tar. Empty: as plain data. Otherwise the data regions of a GNU
-// sparse entry, everything else being holes; a file with no data at all gets one empty region
-// at its end. Defined by the content alone, so that the archive does not depend on how the
-// source happens to be allocated: the file is cut into aligned blocks of kSparseBlock bytes, a
-// block of zeros is a hole, and a file of at least kSparseMinSize bytes is stored sparse when
-// its holes add up to kSparseMinHoles or more. Blocks the file system reports as holes are not read.
+// sparse entry, everything else being holes. Defined by the content alone, so that the archive
+// does not depend on how the source happens to be allocated: the file is cut into aligned
+// blocks of kSparseBlock bytes, a block of zeros is a hole, and a file of at least
+// kSparseMinSize bytes is stored sparse when its holes add up to kSparseMinHoles or more. The
+// last block is always a data region (no trailing hole). Blocks the file system reports as
+// holes are not read.
 inline constexpr uint64_t kSparseBlock = 64 << 10;
 inline constexpr uint64_t kSparseMinSize = 1 << 20;
 inline constexpr uint64_t kSparseMinHoles = 1 << 20;

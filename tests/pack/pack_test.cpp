@@ -131,6 +131,17 @@ class PackTest : public ::testing::Test {
     std::string long_dir = "opt/" + std::string(120, 'd') + "/" + std::string(90, 'e');
     write_file(r / long_dir / "long-named-file.txt", "long");
     long_name_ = "/" + long_dir + "/long-named-file.txt";
+    // 4 MiB, mostly holes: a GNU sparse entry in every tar and layer, which umoci, skopeo and
+    // podman must take.
+    fs::create_directories(r / "var/lib/app");
+    {
+      int fd = ::open((r / "var/lib/app/sparse.db").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      ASSERT_GE(fd, 0);
+      ASSERT_EQ(::ftruncate(fd, 4 << 20), 0);
+      ASSERT_EQ(::pwrite(fd, "page0", 5, 0), 5);
+      ASSERT_EQ(::pwrite(fd, "page3", 5, 3 << 20), 5);
+      ::close(fd);
+    }
     // Known source times, one with nanoseconds, on a file, a directory and a symlink.
     set_time(r / "usr/bin/server", {1600000000, 500000000});
     set_time(r / "usr/lib/x86_64-linux-gnu/libc.so.6", {1500000000, 0});
@@ -147,6 +158,7 @@ class PackTest : public ::testing::Test {
     add("/srv/private/key", {ReasonKind::Opened, "opened by /usr/bin/server"});
     add(long_name_, {ReasonKind::Opened, "opened by /usr/bin/server"});
     add("/usr/bin/server", {ReasonKind::Program, "/usr/bin/server"});
+    add("/var/lib/app/sparse.db", {ReasonKind::Opened, "opened by /usr/bin/server"});
     ASSERT_TRUE(set_.add_generated("/etc/passwd", "root:x:0:0::/:/sbin/nologin\n", 0644, {ReasonKind::Generated, "g"}));
     ASSERT_TRUE(set_.add_directory("/tmp", 01777, {ReasonKind::Generated, "tmp"}));
   }
@@ -658,6 +670,9 @@ TEST_F(PackTest, UmociUnpacksTheOciArchive) {
   ASSERT_EQ(r.status, 0) << r.err;
   fs::path rootfs = bundle / "rootfs";
   EXPECT_EQ(testing::read_file(rootfs / "usr/bin/server"), testing::read_file(src_.path() / "usr/bin/server"));
+  EXPECT_EQ(testing::read_file(rootfs / "var/lib/app/sparse.db"), testing::read_file(src_.path() / "var/lib/app/sparse.db"));
+  EXPECT_EQ(fs::last_write_time(rootfs / "usr/lib/x86_64-linux-gnu/libc.so.6"),
+            fs::last_write_time(src_.path() / "usr/lib/x86_64-linux-gnu/libc.so.6"));
   EXPECT_EQ(testing::read_file(rootfs / "lib64/ld-linux-x86-64.so.2"), std::string(5000, 'L'));
   EXPECT_EQ(fs::read_symlink(rootfs / "lib64").string(), "usr/lib64");
   struct stat st;

@@ -135,15 +135,12 @@ TEST(SparseLayout, IsDefinedByTheContentNotTheAllocation) {
   ::close(fd);
   ASSERT_TRUE(l);
   EXPECT_TRUE(l->empty()) << "less than 1 MiB of zeros: plain data";
-  // Nothing but zeros: one empty region at the end.
+  // Nothing but zeros, or a hole at the end: the last block is stored all the same (libarchive's
+  // archive_read_data leaves a trailing hole out). A last block shorter than the others too.
   make_file(t / "none", 4 << 20, {}, true);
-  fd = ::open((t / "none").c_str(), O_RDONLY | O_CLOEXEC);
-  l = pack::sparse_layout(fd, 4 << 20, "none");
-  ::close(fd);
-  ASSERT_TRUE(l);
-  ASSERT_EQ(l->size(), 1u);
-  EXPECT_EQ((*l)[0].offset, 4u << 20);
-  EXPECT_EQ((*l)[0].length, 0u);
+  EXPECT_EQ(layout("none"), (V{{(4 << 20) - pack::kSparseBlock, pack::kSparseBlock}}));
+  make_file(t / "trailing", (4 << 20) + 100, {{0, "x"}}, true);
+  EXPECT_EQ(layout("trailing"), (V{{0, pack::kSparseBlock}, {4 << 20, 100}}));
 }
 
 class SparsePack : public ::testing::Test {
