@@ -4,7 +4,8 @@
 #               host's answer (WORK/host.out): the fixture the other checks use
 #   chroot      the minimal rootfs runs the program under chroot with the same answer as the host
 #   oci         the OCI archive passes skopeo inspect, unpacks with umoci to the rootfs's very files
-#               and runs with runc
+#               and runs with runc (read-only root, the image's User; flask-app: every imported
+#               module from its .pyc, none recompiled)
 #   dockerfile  the generated runner stage builds with buildah bud against a builder image made of the
 #               files it copies (image.tar), and the built image runs with runc
 #   nodev       (node-app) the runner holds the runtime dependency and no devDependency file (the
@@ -56,11 +57,27 @@ same_as_host() {
   note "$what answers as on the host: $(head -c 200 "$got")"
 }
 
-# run_bundle BUNDLE PORT LABEL: runs an unpacked image with runc, compares with the host.
+# bytecode_used LOG LABEL: the python3 -v output in LOG shows every module imported from its .pyc
+# ("X.pyc matches X.py") and none compiled from its source ("code object from /x.py", which is what
+# a stale .pyc gives: Python accepts one only while its .py keeps the mtime recorded in it).
+bytecode_used() {
+  local log=$1 label=$2 matched compiled
+  matched=$(grep -c '^# .*\.pyc matches ' "$log" || true)
+  compiled=$(grep '^# code object from /' "$log" || true)
+  [ -z "$compiled" ] || { echo "$compiled" | head -20 >&2; fail "$label: modules compiled from their source (stale .pyc)"; }
+  ((matched >= 20)) || { head -c 4000 "$log" >&2; fail "$label: only $matched modules loaded from their .pyc"; }
+  note "$label: $matched modules loaded from their .pyc, none compiled"
+}
+
+# run_bundle BUNDLE PORT LABEL: runs an unpacked image with runc, compares with the host. The root
+# is read-only, as a runtime's image layer is; the process runs as the image's User. Python says
+# how it imports (-v), for bytecode_used.
 run_bundle() {
   local bundle=$1 port=$2 label=$3 tmp
   tmp="$(dirname "$bundle")"
   runc_init "$tmp"
+  oci_set "$bundle" "c['root']['readonly'] = True"
+  [ "$sample" != flask-app ] || oci_set "$bundle" "c['process']['args'][1:1] = ['-v']"
   /usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print("runc process:", c["process"]["args"], "cwd", c["process"]["cwd"], "user", c["process"]["user"])' "$bundle/config.json" >&2
   on_exit "runc --root '$runc_state' delete -f '$runc_id'"
   if [ "$kind" = command ]; then
@@ -74,6 +91,7 @@ run_bundle() {
     runc --root "$runc_state" delete -f "$runc_id" >/dev/null 2>&1 || true
   fi
   same_as_host "$tmp/$label.out" "$label"
+  [ "$sample" != flask-app ] || bytecode_used "$tmp/$label.log" "$label"
 }
 
 case $check in
