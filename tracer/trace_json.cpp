@@ -2,6 +2,7 @@
 // trace.json and of one --events line (nlohmann_json).
 #include <charconv>
 #include <cmath>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -97,10 +98,21 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   return std::chrono::milliseconds(static_cast<long long>(std::llround(value * ms_per_unit)));
 }
 
-nlohmann::json to_json(const TraceLog& log) {
+namespace {
+constexpr auto kReplaceInvalid = nlohmann::json::error_handler_t::replace;
+
+nlohmann::json path_json(const PathUse& use) {
+  return {{"access", kinds_json(use.access)},
+          {"succeeded", use.any_succeeded()},
+          {"succeeded_access", kinds_json(use.succeeded)}};
+}
+
+// Everything in trace.json but the paths.
+nlohmann::json log_json_without_paths(const TraceLog& log) {
   nlohmann::json j;
   j["command"] = log.command;
   j["tracer"] = log.tracer;
+  if (!log.fallback.empty()) j["fallback"] = log.fallback;
   j["root"] = log.root;
   nlohmann::json ex;
   if (log.exit.signaled) {
@@ -121,14 +133,6 @@ nlohmann::json to_json(const TraceLog& log) {
     probes.push_back(pj);
   }
   j["probes"] = std::move(probes);
-  nlohmann::json paths = nlohmann::json::object();
-  for (const auto& [path, use] : log.paths) {
-    nlohmann::json& pj = paths[path];
-    pj["access"] = kinds_json(use.access);
-    pj["succeeded"] = use.any_succeeded();
-    pj["succeeded_access"] = kinds_json(use.succeeded);
-  }
-  j["paths"] = std::move(paths);
   nlohmann::json execs = nlohmann::json::array();
   for (const auto& e : log.execs)
     execs.push_back({{"pid", e.pid},
@@ -143,8 +147,51 @@ nlohmann::json to_json(const TraceLog& log) {
                 {"exit_stops", log.stats.exit_stops},
                 {"signal_stops", log.stats.signal_stops},
                 {"unhandled", log.stats.unhandled},
-                {"io_uring_refused", log.stats.io_uring_refused}};
+                {"io_uring_refused", log.stats.io_uring_refused},
+                {"events", log.stats.events}};
   return j;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const TraceLog& log) {
+  nlohmann::json j = log_json_without_paths(log);
+  nlohmann::json paths = nlohmann::json::object();
+  for (const auto& [path, use] : log.paths) paths[path] = path_json(use);
+  j["paths"] = std::move(paths);
+  return j;
+}
+
+void write_json(const TraceLog& log, const std::function<void(std::string_view)>& write) {
+  // Everything but the paths as JSON, with a marker string where they go; the paths are written
+  // one at a time in its place, indented as dump(2) indents them (two levels in).
+  nlohmann::json j = log_json_without_paths(log);
+  j["paths"] = "\x01paths\x01";
+  constexpr std::string_view kMarker = R"("\u0001paths\u0001")";  // how dump() writes that string
+  std::string doc = j.dump(2, ' ', false, kReplaceInvalid);
+  std::size_t at = doc.find(kMarker);
+  std::string buf = doc.substr(0, at);
+  if (log.paths.empty()) buf += "{}";
+  else buf += "{";
+  bool first = true;
+  for (const auto& [path, use] : log.paths) {
+    buf += first ? "\n    " : ",\n    ";
+    buf += nlohmann::json(path).dump(-1, ' ', false, kReplaceInvalid);
+    buf += ": ";
+    for (char c : path_json(use).dump(2, ' ', false, kReplaceInvalid)) {
+      buf += c;
+      if (c == '\n') buf += "    ";
+    }
+    first = false;
+    if (buf.size() >= (1 << 16)) {
+      write(buf);
+      buf.clear();
+    }
+  }
+  if (!log.paths.empty()) buf += "\n  }";
+  buf += doc.substr(at + kMarker.size());
+  buf += "\n";
+  write(buf);
 }
 
 Result<TraceLog> trace_log_from_json(const nlohmann::json& j) {
@@ -152,6 +199,7 @@ Result<TraceLog> trace_log_from_json(const nlohmann::json& j) {
     TraceLog log;
     log.command = j.at("command").get<std::vector<std::string>>();
     log.tracer = j.value("tracer", "ptrace");
+    log.fallback = j.value("fallback", "");
     log.root = j.value("root", "/");
     const auto& ex = j.at("exit");
     if (ex.contains("signal")) {
@@ -192,6 +240,7 @@ Result<TraceLog> trace_log_from_json(const nlohmann::json& j) {
       log.stats.signal_stops = s.value("signal_stops", std::uint64_t{0});
       log.stats.unhandled = s.value("unhandled", std::uint64_t{0});
       log.stats.io_uring_refused = s.value("io_uring_refused", std::uint64_t{0});
+      log.stats.events = s.value("events", std::uint64_t{0});
     }
     return log;
   } catch (const nlohmann::json::exception& e) {

@@ -57,18 +57,16 @@
 // <sys/ptrace.h> and <linux/ptrace.h> clash; declare the one libc function we need.
 extern "C" long ptrace(int request, ...);
 
+#include "backends.hpp"
+#include "control.hpp"
+#include "describe.hpp"
 #include "minify/trace.hpp"
-#include "probe.hpp"
 #include "syscalls.hpp"
 #include "tracee_io.hpp"
-
-extern char** environ;
 
 namespace minify {
 namespace tracer {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // SECCOMP_RET_DATA values: row index + 1 for table rows, this for a syscall from another ABI.
 constexpr std::uint32_t kBadArchData = 0xffff;
@@ -93,29 +91,6 @@ constexpr std::size_t kMaxArgv = 256;
 constexpr double kPinStopsPerSecond = 2000;
 constexpr std::chrono::milliseconds kTick{20};
 constexpr int kFdCwd = AT_FDCWD;
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // ---- The seccomp filter ------------------------------------------------------------------
 
@@ -177,102 +152,7 @@ Result<std::vector<sock_filter>> build_filter(std::span<const SyscallRow> rows, 
   return prog;
 }
 
-// ---- Signals: forwarding and the tick --------------------------------------------------------
-
-// Signal handlers can only reach globals. These are set for the duration of one run_trace().
-std::atomic<pid_t> g_forward_pid{0};
-volatile sig_atomic_t g_forwarded = 0;  // bit per forwarded signal not yet sent to the whole tree
-volatile sig_atomic_t g_tick = 0;
-
-constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP};
-
-void on_forwarded_signal(int sig, siginfo_t* info, void*) {
-  // A signal the kernel sent to the whole foreground process group (^C, terminal hangup) already
-  // reached the tracees; forward only what a process sent to minify itself.
-  if (info != nullptr && info->si_code == SI_KERNEL) return;
-  pid_t pid = g_forward_pid.load();
-  if (pid > 0) {
-    ::kill(pid, sig);
-  } else {
-    g_forwarded = g_forwarded | (1 << sig);  // the program is gone: the loop signals what is left
-  }
-}
-
-void on_tick(int, siginfo_t*, void*) { g_tick = 1; }
-
-// Installs the handlers for one run and restores the previous ones.
-class SignalScope {
- public:
-  SignalScope(bool forward, bool tick) {
-    g_forwarded = 0;
-    g_tick = 0;
-    if (forward)
-      for (int sig : kForwardedSignals) install(sig, on_forwarded_signal);
-    if (tick) install(SIGALRM, on_tick);
-  }
-  ~SignalScope() {
-    for (auto& [sig, old] : saved_) ::sigaction(sig, &old, nullptr);
-    g_forward_pid = 0;
-  }
-  SignalScope(const SignalScope&) = delete;
-  SignalScope& operator=(const SignalScope&) = delete;
-
- private:
-  void install(int sig, void (*fn)(int, siginfo_t*, void*)) {
-    struct sigaction sa {};
-    sa.sa_sigaction = fn;
-    sa.sa_flags = SA_SIGINFO;  // no SA_RESTART: waitpid() returns EINTR so the loop can act
-    sigemptyset(&sa.sa_mask);
-    struct sigaction old {};
-    if (::sigaction(sig, &sa, &old) == 0) saved_.push_back({sig, old});
-  }
-  std::vector<std::pair<int, struct sigaction>> saved_;
-};
-
-// A periodic SIGALRM aimed at this thread (SIGEV_THREAD_ID) every kTick, so a blocked waitpid()
-// wakes up to check --timeout, --probe and the CPU pinning even when no tracee stops.
-class TickTimer {
- public:
-  TickTimer() {
-    sigevent sev{};
-    sev.sigev_notify = SIGEV_THREAD_ID;
-    sev.sigev_signo = SIGALRM;
-    sev._sigev_un._tid = static_cast<pid_t>(::syscall(SYS_gettid));
-    if (::timer_create(CLOCK_MONOTONIC, &sev, &timer_) != 0) return;
-    armed_ = true;
-    itimerspec its{};
-    its.it_interval.tv_nsec = std::chrono::nanoseconds(kTick).count();
-    its.it_value.tv_nsec = std::chrono::nanoseconds(kTick).count();
-    ::timer_settime(timer_, 0, &its, nullptr);
-  }
-  ~TickTimer() {
-    if (armed_) ::timer_delete(timer_);
-  }
-  TickTimer(const TickTimer&) = delete;
-  TickTimer& operator=(const TickTimer&) = delete;
-
- private:
-  timer_t timer_{};
-  bool armed_ = false;
-};
-
 // ---- Per-thread state ----------------------------------------------------------------------
-
-// How the tracer decides, without the exit stop, whether a lookup succeeded.
-enum class Lookup : std::uint8_t {
-  Follow,          // the path resolves (stat, access, open for reading)
-  NoFollow,        // the path itself exists (lstat, AT_SYMLINK_NOFOLLOW)
-  NoFollowNotLink, // exists and is not a symlink (open O_NOFOLLOW fails with ELOOP on a link)
-  Directory,       // resolves to a directory (chdir, O_DIRECTORY)
-  Symlink,         // is a symlink (readlink)
-  Regular,         // resolves to a regular file (exec)
-};
-
-struct Access {
-  std::string path;
-  AccessSet kinds;
-  Lookup lookup = Lookup::Follow;
-};
 
 struct Thread {
   pid_t tgid = 0;
@@ -334,16 +214,14 @@ Thread new_thread(pid_t tgid) {
   return t;
 }
 
-std::string errno_text(int err) { return std::strerror(err); }
-
 // ---- The tracer ----------------------------------------------------------------------------
 
 class Tracer {
  public:
-  Tracer(const TraceOptions& opt, TraceLog& log) : opt_(opt), log_(log), rows_(native_syscalls()) {}
+  Tracer(const TraceOptions& opt, TraceLog& log)
+      : opt_(opt), log_(log), rows_(native_syscalls()), recorder_(opt, log), stopper_(opt, log) {}
   ~Tracer() {
-    probe_cancel_ = true;
-    if (prober_.joinable()) prober_.join();
+    stopper_.join();
     kill_all_and_reap();
   }
 
@@ -351,8 +229,7 @@ class Tracer {
 
  private:
   Status prepare();
-  Result<std::string> find_program(const std::string& name) const;
-  Status start_child(const std::vector<sock_filter>& filter);
+  Status start_child();
   Status loop();
 
   void handle_exit(pid_t tid, int status);
@@ -367,53 +244,41 @@ class Tracer {
   void forget_thread(pid_t tid);
   void resume(pid_t tid, int sig = 0);
 
-  std::vector<Access> describe(pid_t tid, Thread& t, const SyscallRow& row, const ptrace_syscall_info& info,
-                               bool& needs_exit, std::string& note);
-  std::optional<std::string> resolve_at(pid_t tid, Thread& t, long dirfd, const std::string& path,
+  friend class TraceeArgs;
+  std::optional<std::string> resolve_at(pid_t tid, Thread& t, long dirfd, const std::string& path, bool follow,
                                         std::string& note);
   std::optional<std::string> fd_path(pid_t tid, long fd, std::string& note);
-  std::string through_proc(pid_t tid, const Thread& t, std::string path);
+  std::string through_proc(pid_t tid, const Thread& t, std::string path, bool follow);
   const std::string* cwd_of(pid_t tid, Thread& t);
   bool check_lookup(pid_t tid, const Thread& t, const std::string& path, Lookup lookup);
   bool same_creds(pid_t tid, Thread& t);
-  void record(pid_t tid, const Thread& t, std::string_view syscall, const Access& a, bool ok, bool known, int err);
-  void record_note(pid_t tid, const Thread& t, std::string_view syscall, std::string note);
+  void record(pid_t tid, const Thread& t, std::string_view syscall, const Access& a, bool ok, bool known, int err) {
+    recorder_.record(tid, t.tgid, syscall, a, ok, known, err);
+  }
   void finish_exec(pid_t tid, Thread& t, bool succeeded);
-  std::vector<std::string> interpreters_of(const std::string& path);
-  UniqueFd open_in_root(const std::string& path, int flags);
 
   void tick();
   void signal_tree(int sig);
-  void begin_stop(StopReason why);
   void kill_all_and_reap();
   void update_affinity();
 
   const TraceOptions& opt_;
   TraceLog& log_;
   std::span<const SyscallRow> rows_;
-  std::string root_ = "/";  // canonical, no trailing slash
-  UniqueFd root_fd_;
-  bool proc_visible_ = true;  // the tracee's /proc is a procfs (no root, or the root mounts one)
-  std::string program_;    // argv[0] resolved, as seen inside the root
+  Recorder recorder_;
+  Stopper stopper_;
+  Launch launch_;
   std::vector<sock_filter> filter_;
 
+  Child child_;
   pid_t root_pid_ = 0;
   bool root_exited_ = false;
-  UniqueFd exec_err_fd_;  // the child reports a failed setup or execve here
   std::unordered_map<pid_t, Thread> threads_;
   std::unordered_map<pid_t, int> live_per_tgid_;
   std::unordered_set<pid_t> all_tgids_;
   std::uint64_t cwd_gen_ = 1;
   std::optional<Error> fatal_;
   std::string tracer_creds_;  // see same_creds()
-
-  // Stopping the program (--timeout, --probe).
-  Clock::time_point started_;
-  enum class Phase : std::uint8_t { Running, TermSent, KillSent } phase_ = Phase::Running;
-  Clock::time_point kill_at_;
-  std::atomic<bool> probe_done_{false};
-  std::atomic<bool> probe_cancel_{false};
-  std::thread prober_;
 
   // CPU pinning while there is one tracee thread.
   cpu_set_t original_cpus_{};
@@ -427,28 +292,12 @@ class Tracer {
 };
 
 Status Tracer::prepare() {
-  if (opt_.command.empty() || opt_.command[0].empty())
-    return bad_input("trace", "", "no command given");
-  if (!opt_.root.empty()) {
-    char buf[PATH_MAX];
-    if (::realpath(opt_.root.c_str(), buf) == nullptr) return sys_error("resolve root", opt_.root);
-    root_ = buf;
-    struct stat st {};
-    if (::stat(root_.c_str(), &st) != 0) return sys_error("stat", root_);
-    if (!S_ISDIR(st.st_mode)) return sys_error("use as root", opt_.root, ENOTDIR);
-    root_fd_ = UniqueFd(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (root_fd_.get() < 0) return sys_error("open", root_);
-    struct statfs fs {};
-    proc_visible_ = ::statfs((root_ + "/proc").c_str(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
-  }
-  log_.root = root_;
+  auto launch = prepare_launch(opt_);
+  if (!launch) return launch.error();
+  launch_ = std::move(*launch);
+  log_.root = launch_.root;
   log_.command = opt_.command;
   log_.tracer = "ptrace";
-  auto prog = find_program(opt_.command[0]);
-  if (!prog) return prog.error();
-  program_ = *prog;
-  for (const auto& url : opt_.probe_urls)
-    if (auto u = parse_http_url(url); !u) return u.error();
   const pid_t self[] = {::getpid(), static_cast<pid_t>(::syscall(SYS_gettid))};
   auto filter = build_filter(rows_, self);
   if (!filter) return filter.error();
@@ -456,135 +305,26 @@ Status Tracer::prepare() {
   return Ok{};
 }
 
-// execvp's PATH search, done in the parent (inside the root) so the child only calls execve.
-Result<std::string> Tracer::find_program(const std::string& name) const {
-  auto usable = [&](const std::string& inside) {
-    std::string host = root_ == "/" ? inside : root_ + inside;
-    struct stat st {};
-    return ::stat(host.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(host.c_str(), X_OK) == 0;
-  };
-  if (name.find('/') != std::string::npos) {
-    // Relative to our cwd without a root, to the root's "/" with one (the child chdirs there).
-    std::string inside = name;
-    if (name[0] != '/') {
-      if (root_ == "/") {
-        char cwd[PATH_MAX];
-        if (::getcwd(cwd, sizeof cwd) == nullptr) return sys_error("getcwd", "");
-        inside = join_under(cwd, name);
-      } else {
-        inside = join_under("/", name);
-      }
-    }
-    std::string host = root_ == "/" ? inside : root_ + inside;
-    if (::access(host.c_str(), F_OK) != 0) return sys_error("exec", name);
-    if (!usable(inside)) return sys_error("exec", name, EACCES);
-    return name;  // execve resolves it exactly as the user named it
-  }
-  const char* path_env = std::getenv("PATH");
-  std::string path = path_env && *path_env ? path_env : "/usr/local/bin:/usr/bin:/bin";
-  std::size_t i = 0;
-  while (i <= path.size()) {
-    std::size_t j = path.find(':', i);
-    if (j == std::string::npos) j = path.size();
-    std::string dir = path.substr(i, j - i);
-    i = j + 1;
-    if (dir.empty()) dir = ".";
-    std::string cand = (dir.back() == '/' ? dir : dir + "/") + name;
-    if (cand[0] != '/' && root_ != "/") cand = "/" + cand;
-    if (usable(cand[0] == '/' ? cand : join_under(".", cand))) return cand;
-  }
-  return Error{ENOENT, "exec", name, "not found in PATH"};
-}
-
-struct ChildReport {
-  int stage;  // 0 chroot, 1 chdir, 2 seccomp, 3 execve
-  int err;
-};
-
-Status Tracer::start_child(const std::vector<sock_filter>& filter) {
-  // Everything the child needs is built before fork(): after it, only async-signal-safe calls.
-  std::vector<std::string> args = opt_.command;
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  sock_fprog prog{static_cast<unsigned short>(filter.size()), const_cast<sock_filter*>(filter.data())};
-  std::string root = root_;
-  const char* program = program_.c_str();
-
-  int sync[2], report[2];
-  if (::pipe2(sync, O_CLOEXEC) != 0) return sys_error("pipe", "");
-  if (::pipe2(report, O_CLOEXEC) != 0) {
-    ::close(sync[0]);
-    ::close(sync[1]);
-    return sys_error("pipe", "");
-  }
-  // Forwarded signals must not run our handler in the child before exec.
-  sigset_t all, old;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_BLOCK, &all, &old);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    for (int sig : kForwardedSignals) ::signal(sig, SIG_DFL);
-    ::signal(SIGALRM, SIG_DFL);
-    ::sigprocmask(SIG_SETMASK, &old, nullptr);
-    ::close(sync[1]);
-    ::close(report[0]);
-    auto fail = [&](int stage) {
-      ChildReport r{stage, errno};
-      [[maybe_unused]] ssize_t n = ::write(report[1], &r, sizeof r);
-      ::_exit(127);
-    };
-    char c;
-    // Wait until the parent has seized us: a SECCOMP_RET_TRACE with no tracer fails the syscall.
-    if (::read(sync[0], &c, 1) != 1) ::_exit(127);
-    if (root != "/") {
-      if (::chroot(root.c_str()) != 0) fail(0);
-      if (::chdir("/") != 0) fail(1);
-    }
-    // SPEC_ALLOW: this filter observes, it doesn't sandbox, so it must not switch on the
-    // Speculative Store Bypass mitigation that kernels booted with spec_store_bypass_disable=
-    // seccomp apply to every filtered task (a large slowdown for the whole program).
-    unsigned flags = SECCOMP_FILTER_FLAG_SPEC_ALLOW;
-    auto install = [&] {
-      if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) == 0) return true;
-      if (errno != EINVAL) return false;
-      flags = 0;  // kernels before 4.17
-      return ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) == 0;
-    };
-    if (!install()) {
-      // Without CAP_SYS_ADMIN a filter needs no_new_privs.
-      if (errno != EACCES || ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || !install()) fail(2);
-    }
-    ::execve(program, argv.data(), environ);
-    fail(3);
-  }
-  int fork_errno = errno;
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  ::close(sync[0]);
-  ::close(report[1]);
-  exec_err_fd_ = UniqueFd(report[0]);
-  if (pid < 0) {
-    ::close(sync[1]);
-    return sys_error("fork", "", fork_errno);
-  }
+Status Tracer::start_child() {
+  sock_fprog prog{static_cast<unsigned short>(filter_.size()), filter_.data()};
+  ChildSetup setup;
+  setup.seccomp = &prog;
+  if (auto st = child_.start(opt_, launch_, setup); !st) return st;
+  pid_t pid = child_.pid();
   root_pid_ = pid;
   if (::ptrace(PTRACE_SEIZE, pid, nullptr, kSeizeOptions) != 0) {
     int err = errno;
-    ::close(sync[1]);  // the child sees EOF and exits
-    int st;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
     root_pid_ = 0;
-    return sys_error("ptrace(PTRACE_SEIZE)", opt_.command[0], err);
+    return sys_error("ptrace(PTRACE_SEIZE)", opt_.command[0], err);  // ~Child kills and reaps it
   }
+  child_.forget();  // reaped by the loop from now on
   threads_[pid] = new_thread(pid);
   live_per_tgid_[pid] = 1;
   all_tgids_.insert(pid);
   log_.process_count = 1;
   log_.thread_count = 1;
   g_forward_pid = pid;
-  [[maybe_unused]] ssize_t n = ::write(sync[1], "x", 1);
-  ::close(sync[1]);
+  child_.release();
   return Ok{};
 }
 
@@ -607,45 +347,22 @@ Status Tracer::run() {
       pinned_ = ::sched_setaffinity(0, sizeof one, &one) == 0;
     }
   }
-  started_ = Clock::now();
-  window_start_ = started_;
-  Status started = start_child(filter_);
+  window_start_ = Clock::now();
+  stopper_.start();
+  Status started = start_child();
   if (!started) {
     if (pinned_) ::sched_setaffinity(0, sizeof original_cpus_, &original_cpus_);
     return started;
   }
 
-  if (!opt_.probe_urls.empty()) {
-    // The probe thread must not take the tracer's signals.
-    sigset_t block, old;
-    sigemptyset(&block);
-    for (int sig : kForwardedSignals) sigaddset(&block, sig);
-    sigaddset(&block, SIGALRM);
-    ::pthread_sigmask(SIG_BLOCK, &block, &old);
-    auto deadline = started_ + (opt_.timeout ? *opt_.timeout : std::chrono::milliseconds(60'000));
-    prober_ = std::thread([this, deadline] {
-      std::vector<ProbeResult> results;
-      for (const auto& url : opt_.probe_urls) results.push_back(fetch_url(url, deadline, probe_cancel_));
-      log_.probes = std::move(results);  // read by the tracer thread only after join()
-      probe_done_ = true;
-    });
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  }
-
   Status looped = loop();
-  probe_cancel_ = true;
-  if (prober_.joinable()) prober_.join();
+  stopper_.join();
   if (pinned_ || have_original_cpus_) ::sched_setaffinity(0, sizeof original_cpus_, &original_cpus_);
   if (!looped) return looped;
   if (fatal_) return *fatal_;
 
   // Did the child fail before or at execve?
-  ChildReport rep{};
-  if (::read(exec_err_fd_.get(), &rep, sizeof rep) == static_cast<ssize_t>(sizeof rep)) {
-    static constexpr const char* kStage[] = {"chroot", "chdir", "install seccomp filter for", "exec"};
-    const char* what = rep.stage >= 0 && rep.stage < 4 ? kStage[rep.stage] : "start";
-    return sys_error(what, rep.stage <= 1 ? root_ : opt_.command[0], rep.err);
-  }
+  if (auto st = child_.failure(opt_, launch_); !st) return st;
   if (std::uint64_t n = log_.stats.io_uring_refused; n > 0)
     log_.notes.push_back("io_uring_setup was refused with ENOSYS " + std::to_string(n) + (n == 1 ? " time" : " times") +
                          ": ptrace cannot see io_uring operations, so the program fell back to plain syscalls");
@@ -658,13 +375,8 @@ Status Tracer::loop() {
       g_tick = 0;
       tick();
     }
-    if (g_forwarded) {
-      // The program is gone but its descendants are not: they get the signal instead.
-      int pending = g_forwarded;
-      g_forwarded = 0;
-      for (int sig : kForwardedSignals)
-        if (pending & (1 << sig)) signal_tree(sig);
-    }
+    // The program is gone but its descendants are not: they get the signal instead.
+    forward_pending([this](int sig) { signal_tree(sig); });
     int status = 0;
     pid_t tid = ::waitpid(-1, &status, __WALL);
     if (tid < 0) {
@@ -709,9 +421,9 @@ void Tracer::handle_new_task(pid_t tid) {
   // A task born while the program is being stopped was forked before its parent took the signal
   // (the kernel fails a fork once a fatal signal is pending) but missed the signal_tree() sweep:
   // it gets what the sweep sent, or after the last sweep it would run on with nothing to stop it.
-  if (fatal_ || phase_ == Phase::KillSent) {
+  if (fatal_ || stopper_.phase() == Stopper::Phase::KillSent) {
     ::kill(tid, SIGKILL);
-  } else if (phase_ == Phase::TermSent && new_process) {
+  } else if (stopper_.phase() == Stopper::Phase::TermSent && new_process) {
     ::kill(tid, SIGTERM);
   }
   update_affinity();
@@ -826,75 +538,7 @@ void Tracer::handle_exec_event(pid_t tid) {
 void Tracer::finish_exec(pid_t tid, Thread& t, bool succeeded) {
   std::size_t idx = *t.exec_index;
   t.exec_index.reset();
-  if (idx >= log_.execs.size()) return;
-  ExecRecord& e = log_.execs[idx];
-  e.succeeded = succeeded;
-  Access a{e.path, AccessSet{AccessKind::Exec}, Lookup::Regular};
-  if (succeeded) e.interpreters = interpreters_of(e.path);
-  record(tid, t, t.exec_syscall, a, succeeded, true, succeeded ? 0 : ENOENT);
-  for (const auto& interp : log_.execs[idx].interpreters)
-    record(tid, t, t.exec_syscall, Access{interp, AccessSet{AccessKind::Exec}, Lookup::Regular}, true, true, 0);
-}
-
-template <typename Ehdr, typename Phdr>
-std::optional<std::string> read_pt_interp(int fd) {
-  Ehdr eh;
-  if (::pread(fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh)) return std::nullopt;
-  if (eh.e_phentsize != sizeof(Phdr) || eh.e_phnum == 0 || eh.e_phnum > 512) return std::nullopt;
-  std::vector<Phdr> phdrs(eh.e_phnum);
-  auto size = static_cast<ssize_t>(phdrs.size() * sizeof(Phdr));
-  if (::pread(fd, phdrs.data(), static_cast<std::size_t>(size), static_cast<off_t>(eh.e_phoff)) != size)
-    return std::nullopt;
-  for (const Phdr& ph : phdrs) {
-    if (ph.p_type != PT_INTERP || ph.p_filesz == 0 || ph.p_filesz > 4096) continue;
-    std::string interp(ph.p_filesz, '\0');
-    if (::pread(fd, interp.data(), interp.size(), static_cast<off_t>(ph.p_offset)) != static_cast<ssize_t>(interp.size()))
-      return std::nullopt;
-    interp.resize(std::strlen(interp.c_str()));
-    return interp;
-  }
-  return std::nullopt;
-}
-
-// The kernel itself runs a script's "#!" interpreter and maps a dynamic ELF program's PT_INTERP
-// (ld.so): no syscall names them, so read them from the files.
-std::vector<std::string> Tracer::interpreters_of(const std::string& path) {
-  std::vector<std::string> out;
-  std::string current = path;
-  for (int depth = 0; depth < 5; ++depth) {  // binfmt_script allows a few levels of nesting
-    UniqueFd fd = open_in_root(current, O_RDONLY);
-    if (fd.get() < 0) break;
-    char buf[256];
-    ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
-    if (n < 4) break;
-    buf[n] = 0;
-    if (std::memcmp(buf, ELFMAG, SELFMAG) == 0) {
-      std::optional<std::string> interp;
-      if (buf[EI_CLASS] == ELFCLASS64) interp = read_pt_interp<Elf64_Ehdr, Elf64_Phdr>(fd.get());
-      if (buf[EI_CLASS] == ELFCLASS32) interp = read_pt_interp<Elf32_Ehdr, Elf32_Phdr>(fd.get());
-      if (interp && !interp->empty() && (*interp)[0] == '/') out.push_back(clean_absolute(*interp));
-      break;
-    }
-    if (buf[0] != '#' || buf[1] != '!') break;
-    std::string line(buf + 2, std::strcspn(buf + 2, "\n"));
-    std::size_t b = line.find_first_not_of(" \t");
-    if (b == std::string::npos) break;
-    std::size_t e = line.find_first_of(" \t", b);
-    std::string interp = line.substr(b, e == std::string::npos ? std::string::npos : e - b);
-    if (interp.empty() || interp[0] != '/') break;
-    interp = clean_absolute(interp);
-    out.push_back(interp);
-    current = interp;
-  }
-  return out;
-}
-
-UniqueFd Tracer::open_in_root(const std::string& path, int flags) {
-  if (root_ == "/") return UniqueFd(::open(path.c_str(), flags | O_CLOEXEC));
-  open_how how{};
-  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
-  how.resolve = RESOLVE_IN_ROOT;
-  return UniqueFd(static_cast<int>(::syscall(SYS_openat2, root_fd_.get(), path.c_str(), &how, sizeof how)));
+  recorder_.finish_exec(tid, t.tgid, idx, t.exec_syscall, succeeded, ENOENT, launch_);
 }
 
 // Names that mean the caller itself must be checked as the tracee, not as the tracer:
@@ -925,10 +569,10 @@ bool Tracer::check_lookup(pid_t tid, const Thread& t, const std::string& named, 
   bool nofollow = lookup == Lookup::NoFollow || lookup == Lookup::NoFollowNotLink || lookup == Lookup::Symlink;
   std::string path = as_tracee(named, tid, t.tgid);
   struct stat st {};
-  if (root_ == "/") {
+  if (launch_.root == "/") {
     if (::fstatat(AT_FDCWD, path.c_str(), &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0) != 0) return false;
   } else {
-    UniqueFd fd = open_in_root(path, O_PATH | (nofollow ? O_NOFOLLOW : 0));
+    UniqueFd fd = open_in_root(launch_, path, O_PATH | (nofollow ? O_NOFOLLOW : 0));
     if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) return false;
   }
   switch (lookup) {
@@ -956,7 +600,7 @@ const std::string* Tracer::cwd_of(pid_t tid, Thread& t) {
   if (t.cwd_gen != cwd_gen_) {
     auto link = read_link("/proc/" + std::to_string(tid) + "/cwd");
     if (!link) return nullptr;
-    auto inside = inside_root(root_, *link);
+    auto inside = inside_root(launch_.root, *link);
     if (!inside) return nullptr;
     t.cwd = std::move(*inside);
     t.cwd_gen = cwd_gen_;
@@ -974,35 +618,36 @@ std::optional<std::string> Tracer::fd_path(pid_t tid, long fd, std::string& note
     note = "fd " + std::to_string(static_cast<int>(fd)) + " is not a path: " + *link;
     return std::nullopt;
   }
-  auto inside = inside_root(root_, *link);
+  auto inside = inside_root(launch_.root, *link);
   if (!inside) note = "fd " + std::to_string(static_cast<int>(fd)) + " is outside the root: " + *link;
   return inside;
 }
 
-std::optional<std::string> Tracer::resolve_at(pid_t tid, Thread& t, long dirfd, const std::string& path,
+std::optional<std::string> Tracer::resolve_at(pid_t tid, Thread& t, long dirfd, const std::string& path, bool follow,
                                               std::string& note) {
-  if (!path.empty() && path[0] == '/') return through_proc(tid, t, clean_absolute(path));
+  if (!path.empty() && path[0] == '/') return through_proc(tid, t, clean_absolute(path), follow);
   if (static_cast<int>(dirfd) == kFdCwd) {
     const std::string* cwd = cwd_of(tid, t);
     if (!cwd) {
       note = "cannot read the cwd of " + std::to_string(tid);
       return std::nullopt;
     }
-    return through_proc(tid, t, join_under(*cwd, path));
+    return through_proc(tid, t, join_under(*cwd, path), follow);
   }
   auto dir = fd_path(tid, dirfd, note);
   if (!dir) return std::nullopt;
-  return through_proc(tid, t, join_under(*dir, path));
+  return through_proc(tid, t, join_under(*dir, path), follow);
 }
 
 // /proc/self/fd/3/name and the like name a file through the tracee's own tables: record the file
 // they reach now, at the call (the fd may be closed or reused by the time anything reads the
 // trace), not a /proc path the packer could never ship. /proc/PID is followed only for a traced
 // process seen from the tracer's own pid namespace: a number means another process elsewhere.
-std::string Tracer::through_proc(pid_t tid, const Thread& t, std::string path) {
-  if (!proc_visible_ || (!path.starts_with("/proc/") && !path.starts_with("/dev/"))) return path;
+// The link itself, as the last component of a lookup that does not follow it, is left as named.
+std::string Tracer::through_proc(pid_t tid, const Thread& t, std::string path, bool follow) {
+  if (!launch_.proc_visible || (!path.starts_with("/proc/") && !path.starts_with("/dev/"))) return path;
   auto ind = proc_indirection(path, t.tgid, tid);
-  if (!ind) return path;
+  if (!ind || (!follow && ind->rest.empty())) return path;
   if (ind->by_pid != 0) {
     if (!threads_.contains(ind->by_pid) && !live_per_tgid_.contains(ind->by_pid)) return path;
     struct stat mine {}, theirs {};
@@ -1010,191 +655,62 @@ std::string Tracer::through_proc(pid_t tid, const Thread& t, std::string path) {
         ::stat(("/proc/" + std::to_string(tid) + "/ns/pid").c_str(), &theirs) != 0 || mine.st_ino != theirs.st_ino)
       return path;
   }
-  auto real = resolve_proc_indirection(root_, *ind);
+  auto real = resolve_proc_indirection(launch_.root, *ind);
   return real ? std::move(*real) : path;
 }
 
-// Turns one syscall's arguments into the path accesses it makes.
-std::vector<Access> Tracer::describe(pid_t tid, Thread& t, const SyscallRow& row, const ptrace_syscall_info& info,
-                                     bool& needs_exit, std::string& note) {
-  const auto& args = info.seccomp.args;
-  OpLayout lay = op_layout(row.op);
-  std::vector<Access> out;
-  auto arg = [&](int i) { return static_cast<long>(args[i]); };
-  std::uint64_t flags = lay.flags >= 0 ? args[lay.flags] : 0;
+// The arguments of a syscall a thread is stopped in, read from its memory and /proc.
+class TraceeArgs final : public ArgSource {
+ public:
+  TraceeArgs(Tracer& tracer, pid_t tid, Thread& t, const ptrace_syscall_info& info)
+      : tracer_(tracer), tid_(tid), t_(t), args_(info.seccomp.args) {}
 
-  // Reads path argument `pi` relative to dirfd argument `di` (-1: AT_FDCWD). An empty path with
-  // AT_EMPTY_PATH (or for fd-only calls, pi == -1) names dirfd itself.
-  auto path_arg = [&](int di, int pi, bool empty_means_fd) -> std::optional<std::string> {
-    long dirfd = di >= 0 ? arg(di) : kFdCwd;
-    if (pi < 0) return fd_path(tid, dirfd, note);
-    if (args[pi] == 0) {
+  std::optional<std::string> path(int di, int pi, bool empty_means_fd, bool follow, std::string& note) override {
+    long dirfd = di >= 0 ? static_cast<long>(args_[di]) : kFdCwd;
+    if (pi < 0) return tracer_.fd_path(tid_, dirfd, note);
+    if (args_[pi] == 0) {
       note = "null path";
       return std::nullopt;
     }
-    auto s = read_string(tid, args[pi]);
+    auto s = read_string(tid_, args_[pi]);
     if (!s) {
       note = "read path: " + errno_text(s.error().err);
       return std::nullopt;
     }
     if (s->empty()) {
-      if (empty_means_fd && static_cast<int>(dirfd) != kFdCwd) return fd_path(tid, dirfd, note);
+      if (empty_means_fd && static_cast<int>(dirfd) != kFdCwd) return tracer_.fd_path(tid_, dirfd, note);
       note = "empty path";
       return std::nullopt;
     }
-    return resolve_at(tid, t, dirfd, *s, note);
-  };
-  auto add = [&](std::optional<std::string> p, AccessSet kinds, Lookup lookup) {
-    if (p) out.push_back(Access{std::move(*p), kinds, lookup});
-  };
-  auto open_kinds = [&](std::uint64_t oflags, AccessSet& kinds, Lookup& lookup) {
-    int acc = static_cast<int>(oflags & O_ACCMODE);
-    lookup = Lookup::Follow;
-    if (oflags & O_PATH) {
-      kinds.add(AccessKind::Stat);
-    } else if (oflags & O_DIRECTORY) {
-      kinds.add(AccessKind::List);
-      lookup = Lookup::Directory;
-    } else if (acc == O_RDONLY) {
-      kinds.add(AccessKind::Read);
-    }
-    if (!(oflags & O_PATH) && (acc == O_WRONLY || acc == O_RDWR)) {
-      if (acc == O_RDWR) kinds.add(AccessKind::Read);
-      kinds.add(AccessKind::Write);
-      needs_exit = true;
-    }
-    if ((oflags & O_CREAT) || (oflags & __O_TMPFILE) == __O_TMPFILE) {
-      kinds.add(AccessKind::Create);
-      needs_exit = true;
-    }
-    if ((oflags & O_NOFOLLOW) && !(oflags & O_PATH) && lookup == Lookup::Follow) lookup = Lookup::NoFollowNotLink;
-  };
-
-  switch (row.op) {
-    case Op::Open:
-    case Op::OpenAt:
-    case Op::OpenAt2: {
-      if (row.op == Op::OpenAt2) {
-        open_how how{};
-        if (args[3] < sizeof(std::uint64_t) || !read_bytes(tid, args[2], &how, sizeof how.flags)) {
-          note = "unreadable struct open_how";
-          return out;
-        }
-        flags = how.flags;
-      }
-      AccessSet kinds;
-      Lookup lookup;
-      open_kinds(flags, kinds, lookup);
-      add(path_arg(lay.dirfd, lay.path, false), kinds, lookup);
-      break;
-    }
-    case Op::Creat:
-      needs_exit = true;
-      add(path_arg(-1, 0, false), {AccessKind::Create, AccessKind::Write}, Lookup::Follow);
-      break;
-    case Op::Execve:
-    case Op::Execveat: {
-      bool empty_fd = row.op == Op::Execveat && (flags & AT_EMPTY_PATH);
-      auto p = path_arg(lay.dirfd, lay.path, empty_fd);
-      if (!p) break;
-      ExecRecord e;
-      e.pid = t.tgid;
-      e.path = *p;
-      int argv_arg = row.op == Op::Execve ? 1 : 2;
-      if (auto av = read_string_array(tid, args[argv_arg], kMaxArgv)) e.argv = std::move(*av);
-      if (t.exec_index) finish_exec(tid, t, false);
-      log_.execs.push_back(std::move(e));
-      t.exec_index = log_.execs.size() - 1;
-      t.exec_syscall = row.name;
-      // Recorded when PTRACE_EVENT_EXEC (or the thread's next stop) settles it.
-      log_.paths[*p].access.add(AccessKind::Exec);
-      break;
-    }
-    case Op::Stat:
-    case Op::Access:
-    case Op::FaccessAt:
-    case Op::GetXattr:
-    case Op::Watch:
-      add(path_arg(lay.dirfd, lay.path, false), {row.op == Op::Watch ? AccessKind::Watch : AccessKind::Stat},
-          Lookup::Follow);
-      break;
-    case Op::Lstat:
-    case Op::LGetXattr:
-      add(path_arg(-1, 0, false), {AccessKind::Stat}, Lookup::NoFollow);
-      break;
-    case Op::ListXattr:
-      add(path_arg(-1, 0, false), {AccessKind::Stat}, Lookup::Follow);
-      break;
-    case Op::LListXattr:
-      add(path_arg(-1, 0, false), {AccessKind::Stat}, Lookup::NoFollow);
-      break;
-    case Op::FstatAt:
-    case Op::Statx:
-    case Op::FaccessAt2: {
-      bool nofollow = flags & AT_SYMLINK_NOFOLLOW;
-      add(path_arg(lay.dirfd, lay.path, flags & AT_EMPTY_PATH), {AccessKind::Stat},
-          nofollow ? Lookup::NoFollow : Lookup::Follow);
-      break;
-    }
-    case Op::Readlink:
-    case Op::ReadlinkAt:
-      add(path_arg(lay.dirfd, lay.path, true), {AccessKind::Readlink}, Lookup::Symlink);
-      break;
-    case Op::Chdir:
-    case Op::Fchdir:
-      needs_exit = true;
-      t.pending_chdir = true;
-      add(path_arg(lay.dirfd, lay.path, false), {AccessKind::Chdir}, Lookup::Directory);
-      break;
-    case Op::Truncate:
-    case Op::SetAttr:
-    case Op::SetAttrAt:
-      if (lay.path >= 0 && args[lay.path] == 0) return out;  // utimensat(fd, NULL): futimens()
-      needs_exit = true;
-      add(path_arg(lay.dirfd, lay.path, true), {AccessKind::Write}, Lookup::Follow);
-      break;
-    case Op::Mkdir:
-    case Op::MkdirAt:
-      needs_exit = true;
-      add(path_arg(lay.dirfd, lay.path, false), {AccessKind::Create}, Lookup::Follow);
-      break;
-    case Op::Rmdir:
-    case Op::UnlinkAt:
-      needs_exit = true;
-      add(path_arg(lay.dirfd, lay.path, false), {AccessKind::Remove}, Lookup::NoFollow);
-      break;
-    case Op::Rename:
-    case Op::RenameAt:
-    case Op::Link:
-    case Op::LinkAt: {
-      needs_exit = true;
-      AccessKind k = row.op == Op::Rename || row.op == Op::RenameAt ? AccessKind::Rename : AccessKind::Link;
-      bool empty_fd = row.op == Op::LinkAt && (flags & AT_EMPTY_PATH);
-      add(path_arg(lay.dirfd, lay.path, empty_fd), {k}, Lookup::NoFollow);
-      add(path_arg(lay.dirfd2, lay.path2, false), {k}, Lookup::NoFollow);
-      break;
-    }
-    case Op::Symlink:
-    case Op::SymlinkAt:
-      needs_exit = true;
-      add(path_arg(lay.dirfd2, lay.path2, false), {AccessKind::Symlink}, Lookup::NoFollow);
-      break;
-    case Op::Bind:
-    case Op::Connect: {
-      // Only AF_UNIX sockets bound to a filesystem path are file accesses; the abstract
-      // namespace (sun_path[0] == 0) and other families are not recorded.
-      sockaddr_un sa{};
-      std::size_t len = std::min<std::size_t>(static_cast<std::size_t>(args[2]), sizeof sa);
-      if (len <= offsetof(sockaddr_un, sun_path) || !read_bytes(tid, args[1], &sa, len)) return out;
-      if (sa.sun_family != AF_UNIX || sa.sun_path[0] == 0) return out;
-      std::string p(sa.sun_path, strnlen(sa.sun_path, len - offsetof(sockaddr_un, sun_path)));
-      needs_exit = true;
-      add(resolve_at(tid, t, kFdCwd, p, note), {AccessKind::Socket}, Lookup::Follow);
-      break;
-    }
+    return tracer_.resolve_at(tid_, t_, dirfd, *s, follow, note);
   }
-  return out;
-}
+
+  std::optional<std::uint64_t> open_how_flags() override {
+    open_how how{};
+    if (args_[3] < sizeof(std::uint64_t) || !read_bytes(tid_, args_[2], &how, sizeof how.flags)) return std::nullopt;
+    return how.flags;
+  }
+
+  std::optional<std::string> socket_path(std::string& note) override {
+    sockaddr_un sa{};
+    std::size_t len = std::min<std::size_t>(static_cast<std::size_t>(args_[2]), sizeof sa);
+    if (len <= offsetof(sockaddr_un, sun_path) || !read_bytes(tid_, args_[1], &sa, len)) return std::nullopt;
+    if (sa.sun_family != AF_UNIX || sa.sun_path[0] == 0) return std::nullopt;
+    std::string p(sa.sun_path, strnlen(sa.sun_path, len - offsetof(sockaddr_un, sun_path)));
+    return tracer_.resolve_at(tid_, t_, kFdCwd, p, true, note);
+  }
+
+  std::vector<std::string> argv(int arg) override {
+    auto av = read_string_array(tid_, args_[arg], kMaxArgv);
+    return av ? std::move(*av) : std::vector<std::string>{};
+  }
+
+ private:
+  Tracer& tracer_;
+  pid_t tid_;
+  Thread& t_;
+  const decltype(ptrace_syscall_info{}.seccomp.args)& args_;
+};
 
 void Tracer::handle_seccomp(pid_t tid, Thread& t) {
   ptrace_syscall_info info{};
@@ -1230,23 +746,30 @@ void Tracer::handle_seccomp(pid_t tid, Thread& t) {
       signal_tree(SIGKILL);
       return;
     }
-    record_note(tid, t, "io_uring_setup", "refused with ENOSYS: io_uring operations are invisible to ptrace");
+    recorder_.note(tid, t.tgid, "io_uring_setup", "refused with ENOSYS: io_uring operations are invisible to ptrace");
     return;
   }
   if (data == 0 || data > rows_.size()) return;
   const SyscallRow& row = rows_[data - 1];
-  bool needs_exit = opt_.exact_results || !same_creds(tid, t);
-  std::string note;
-  std::vector<Access> accesses = describe(tid, t, row, info, needs_exit, note);
-  if (!note.empty() && !t.exec_index) record_note(tid, t, row.name, std::move(note));
-  if (t.exec_index) return;  // execve: settled by PTRACE_EVENT_EXEC or the next stop
-  if (needs_exit) {
-    t.awaiting_exit = true;
-    t.pending_syscall = row.name;
-    t.pending = std::move(accesses);
+  std::array<std::uint64_t, 6> args;
+  std::copy(std::begin(info.seccomp.args), std::end(info.seccomp.args), args.begin());
+  TraceeArgs source(*this, tid, t, info);
+  Described d = describe(row, args, source);
+  if (!d.note.empty()) recorder_.note(tid, t.tgid, row.name, std::move(d.note));
+  if (d.exec) {
+    // Recorded when PTRACE_EVENT_EXEC (or the thread's next stop) settles it.
+    t.exec_index = recorder_.begin_exec(t.tgid, std::move(*d.exec));
+    t.exec_syscall = row.name;
     return;
   }
-  for (const Access& a : accesses) record(tid, t, row.name, a, check_lookup(tid, t, a.path, a.lookup), false, 0);
+  if (d.chdir) t.pending_chdir = true;
+  if (d.needs_exit || opt_.exact_results || !same_creds(tid, t)) {
+    t.awaiting_exit = true;
+    t.pending_syscall = row.name;
+    t.pending = std::move(d.accesses);
+    return;
+  }
+  for (const Access& a : d.accesses) record(tid, t, row.name, a, check_lookup(tid, t, a.path, a.lookup), false, 0);
 }
 
 // Makes the syscall a stopped thread is entering fail with ENOSYS without running it: at a
@@ -1282,64 +805,9 @@ void Tracer::handle_syscall_exit(pid_t tid, Thread& t) {
   for (const Access& a : pending) record(tid, t, t.pending_syscall, a, err == 0, true, err);
 }
 
-void Tracer::record(pid_t tid, const Thread& t, std::string_view syscall, const Access& a, bool ok, bool known,
-                    int err) {
-  PathUse& use = log_.paths[a.path];
-  use.access.add(a.kinds);
-  if (ok) use.succeeded.add(a.kinds);
-  if (opt_.on_event) {
-    TraceEvent ev;
-    ev.tid = tid;
-    ev.pid = t.tgid;
-    ev.syscall = syscall;
-    ev.access = a.kinds;
-    ev.path = a.path;
-    ev.succeeded = ok;
-    ev.result_known = known;
-    ev.err = ok ? 0 : err;
-    opt_.on_event(ev);
-  }
-}
-
-void Tracer::record_note(pid_t tid, const Thread& t, std::string_view syscall, std::string note) {
-  ++log_.stats.unhandled;
-  if (!opt_.on_event) return;
-  TraceEvent ev;
-  ev.tid = tid;
-  ev.pid = t.tgid;
-  ev.syscall = syscall;
-  ev.note = std::move(note);
-  opt_.on_event(ev);
-}
-
 void Tracer::tick() {
-  auto now = Clock::now();
   update_affinity();
-  switch (phase_) {
-    case Phase::Running:
-      if (opt_.timeout && now - started_ >= *opt_.timeout) {
-        begin_stop(StopReason::Timeout);
-      } else if (probe_done_.load()) {
-        begin_stop(StopReason::Probe);
-      }
-      break;
-    case Phase::TermSent:
-      if (now >= kill_at_) {
-        signal_tree(SIGKILL);
-        phase_ = Phase::KillSent;
-      }
-      break;
-    case Phase::KillSent:
-      break;
-  }
-}
-
-void Tracer::begin_stop(StopReason why) {
-  log_.stopped_by = why;
-  signal_tree(SIGTERM);
-  signal_tree(SIGCONT);  // a stopped process acts on SIGTERM only once continued
-  phase_ = Phase::TermSent;
-  kill_at_ = Clock::now() + opt_.grace;
+  stopper_.tick([this](int sig) { signal_tree(sig); });
 }
 
 void Tracer::signal_tree(int sig) {
@@ -1402,17 +870,17 @@ void Tracer::update_affinity() {
 }
 
 }  // namespace
-}  // namespace tracer
 
-Result<TraceLog> run_trace(const TraceOptions& options) {
+Result<TraceLog> run_ptrace(const TraceOptions& options) {
   TraceLog log;
   Status st = Ok{};
   {
-    tracer::Tracer t(options, log);
+    Tracer t(options, log);
     st = t.run();
   }  // ~Tracer kills and reaps anything left
   if (!st) return st.error();
   return log;
 }
 
+}  // namespace tracer
 }  // namespace minify

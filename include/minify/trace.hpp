@@ -121,7 +121,7 @@ struct ProbeResult {
   friend bool operator==(const ProbeResult&, const ProbeResult&) = default;
 };
 
-// Counters, so tests and benchmarks can see where the ptrace stops go.
+// Counters, so tests and benchmarks can see where the ptrace stops (or eBPF records) go.
 struct TraceStats {
   std::uint64_t ptrace_stops = 0;   // every waitpid report: stops and exits
   std::uint64_t seccomp_stops = 0;  // PTRACE_EVENT_SECCOMP: one per traced syscall entry
@@ -129,12 +129,14 @@ struct TraceStats {
   std::uint64_t signal_stops = 0;   // signal-delivery stops (signals forwarded to the tracee)
   std::uint64_t unhandled = 0;      // traced syscalls whose path could not be recorded
   std::uint64_t io_uring_refused = 0;  // io_uring_setup calls failed with ENOSYS (ptrace; see notes)
+  std::uint64_t events = 0;         // records read from the eBPF tracer's ring buffer
   friend bool operator==(const TraceStats&, const TraceStats&) = default;
 };
 
 struct TraceLog {
   std::vector<std::string> command;
-  std::string tracer = "ptrace";    // the backend that recorded it
+  std::string tracer = "ptrace";    // the backend that recorded it: "ptrace" or "bpf"
+  std::string fallback;             // TracerBackend::Auto only: why eBPF was not used
   std::string root = "/";           // the root the paths are relative to
   ExitStatus exit;
   int process_count = 0;            // thread groups seen, the first one included
@@ -155,13 +157,33 @@ struct TraceLog {
   }
 };
 
+// Which tracer records the program.
+enum class TracerBackend : std::uint8_t {
+  // eBPF when minify was built with it and the kernel and the privileges allow it, else ptrace;
+  // TraceLog::fallback then says why.
+  Auto,
+  // The eBPF tracer (tracer/bpf): the kernel reports what the program does as it runs, without
+  // stopping it, from raw tracepoints; it also sees io_uring. Needs CAP_BPF and CAP_PERFMON
+  // (root), a kernel with BTF, and minify in the initial PID namespace.
+  Bpf,
+  // ptrace + seccomp: works unprivileged and in containers; io_uring is refused (see notes).
+  Ptrace,
+};
+std::string_view tracer_backend_name(TracerBackend backend);
+std::optional<TracerBackend> tracer_backend_from_name(std::string_view name);
+
 struct TraceOptions {
+  // ptrace unless asked: the sandboxed runs (verify, the trace of an image) depend on the order
+  // and pids of on_event records and have been checked under ptrace only. `minify trace` asks
+  // for Auto.
+  TracerBackend tracer = TracerBackend::Ptrace;
   std::vector<std::string> command;  // argv; argv[0] is looked up in PATH (inside root)
   std::string root;                  // empty: no chroot
   std::optional<std::chrono::milliseconds> timeout;
   std::chrono::milliseconds grace{3000};  // SIGTERM -> SIGKILL delay when stopping the program
   std::vector<std::string> probe_urls;    // http://host[:port]/path
-  // When set, stop on every syscall exit too and record real return values for every call.
+  // ptrace only (the eBPF tracer always has them): when set, stop on every syscall exit too and
+  // record real return values for every call.
   // By default lookups (open for reading, stat, access, readlink, exec...) are marked succeeded
   // when the path resolved in the tracee's root at the time of the call, checked by the tracer,
   // which saves a ptrace stop per call; calls that change the filesystem always wait for the
@@ -173,15 +195,18 @@ struct TraceOptions {
   std::function<void(const TraceEvent&)> on_event;
 };
 
-// Runs options.command to completion under the tracer: until every traced process has exited
-// (daemons included; --timeout/--probe stop them), killing whatever is left on any error.
-// Errors are failures to run or trace it (bad command, program not found, ptrace/seccomp
+// Runs options.command to completion under the tracer (options.tracer): until every traced
+// process has exited (daemons included; --timeout/--probe stop them), killing whatever is left on
+// any error and when the caller dies. Both tracers record the same paths for the same program
+// (the same TraceLog; the eBPF one also sees io_uring, which ptrace refuses).
+// Errors are failures to run or trace it (bad command, program not found, ptrace/seccomp or eBPF
 // unavailable, 32-bit tracee); how the program itself ended is data in TraceLog::exit.
 // The program runs with the privileges it would have untraced when the caller is root: the
-// kernel honours setuid/setgid bits for a tracee whose tracer has CAP_SYS_PTRACE. An
-// unprivileged caller's seccomp filter needs no_new_privs, so setuid bits are ignored then and
-// the program runs as the caller. A traced program cannot trace: PTRACE_TRACEME, and
-// PTRACE_ATTACH/PTRACE_SEIZE of another traced process or of the tracer itself, fail with EPERM.
+// kernel honours setuid/setgid bits for a tracee whose tracer has CAP_SYS_PTRACE (and the eBPF
+// tracer does not trace). An unprivileged caller's seccomp filter needs no_new_privs, so setuid
+// bits are ignored then and the program runs as the caller. Under ptrace a traced program cannot
+// trace: PTRACE_TRACEME, and PTRACE_ATTACH/PTRACE_SEIZE of another traced process or of the
+// tracer itself, fail with EPERM; under eBPF it can (gdb, strace run as they do untraced).
 // Requires: no other run_trace() in this process at the same time, and no other children of the
 // calling process to be waited for meanwhile (the tracer waits for any child, waitpid(-1), and
 // briefly owns the SIGINT/SIGTERM/SIGHUP/SIGALRM handlers).
@@ -194,6 +219,11 @@ std::string_view stop_reason_name(StopReason reason);
 
 // JSON form of trace.json and of one --events line.
 nlohmann::json to_json(const TraceLog& log);
+// Writes trace.json as to_json(log).dump(2) would, plus a newline, in pieces of about 64 KiB
+// passed to `write`, without building the JSON of every path first (a trace of 100,000 files
+// takes more memory as JSON than as a TraceLog). Names that are not valid UTF-8 get U+FFFD in
+// place of the bad bytes.
+void write_json(const TraceLog& log, const std::function<void(std::string_view)>& write);
 Result<TraceLog> trace_log_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const TraceEvent& event);
 

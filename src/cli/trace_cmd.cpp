@@ -34,6 +34,7 @@ struct TraceCliOptions {
   std::vector<std::string> probes;
   std::string root;
   bool exact = false;
+  std::string tracer = "auto";
   std::vector<std::string> command;
 };
 
@@ -49,6 +50,7 @@ int exit_code_for(const Error& e) {
 
 int run_trace_command(const TraceCliOptions& o) {
   TraceOptions topt;
+  topt.tracer = *tracer_backend_from_name(o.tracer);  // checked by CLI11
   topt.command = o.command;
   topt.root = o.root;
   topt.probe_urls = o.probes;
@@ -105,17 +107,21 @@ int run_trace_command(const TraceCliOptions& o) {
     print_error(log.error().message());
     return exit_code_for(log.error());
   }
+  if (!log->fallback.empty()) std::cerr << "minify: trace: using ptrace: the eBPF tracer is not available: " << log->fallback << "\n";
 
-  std::string doc = to_json(*log).dump(2, ' ', false, kInvalidUtf8) + "\n";
   if (out) {
-    Status st = out->write(doc);
+    Status st = Ok{};
+    write_json(*log, [&](std::string_view piece) {
+      if (st) st = out->write(piece);
+    });
     if (st) st = out->commit();
     if (!st) {
       print_error(st.error().message());
       return kExitMissing;
     }
   } else {
-    std::cout << doc << std::flush;
+    write_json(*log, [](std::string_view piece) { std::cout << piece; });
+    std::cout << std::flush;
   }
   if (events) {
     if (event_status) event_status = events->write(event_buffer);
@@ -150,7 +156,7 @@ Command add_trace_command(CLI::App& app) {
   auto opt = std::make_shared<TraceCliOptions>();
   CLI::App* sub = app.add_subcommand(
       "trace",
-      "Run a command and record every file it and its descendants touch (ptrace + seccomp-bpf); waits until "
+      "Run a command and record every file it and its descendants touch (eBPF, or ptrace + seccomp-bpf); waits until "
       "every traced process has exited (use --timeout or --probe for servers)");
   sub->add_option("-o,--output", opt->output, "Write the trace here (default trace.json; - for stdout)");
   sub->add_option("--events", opt->events, "Also write every traced syscall as JSON Lines (for debugging)");
@@ -163,9 +169,14 @@ Command add_trace_command(CLI::App& app) {
                   "repeatable (fetched in order)");
   sub->add_option("--root", opt->root, "Run the command chrooted into DIR; paths are recorded as seen inside")
       ->check(CLI::ExistingDirectory);
+  sub->add_option("--tracer", opt->tracer,
+                  "Which tracer: bpf (the kernel reports what the program does; needs root and a kernel with BTF; "
+                  "sees io_uring), ptrace (works anywhere; io_uring is refused so programs fall back to plain "
+                  "syscalls), or auto (default: bpf when it can be used, else ptrace with a line saying why)")
+      ->check(CLI::IsMember({"auto", "bpf", "ptrace"}));
   sub->add_flag("--exact", opt->exact,
-                "Take every traced syscall's real return value (one more ptrace stop per call) instead of "
-                "checking lookups in the tracer");
+                "ptrace: take every traced syscall's real return value (one more ptrace stop per call) instead of "
+                "checking lookups in the tracer (the eBPF tracer always has them)");
   sub->add_option("command", opt->command, "The command to trace and its arguments (after --)")->required();
   sub->positionals_at_end();
   return {sub, [opt] { return run_trace_command(*opt); }};

@@ -4,6 +4,9 @@
 // that no event was lost, the exit status is the program's, nothing the program started outlived
 // the trace, and the trace ended (a watchdog fails the test instead of letting it hang CI).
 //
+// Every scenario runs under both tracers (ptrace, eBPF), the eBPF runs skipping where it cannot
+// run; the ptrace-in-a-tracee scenarios have each tracer's own expectations.
+//
 // Leftovers are found by an environment tag: every traced program and its descendants inherit
 // MINIFY_STRESS_TAG=<unique>, and after the trace no live process may carry it (pids alone could
 // be reused meanwhile by the rest of the machine).
@@ -23,6 +26,7 @@
 #include <random>
 #include <thread>
 
+#include "backend_param.hpp"
 #include "minify/trace.hpp"
 #include "support/fixture.hpp"
 
@@ -123,9 +127,10 @@ constexpr const char* kOpener = R"(
 int main(int argc, char** argv) { return argc > 1 && open(argv[1], O_RDONLY) >= 0 ? 0 : 1; }
 )";
 
-class StressTest : public ::testing::Test {
+class StressTest : public ::testing::TestWithParam<TracerBackend> {
  protected:
   void SetUp() override {
+    MINIFY_SKIP_UNLESS_BACKEND_AVAILABLE(GetParam());
     if (!have_program("cc")) GTEST_SKIP() << "no C compiler";
     dir_ = fs::canonical(tmp_.path());
     std::random_device rd;
@@ -151,8 +156,12 @@ class StressTest : public ::testing::Test {
 
   // Traces argv with the tag in its environment under a watchdog. opt.timeout, when the
   // scenario doesn't set one, is a second hang guard (the test then fails on stopped_by).
+  bool ptrace() const { return GetParam() == TracerBackend::Ptrace; }
+  std::string tracer_name() const { return std::string(tracer_backend_name(GetParam())); }
+
   TraceLog trace(const std::vector<std::string>& argv, TraceOptions opt = {}) {
     opt.command = argv;
+    opt.tracer = GetParam();
     if (!opt.timeout) opt.timeout = milliseconds(60'000);
     Watchdog dog(seconds(90), tag_);
     ::setenv(kTagVar, tag_.c_str(), 1);
@@ -166,7 +175,7 @@ class StressTest : public ::testing::Test {
 
   // `minify trace` itself, with the tag, under a watchdog.
   RunResult trace_cli(std::vector<std::string> args) {
-    args.insert(args.begin(), {minify_bin(), "trace"});
+    args.insert(args.begin(), {minify_bin(), "trace", "--tracer", tracer_name()});
     Watchdog dog(seconds(90), tag_);
     return run(args, {std::string(kTagVar) + "=" + tag_});
   }
@@ -200,7 +209,7 @@ class StressTest : public ::testing::Test {
 
 // ---- Many processes, many threads ----------------------------------------------------------
 
-TEST_F(StressTest, ThousandShortLivedProcessesEachOpenAFile) {
+TEST_P(StressTest, ThousandShortLivedProcessesEachOpenAFile) {
   constexpr int kChildren = 1000;
   for (int i = 0; i < kChildren; ++i) file("f/f-" + std::to_string(i));
   std::string opener = build("opener", kOpener);
@@ -239,8 +248,8 @@ int main(int argc, char** argv) {
   TraceOptions opt;
   opt.on_event = [&](const TraceEvent& e) { events.push_back(e); };
   TraceLog log = trace({prog, (dir_ / "f").string(), std::to_string(kChildren), opener}, opt);
-  std::printf("%d processes in %.2f s, %llu ptrace stops\n", log.process_count, took_seconds(),
-              static_cast<unsigned long long>(log.stats.ptrace_stops));
+  std::printf("%d processes in %.2f s, %llu ptrace stops, %llu eBPF records\n", log.process_count, took_seconds(),
+              static_cast<unsigned long long>(log.stats.ptrace_stops), static_cast<unsigned long long>(log.stats.events));
   EXPECT_EQ(log.stopped_by, StopReason::None);
   EXPECT_EQ(log.exit.shell_status(), 42);
   EXPECT_EQ(log.process_count, kChildren + 1);
@@ -259,7 +268,7 @@ int main(int argc, char** argv) {
   expect_no_leftovers();
 }
 
-TEST_F(StressTest, TwoHundredThreadsOpenFilesAtOnce) {
+TEST_P(StressTest, TwoHundredThreadsOpenFilesAtOnce) {
   constexpr int kThreads = 200;
   for (int i = 1; i < kThreads; i += 2) file("t/t-" + std::to_string(i));
   // A barrier releases every thread at once; odd threads open an existing file for reading
@@ -328,7 +337,7 @@ int main(int argc, char** argv) {
 // 4th child stays, ignoring SIGTERM like its parent. The timeout's SIGKILL lands while forks are
 // in flight: a child the kernel created just before its parent died must not be left running
 // (and the trace waiting for it).
-TEST_F(StressTest, ForkLoopKilledByTimeout) {
+TEST_P(StressTest, ForkLoopKilledByTimeout) {
   std::string prog = build("prog", R"(
 #include <signal.h>
 #include <sys/wait.h>
@@ -367,7 +376,7 @@ int main(void) {
 
 // The parent forks without end until its 100th child SIGKILLs it; the children that are still
 // running then are orphans, traced until they exit.
-TEST_F(StressTest, ParentKilledByItsChildWhileForking) {
+TEST_P(StressTest, ParentKilledByItsChildWhileForking) {
   for (int i = 0; i <= 100; ++i) file("k/k-" + std::to_string(i));
   std::string prog = build("prog", R"(
 #include <fcntl.h>
@@ -409,7 +418,7 @@ int main(int argc, char** argv) {
 
 // The command line's statuses for the same two ends: 137 and a "killed" line for a program
 // that died of SIGKILL, 0 when minify stopped it itself (--timeout).
-TEST_F(StressTest, CliExitStatusWhenKilledWhileForking) {
+TEST_P(StressTest, CliExitStatusWhenKilledWhileForking) {
   std::string prog = build("prog", R"(
 #include <signal.h>
 #include <stdlib.h>
@@ -447,7 +456,7 @@ int main(int argc, char** argv) {
 // Twenty children each stop themselves ten times; the parent sees every stop with
 // waitpid(WUNTRACED) and continues it. A swallowed stop shows as a wrong count, a stop the
 // tracer never lets go of as a hang.
-TEST_F(StressTest, ManyStopsAndContinuesAreAllSeenByTheParent) {
+TEST_P(StressTest, ManyStopsAndContinuesAreAllSeenByTheParent) {
   std::string prog = build("prog", R"(
 #include <fcntl.h>
 #include <signal.h>
@@ -511,7 +520,7 @@ int main(int argc, char** argv) {
 // A group stop stops every thread: while the parent sees the child stopped, none of its four
 // threads (busy opening a file, so busy stopping at seccomp events) may run, and after SIGCONT
 // they all run again.
-TEST_F(StressTest, GroupStopHoldsEveryThread) {
+TEST_P(StressTest, GroupStopHoldsEveryThread) {
   std::string data = file("busy.txt");
   std::string prog = build("prog", R"(
 #include <fcntl.h>
@@ -578,7 +587,7 @@ int main(int argc, char** argv) {
 // A process stopped with nobody to continue it (here: the root process itself, and a child
 // whose parent waits without WUNTRACED) keeps the program alive; --timeout must still end it,
 // which takes a SIGCONT after the SIGTERM.
-TEST_F(StressTest, StoppedForeverEndsAtTheTimeout) {
+TEST_P(StressTest, StoppedForeverEndsAtTheTimeout) {
   std::string prog = build("prog", R"(
 #include <signal.h>
 #include <string.h>
@@ -665,7 +674,7 @@ class StressSetuidTest : public StressTest {
 // Traced by root, a setuid program runs with its owner's uid exactly as it would untraced
 // (the kernel honours setuid for a tracee whose tracer has CAP_SYS_PTRACE), and its exec and
 // files are recorded like any other.
-TEST_F(StressSetuidTest, RootTraceeExecsSetuidProgramOfAnotherUser) {
+TEST_P(StressSetuidTest, RootTraceeExecsSetuidProgramOfAnotherUser) {
   std::string suid = setuid_copy("suid-nobody", 65534);
   std::string data = file("public.txt");
   fs::permissions(data, fs::perms::others_read, fs::perm_options::add);
@@ -683,7 +692,7 @@ TEST_F(StressSetuidTest, RootTraceeExecsSetuidProgramOfAnotherUser) {
 
 // A tracee that dropped to an unprivileged user execs a setuid-root program: it gains root
 // (it can read a root-only file) exactly as it would untraced.
-TEST_F(StressSetuidTest, UnprivilegedTraceeExecsSetuidRootProgram) {
+TEST_P(StressSetuidTest, UnprivilegedTraceeExecsSetuidRootProgram) {
   std::string suid = setuid_copy("suid-root", 0);
   std::string dropper = build("dropper", kDropper);
   std::string secret = file("secret.txt");
@@ -705,7 +714,7 @@ TEST_F(StressSetuidTest, UnprivilegedTraceeExecsSetuidRootProgram) {
 
 // The tracer decides whether a lookup succeeded by checking the path itself, as root; a tracee
 // that dropped to uid 65534 gets EACCES on a root-only file, and that is what must be recorded.
-TEST_F(StressSetuidTest, LookupsOfAnUnprivilegedTraceeAreItsOwn) {
+TEST_P(StressSetuidTest, LookupsOfAnUnprivilegedTraceeAreItsOwn) {
   std::string dropper = build("dropper", kDropper);
   std::string secret = file("secret.txt");
   fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
@@ -719,7 +728,7 @@ TEST_F(StressSetuidTest, LookupsOfAnUnprivilegedTraceeAreItsOwn) {
 // minify run by an unprivileged user traces with no_new_privs set (a seccomp filter needs it
 // without CAP_SYS_ADMIN) and as an unprivileged tracer: the kernel ignores setuid bits then, so
 // the program runs with the caller's uid. The trace still completes and records the exec.
-TEST_F(StressSetuidTest, UnprivilegedMinifyRunsSetuidProgramWithoutPrivilege) {
+TEST_P(StressSetuidTest, UnprivilegedMinifyRunsSetuidProgramWithoutPrivilege) {
   if (!have_program("setpriv")) GTEST_SKIP() << "no setpriv";
   std::string suid = setuid_copy("suid-root", 0);
   std::string data = file("public.txt");
@@ -733,8 +742,19 @@ TEST_F(StressSetuidTest, UnprivilegedMinifyRunsSetuidProgramWithoutPrivilege) {
   RunResult untraced = run(with({suid, "0", data}));
   if (untraced.status == 2) GTEST_SKIP() << "setuid bits are not honoured here (nosuid mount?)";
   ASSERT_EQ(untraced.status, 0) << untraced.err;
-  RunResult traced = run(with({minify_bin(), "trace", "-o", "-", "--", suid, "65534", data}),
+  RunResult traced = run(with({minify_bin(), "trace", "--tracer", tracer_name(), "-o", "-", "--", suid, "65534", data}),
                          {std::string(kTagVar) + "=" + tag_});
+  if (!ptrace()) {
+    // eBPF needs CAP_BPF and CAP_PERFMON: an unprivileged user is told so in one line.
+    EXPECT_EQ(traced.status, 1) << traced.err;
+    EXPECT_NE(traced.err.find("CAP_BPF"), std::string::npos) << traced.err;
+    EXPECT_EQ(std::count(traced.err.begin(), traced.err.end(), '\n'), 1) << traced.err;
+    RunResult fallback = run(with({minify_bin(), "trace", "-o", "-", "--", suid, "65534", data}),
+                             {std::string(kTagVar) + "=" + tag_});
+    EXPECT_EQ(fallback.status, 0) << fallback.err;
+    EXPECT_NE(fallback.err.find("using ptrace: the eBPF tracer is not available"), std::string::npos) << fallback.err;
+    return;
+  }
   if (traced.status == 126 || traced.err.find("minify: error") != std::string::npos)
     GTEST_SKIP() << "minify cannot run as uid 65534 here: " << traced.err;
   EXPECT_EQ(traced.status, 0) << traced.err;
@@ -748,7 +768,8 @@ TEST_F(StressSetuidTest, UnprivilegedMinifyRunsSetuidProgramWithoutPrivilege) {
 // What a debugger does, with minify already attached: PTRACE_TRACEME in itself and in a child,
 // PTRACE_ATTACH and PTRACE_SEIZE on a child. Each gets EPERM (a task has one tracer) and the
 // program's own error path runs.
-TEST_F(StressTest, TraceeThatUsesPtraceGetsEperm) {
+TEST_P(StressTest, TraceeThatUsesPtraceGetsEperm) {
+  if (!ptrace()) GTEST_SKIP() << "the eBPF tracer does not ptrace: a tracee's ptrace works as untraced";
   std::string data = file("after.txt");
   std::string prog = build("prog", R"(
 #include <errno.h>
@@ -793,7 +814,8 @@ int main(int argc, char** argv) {
 
 // A tracee that attaches to the tracer (gdb -p $PPID) would stop it, and the tracer could then
 // never let the tracee past its next traced syscall: both would wait forever. It gets EPERM.
-TEST_F(StressTest, TraceeCannotAttachToTheTracer) {
+TEST_P(StressTest, TraceeCannotAttachToTheTracer) {
+  if (!ptrace()) GTEST_SKIP() << "the eBPF tracer does not ptrace: nothing waits on a stopped tracer";
   std::string data = file("after.txt");
   std::string prog = build("prog", R"(
 #include <errno.h>
@@ -831,11 +853,20 @@ int main(int argc, char** argv) {
   expect_no_leftovers();
 }
 
-// Real debuggers under minify: their PTRACE_TRACEME/PTRACE_SEIZE fails, they report it and
-// exit; no stopped child may be left behind for the trace to wait on.
-TEST_F(StressTest, StraceUnderTheTracerEnds) {
+// Real debuggers under minify: under ptrace their PTRACE_TRACEME/PTRACE_SEIZE fails, they report
+// it and exit; no stopped child may be left behind for the trace to wait on. Under eBPF they
+// work as they do untraced, and what the debugged program did is in the trace too.
+TEST_P(StressTest, StraceUnderTheTracerEnds) {
   if (!have_program("strace")) GTEST_SKIP() << "no strace";
-  RunResult r = trace_cli({"-o", (dir_ / "trace.json").string(), "--", "strace", "-f", "true"});
+  RunResult r = trace_cli({"-o", (dir_ / "trace.json").string(), "--", "strace", "-f", "-o", "/dev/null", "cat",
+                           "/etc/hostname"});
+  if (!ptrace()) {
+    EXPECT_EQ(r.status, 0) << r.err;
+    auto j = nlohmann::json::parse(read_file(dir_ / "trace.json"));
+    EXPECT_EQ(j["paths"]["/etc/hostname"]["succeeded"], true);
+    expect_no_leftovers();
+    return;
+  }
   EXPECT_NE(r.status, 0) << r.err;
   EXPECT_LT(r.status, 128) << "strace died of a signal: " << r.err;
   EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err;
@@ -844,10 +875,16 @@ TEST_F(StressTest, StraceUnderTheTracerEnds) {
   expect_no_leftovers();
 }
 
-TEST_F(StressTest, GdbUnderTheTracerEnds) {
+TEST_P(StressTest, GdbUnderTheTracerEnds) {
   if (!have_program("gdb")) GTEST_SKIP() << "no gdb";
   RunResult r = trace_cli({"-o", (dir_ / "trace.json").string(), "--", "gdb", "-nx", "-batch", "-ex", "run",
                            "--args", "true"});
+  if (!ptrace()) {
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("exited normally"), std::string::npos) << r.out << r.err;
+    expect_no_leftovers();
+    return;
+  }
   EXPECT_NE(r.status, 0) << r.err;
   EXPECT_LT(r.status, 128) << "gdb died of a signal: " << r.err;
   EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err;
@@ -855,6 +892,11 @@ TEST_F(StressTest, GdbUnderTheTracerEnds) {
   EXPECT_EQ(j["stopped_by"], "none");
   expect_no_leftovers();
 }
+
+INSTANTIATE_TEST_SUITE_P(Tracers, StressTest, ::testing::Values(TracerBackend::Ptrace, TracerBackend::Bpf),
+                         backend_test_name);
+INSTANTIATE_TEST_SUITE_P(Tracers, StressSetuidTest, ::testing::Values(TracerBackend::Ptrace, TracerBackend::Bpf),
+                         backend_test_name);
 
 }  // namespace
 }  // namespace minify

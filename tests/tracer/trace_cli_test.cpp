@@ -1,5 +1,5 @@
 // `minify trace` as a user runs it: output files, exit statuses, error lines, passthrough of
-// stdio and forwarding of signals.
+// stdio and forwarding of signals, with each tracer (--tracer ptrace, --tracer bpf).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
+#include "backend_param.hpp"
 #include "support/fixture.hpp"
 
 namespace minify {
@@ -20,20 +23,13 @@ namespace {
 
 using namespace minify::testing;
 
-class TraceCliTest : public ::testing::Test {
+class CliFixture {
  protected:
-  void SetUp() override {
-    if (!have_program("cc")) GTEST_SKIP() << "no C compiler";
-    dir_ = fs::canonical(tmp_.path());
-  }
+  void set_up() { dir_ = fs::canonical(tmp_.path()); }
   std::string build(const std::string& name, const std::string& source) {
     fs::path out = dir_ / name;
     EXPECT_EQ(compile_c(out, source), "");
     return out.string();
-  }
-  RunResult trace(std::vector<std::string> args) {
-    args.insert(args.begin(), {minify_bin(), "trace"});
-    return run(args);
   }
   static int count_lines(const std::string& s) {
     return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
@@ -42,7 +38,39 @@ class TraceCliTest : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(TraceCliTest, StdoutPassesThroughAndTraceIsWritten) {
+class TraceCliTest : public ::testing::TestWithParam<TracerBackend>, public CliFixture {
+ protected:
+  void SetUp() override {
+    MINIFY_SKIP_UNLESS_BACKEND_AVAILABLE(GetParam());
+    if (!have_program("cc")) GTEST_SKIP() << "no C compiler";
+    set_up();
+  }
+  std::string tracer() const { return std::string(tracer_backend_name(GetParam())); }
+  // `minify trace --tracer T ARGS...`
+  std::vector<std::string> command(std::vector<std::string> args) const {
+    args.insert(args.begin(), {minify_bin(), "trace", "--tracer", tracer()});
+    return args;
+  }
+  RunResult trace(std::vector<std::string> args) { return run(command(std::move(args))); }
+  pid_t spawn(std::vector<std::string> args) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    EXPECT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+    return pid;
+  }
+};
+
+class PackTraceTest : public ::testing::Test, public CliFixture {
+ protected:
+  void SetUp() override {
+    if (!have_program("cc")) GTEST_SKIP() << "no C compiler";
+    set_up();
+  }
+};
+
+TEST_P(TraceCliTest, StdoutPassesThroughAndTraceIsWritten) {
   std::string out = (dir_ / "trace.json").string();
   RunResult r = trace({"-o", out, "--", "sh", "-c", "echo hello; cat /etc/hostname >/dev/null; exit 3"});
   EXPECT_EQ(r.status, 3) << r.err;
@@ -57,14 +85,14 @@ TEST_F(TraceCliTest, StdoutPassesThroughAndTraceIsWritten) {
   EXPECT_GE(j["execs"].size(), 2u);
 }
 
-TEST_F(TraceCliTest, CommandWithoutDoubleDash) {
+TEST_P(TraceCliTest, CommandWithoutDoubleDash) {
   std::string out = (dir_ / "t.json").string();
   RunResult r = trace({"-o", out, "sh", "-c", "exit 0"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(fs::exists(out));
 }
 
-TEST_F(TraceCliTest, MissingCommandIsAUsageError) {
+TEST_P(TraceCliTest, MissingCommandIsAUsageError) {
   RunResult r = trace({"-o", (dir_ / "t.json").string()});
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
@@ -72,7 +100,7 @@ TEST_F(TraceCliTest, MissingCommandIsAUsageError) {
   EXPECT_FALSE(fs::exists(dir_ / "t.json"));
 }
 
-TEST_F(TraceCliTest, NonexistentProgramExits127WithoutOutput) {
+TEST_P(TraceCliTest, NonexistentProgramExits127WithoutOutput) {
   std::string out = (dir_ / "t.json").string();
   RunResult r = trace({"-o", out, "--", "no-such-program-xyz", "arg"});
   EXPECT_EQ(r.status, 127);
@@ -80,13 +108,13 @@ TEST_F(TraceCliTest, NonexistentProgramExits127WithoutOutput) {
   EXPECT_TRUE(fs::is_empty(dir_)) << "no partial or temporary output file";
 }
 
-TEST_F(TraceCliTest, BadTimeoutIsAUsageError) {
+TEST_P(TraceCliTest, BadTimeoutIsAUsageError) {
   RunResult r = trace({"--timeout", "soon", "--", "true"});
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
 }
 
-TEST_F(TraceCliTest, KilledTraceeExits137WithOneLine) {
+TEST_P(TraceCliTest, KilledTraceeExits137WithOneLine) {
   std::string prog = build("prog", "#include <signal.h>\nint main(void) { raise(SIGKILL); return 0; }\n");
   std::string out = (dir_ / "t.json").string();
   RunResult r = trace({"-o", out, "--", prog});
@@ -97,7 +125,7 @@ TEST_F(TraceCliTest, KilledTraceeExits137WithOneLine) {
   EXPECT_EQ(j["exit"]["signal"], 9);
 }
 
-TEST_F(TraceCliTest, ThirtyTwoBitSyscallIsRefusedWithOneLine) {
+TEST_P(TraceCliTest, ThirtyTwoBitSyscallIsRefusedWithOneLine) {
 #if !defined(__x86_64__)
   GTEST_SKIP() << "x86-64 only";
 #endif
@@ -115,7 +143,7 @@ int main(void) { long r; __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L)); ret
   EXPECT_FALSE(fs::exists(out));
 }
 
-TEST_F(TraceCliTest, EventsAreJsonLines) {
+TEST_P(TraceCliTest, EventsAreJsonLines) {
   std::string out = (dir_ / "t.json").string();
   std::string events = (dir_ / "e.jsonl").string();
   RunResult r = trace({"-o", out, "--events", events, "--", "cat", "/etc/hostname", (dir_ / "absent").string()});
@@ -136,7 +164,7 @@ TEST_F(TraceCliTest, EventsAreJsonLines) {
   EXPECT_TRUE(saw_absent);
 }
 
-TEST_F(TraceCliTest, TimeoutStopsTheProgramAndExitsZero) {
+TEST_P(TraceCliTest, TimeoutStopsTheProgramAndExitsZero) {
   std::string out = (dir_ / "t.json").string();
   RunResult r = trace({"-o", out, "--timeout", "300ms", "--", "sleep", "30"});
   EXPECT_EQ(r.status, 0) << r.err;
@@ -145,7 +173,7 @@ TEST_F(TraceCliTest, TimeoutStopsTheProgramAndExitsZero) {
   EXPECT_EQ(j["exit"]["signal"], SIGTERM);
 }
 
-TEST_F(TraceCliTest, ProbeThatNeverConnectsFailsWithOneLine) {
+TEST_P(TraceCliTest, ProbeThatNeverConnectsFailsWithOneLine) {
   std::string out = (dir_ / "t.json").string();
   // Port 1 on loopback: nothing listens there.
   RunResult r = trace({"-o", out, "--timeout", "700ms", "--probe", "http://127.0.0.1:1/", "--", "sleep", "30"});
@@ -157,13 +185,13 @@ TEST_F(TraceCliTest, ProbeThatNeverConnectsFailsWithOneLine) {
   EXPECT_EQ(j["probes"][0]["http_status"], 0);
 }
 
-TEST_F(TraceCliTest, HttpsProbeIsRefusedUpFront) {
+TEST_P(TraceCliTest, HttpsProbeIsRefusedUpFront) {
   RunResult r = trace({"--probe", "https://example.com/", "--", "true"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("only http:// URLs are supported"), std::string::npos) << r.err;
 }
 
-TEST_F(TraceCliTest, PathThatIsNotUtf8IsWrittenWithReplacement) {
+TEST_P(TraceCliTest, PathThatIsNotUtf8IsWrittenWithReplacement) {
   std::string prog = build("prog", R"(
 #include <fcntl.h>
 int main(void) { open("/tmp/minify-\xff\xfe-not-utf8", O_RDONLY); return 0; }
@@ -176,7 +204,7 @@ int main(void) { open("/tmp/minify-\xff\xfe-not-utf8", O_RDONLY); return 0; }
   EXPECT_TRUE(j["paths"].contains("/tmp/minify-\uFFFD\uFFFD-not-utf8")) << j["paths"].dump();
 }
 
-TEST_F(TraceCliTest, StdoutTraceWithDash) {
+TEST_P(TraceCliTest, StdoutTraceWithDash) {
   RunResult r = trace({"-o", "-", "--", "true"});
   EXPECT_EQ(r.status, 0);
   auto j = nlohmann::json::parse(r.out);
@@ -185,7 +213,7 @@ TEST_F(TraceCliTest, StdoutTraceWithDash) {
 
 // -o onto something that is not a regular file (/dev/null, a FIFO) writes into it: renaming a
 // temporary file over it would replace it. Checked with a FIFO, never with /dev/null itself.
-TEST_F(TraceCliTest, NonRegularOutputIsWrittenInPlaceNotReplaced) {
+TEST_P(TraceCliTest, NonRegularOutputIsWrittenInPlaceNotReplaced) {
   fs::path fifo = dir_ / "fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   std::string received;
@@ -204,7 +232,7 @@ TEST_F(TraceCliTest, NonRegularOutputIsWrittenInPlaceNotReplaced) {
 }
 
 // SIGTERM sent to minify reaches the program, which reports it through its exit status.
-TEST_F(TraceCliTest, ForwardsSigtermToTheProgram) {
+TEST_P(TraceCliTest, ForwardsSigtermToTheProgram) {
   std::string ready = (dir_ / "ready").string();
   std::string prog = build("prog", R"(
 #include <fcntl.h>
@@ -218,12 +246,8 @@ int main(int argc, char** argv) {
 }
 )");
   std::string out = (dir_ / "t.json").string();
-  std::vector<std::string> args = {minify_bin(), "trace", "-o", out, "--", prog, ready};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+  pid_t pid = spawn(command({"-o", out, "--", prog, ready}));
+  ASSERT_GT(pid, 0);
   for (int i = 0; i < 2000 && !fs::exists(ready); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_TRUE(fs::exists(ready));
   kill(pid, SIGTERM);
@@ -236,51 +260,113 @@ int main(int argc, char** argv) {
   EXPECT_EQ(j["paths"][ready]["succeeded"], true);
 }
 
-// PTRACE_O_EXITKILL: if minify itself dies, its tracees die with it instead of running on
-// (or staying stopped) untraced.
-TEST_F(TraceCliTest, TraceesDieWhenMinifyIsKilled) {
+// If minify itself dies, the whole traced tree dies with it instead of running on (or staying
+// stopped) untraced: ptrace's PTRACE_O_EXITKILL, the eBPF tracer's guardian process.
+TEST_P(TraceCliTest, TraceesDieWhenMinifyIsKilled) {
   std::string pidfile = (dir_ / "pid").string();
   std::string prog = build("prog", R"(
 #include <stdio.h>
 #include <unistd.h>
 int main(int argc, char** argv) {
+  pid_t kid = fork();                 /* the tree: this process and a child */
+  if (kid == 0) for (;;) pause();
   FILE* f = fopen(argv[1], "w");
-  fprintf(f, "%d\n", (int)getpid());
+  fprintf(f, "%d %d\n", (int)getpid(), (int)kid);
   fclose(f);
   for (;;) pause();
 }
 )");
-  std::vector<std::string> args = {minify_bin(), "trace", "-o", (dir_ / "t.json").string(), "--", prog, pidfile};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
-  pid_t tracee = 0;
+  pid_t pid = spawn(command({"-o", (dir_ / "t.json").string(), "--", prog, pidfile}));
+  ASSERT_GT(pid, 0);
+  pid_t tracee = 0, kid = 0;
   for (int i = 0; i < 2000 && tracee == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     std::string s = read_file(pidfile);
-    if (!s.empty() && s.back() == '\n') tracee = std::stoi(s);
+    if (!s.empty() && s.back() == '\n') std::sscanf(s.c_str(), "%d %d", &tracee, &kid);
   }
   ASSERT_GT(tracee, 0);
+  ASSERT_GT(kid, 0);
   kill(pid, SIGKILL);
   int st = 0;
   ASSERT_EQ(waitpid(pid, &st, 0), pid);
   // Gone, or a zombie waiting for init to reap it.
-  auto alive = [&] {
-    std::string stat = read_file("/proc/" + std::to_string(tracee) + "/stat");
+  auto alive = [&](pid_t p) {
+    std::string stat = read_file("/proc/" + std::to_string(p) + "/stat");
     std::size_t close = stat.rfind(')');
     return !stat.empty() && close != std::string::npos && stat.substr(close + 2, 1) != "Z";
   };
-  for (int i = 0; i < 1000 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  EXPECT_FALSE(alive());
+  for (int i = 0; i < 1000 && (alive(tracee) || alive(kid)); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_FALSE(alive(tracee));
+  EXPECT_FALSE(alive(kid));
   EXPECT_FALSE(fs::exists(dir_ / "t.json"));
+}
+
+// The tracer is the one asked for and trace.json says which; a tracer that does not exist is a
+// usage error.
+TEST_P(TraceCliTest, TracerOptionPicksTheTracer) {
+  std::string out = (dir_ / "t.json").string();
+  RunResult r = trace({"-o", out, "--", "true"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(nlohmann::json::parse(read_file(out))["tracer"], tracer());
+  RunResult bad = run({minify_bin(), "trace", "--tracer", "dtrace", "-o", out, "--", "true"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_EQ(count_lines(bad.err), 1) << bad.err;
+}
+
+// Two traces at once, of different programs each opening its own files as fast as it can: no
+// record of one ends up in the other (each eBPF tracer has its own map of traced processes).
+TEST_P(TraceCliTest, TwoTracesAtOnceNeverSeeEachOthersEvents) {
+  std::string prog = build("opener", R"(
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  int n = atoi(argv[2]);
+  if (fork() == 0) n /= 2;            /* a child doing the same: the tree, not one process */
+  for (int i = 0; i < n; ++i) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%d", argv[1], i % 50);
+    close(open(path, O_RDONLY));
+  }
+  while (wait(0) > 0) {}
+  return 0;
+}
+)");
+  for (const char* side : {"a", "b"})
+    for (int i = 0; i < 50; ++i) write_file(dir_ / side / std::to_string(i), "x");
+  std::string a_out = (dir_ / "a.json").string(), b_out = (dir_ / "b.json").string();
+  pid_t a = spawn(command({"-o", a_out, "--", prog, (dir_ / "a").string(), "20000"}));
+  pid_t b = spawn(command({"-o", b_out, "--", prog, (dir_ / "b").string(), "20000"}));
+  ASSERT_GT(a, 0);
+  ASSERT_GT(b, 0);
+  for (pid_t p : {a, b}) {
+    int st = 0;
+    ASSERT_EQ(waitpid(p, &st, 0), p);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  }
+  auto ja = nlohmann::json::parse(read_file(a_out)), jb = nlohmann::json::parse(read_file(b_out));
+  for (auto [mine, theirs, j] : {std::tuple{"a", "b", &ja}, std::tuple{"b", "a", &jb}}) {
+    SCOPED_TRACE(mine);
+    EXPECT_EQ((*j)["process_count"], 2);
+    std::string own = (dir_ / mine).string() + "/", other = (dir_ / theirs).string() + "/";
+    int own_files = 0;
+    for (const auto& [path, use] : (*j)["paths"].items()) {
+      EXPECT_EQ(path.rfind(other, 0), std::string::npos) << path << " of the other trace";
+      if (path.rfind(own, 0) == 0) ++own_files;
+    }
+    EXPECT_EQ(own_files, 50);
+    EXPECT_EQ((*j)["execs"].size(), 1u);
+  }
 }
 
 // What a program reaches through /proc/self/fd/N/NAME and through io_uring is shipped: `minify
 // pack` puts both files in the minimal root, which runs the program like the host. (Under ptrace
 // the io_uring open falls back to openat(), which ships the file just the same.)
-TEST_F(TraceCliTest, PackShipsFilesReachedThroughProcFdAndIoUring) {
+TEST_F(PackTraceTest, PackShipsFilesReachedThroughProcFdAndIoUring) {
   if (::geteuid() != 0) GTEST_SKIP() << "chroot needs root";
   write_file(dir_ / "data/conf.txt", "conf\n");
   write_file(dir_ / "data/ring.txt", "ring\n");
@@ -345,6 +431,9 @@ int main(int argc, char** argv) {
   EXPECT_EQ(c.status, 0) << c.err;
   EXPECT_EQ(c.out, host.out);
 }
+
+INSTANTIATE_TEST_SUITE_P(Tracers, TraceCliTest, ::testing::Values(TracerBackend::Ptrace, TracerBackend::Bpf),
+                         backend_test_name);
 
 }  // namespace
 }  // namespace minify

@@ -195,5 +195,23 @@ TEST(TraceJson, RoundTrips) {
   EXPECT_EQ(back->process_count, 3);
 }
 
+TEST(TraceJson, StreamedWriterMatchesTheDump) {
+  TraceLog log;
+  log.command = {"prog"};
+  log.exit.code = 3;
+  log.notes = {"n"};
+  for (std::string p : {"/etc/a", "/usr/lib/\xff-not-utf8", "/q\"uote", "/x/y"})
+    log.paths[p] = PathUse{{AccessKind::Read, AccessKind::Stat}, {AccessKind::Stat}};
+  log.paths["/missing"] = PathUse{{AccessKind::Read}, {}};
+  log.execs.push_back(ExecRecord{42, "/bin/sh", {"sh"}, {"/lib64/ld-linux-x86-64.so.2"}, true});
+  constexpr auto replace = nlohmann::json::error_handler_t::replace;
+  for (bool empty : {false, true}) {
+    if (empty) log.paths.clear();
+    std::string out;
+    write_json(log, [&](std::string_view piece) { out += piece; });
+    EXPECT_EQ(out, to_json(log).dump(2, ' ', false, replace) + "\n");
+  }
+}
+
 }  // namespace
 }  // namespace minify::tracer

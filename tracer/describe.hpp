@@ -1,0 +1,65 @@
+// What one traced syscall did to paths, decided the same way for both tracers: the ptrace tracer
+// reads the arguments from the stopped tracee, the eBPF tracer from the record its kernel side
+// made at the call; both hand them to describe() through an ArgSource, so the access kinds of a
+// syscall are written once (STYLE.md section 8.4).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "minify/trace.hpp"
+#include "syscalls.hpp"
+
+namespace minify::tracer {
+
+// How the ptrace tracer decides, without the exit stop, whether a lookup succeeded.
+enum class Lookup : std::uint8_t {
+  Follow,           // the path resolves (stat, access, open for reading)
+  NoFollow,         // the path itself exists (lstat, AT_SYMLINK_NOFOLLOW)
+  NoFollowNotLink,  // exists and is not a symlink (open O_NOFOLLOW fails with ELOOP on a link)
+  Directory,        // resolves to a directory (chdir, O_DIRECTORY)
+  Symlink,          // is a symlink (readlink)
+  Regular,          // resolves to a regular file (exec)
+};
+
+struct Access {
+  std::string path;
+  AccessSet kinds;
+  Lookup lookup = Lookup::Follow;
+};
+
+// Where describe() gets what a syscall named.
+class ArgSource {
+ public:
+  virtual ~ArgSource() = default;
+  // Path argument `path_arg` relative to dirfd argument `dirfd_arg` (-1: AT_FDCWD), as an
+  // absolute path with /proc indirections followed (the last component only when `follow`).
+  // `path_arg` -1 names the dirfd itself, and so does an empty string with `empty_means_fd`.
+  // nullopt, with `note` saying why, when it cannot be told.
+  virtual std::optional<std::string> path(int dirfd_arg, int path_arg, bool empty_means_fd, bool follow,
+                                          std::string& note) = 0;
+  // openat2's struct open_how.flags.
+  virtual std::optional<std::uint64_t> open_how_flags() = 0;
+  // bind/connect: the AF_UNIX socket's path, absolute; nullopt with an empty note for the abstract
+  // namespace and other families.
+  virtual std::optional<std::string> socket_path(std::string& note) = 0;
+  // execve's argv (argument `arg`), capped at 256 strings.
+  virtual std::vector<std::string> argv(int arg) = 0;
+};
+
+struct Described {
+  std::vector<Access> accesses;
+  // The call changes the filesystem or the cwd: its result must come from the syscall's exit.
+  bool needs_exit = false;
+  bool chdir = false;
+  // execve/execveat: the attempt; whether it succeeded is known later.
+  std::optional<ExecRecord> exec;
+  std::string note;  // why a path could not be recorded
+};
+
+Described describe(const SyscallRow& row, const std::array<std::uint64_t, 6>& args, ArgSource& src);
+
+}  // namespace minify::tracer
