@@ -215,6 +215,7 @@ class StringTable {
   // The string at the start of `bytes` when its NUL (or the table's end, `left` bytes on) is in view.
   static std::optional<std::string> terminated(std::string_view bytes, uint64_t left) {
     if (bytes.size() > left) bytes = bytes.substr(0, left);
+    if (bytes.empty()) return std::nullopt;  // nothing in view (and strnlen must not see a null pointer)
     size_t n = strnlen(bytes.data(), bytes.size());
     if (n == bytes.size() && bytes.size() < left) return std::nullopt;
     return std::string(bytes.data(), n);
