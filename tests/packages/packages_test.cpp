@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <set>
 #include <sstream>
 
@@ -465,19 +464,15 @@ TEST(Packages, DocPaths) {
   EXPECT_EQ(parse_granularity("files"), std::nullopt);
 }
 
-// The host's own dpkg database: every owner and version agrees with dpkg-query, and reading it is
-// quick enough to do on every run.
+// The host's own dpkg database: every owner and version agrees with dpkg-query. (How long reading
+// it takes is a question for scripts/bench, not a timed assertion here.)
 TEST(HostDpkg, OwnersAndVersionsAgreeWithDpkgQuery) {
   if (!testing::have_program("dpkg-query")) GTEST_SKIP() << "not a dpkg system";
   auto root = Root::open("/");
   ASSERT_TRUE(root);
-  auto t0 = std::chrono::steady_clock::now();
   auto db = PackageDb::read(*root);
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(db) << db.error().message();
   ASSERT_EQ(db->kind(), PackageDbKind::Dpkg);
-  RecordProperty("read_seconds", std::to_string(secs));
-  EXPECT_LT(secs, 5.0);  // about 0.1 s here; generous for a loaded CI machine
   // libc.so.6 as the loader finds it, a canonical path (under /usr/lib on merged-/usr).
   auto libc = root->resolve("/lib/x86_64-linux-gnu/libc.so.6");
   if (!libc) GTEST_SKIP() << "no x86_64 libc";
