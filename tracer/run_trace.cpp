@@ -4,6 +4,7 @@
 
 #include "backends.hpp"
 #include "minify/trace.hpp"
+#include "minify/version.hpp"
 
 namespace minify {
 
@@ -16,6 +17,8 @@ Result<TraceLog> run_bpf(const TraceOptions&, std::string* unavailable) {
   return Error{ENOTSUP, "trace with", "eBPF", *unavailable};
 }
 }  // namespace tracer
+
+std::optional<LibraryVersion> libbpf_version() { return std::nullopt; }
 #endif
 
 std::string_view tracer_backend_name(TracerBackend backend) {

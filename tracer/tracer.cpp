@@ -23,6 +23,7 @@
 //  - exec_pending: an execve was seen; PTRACE_EVENT_EXEC marks it succeeded, the thread's next
 //    syscall or its death marks it failed;
 //  - group-stopped: PTRACE_LISTEN'ed until SIGCONT (the PTRACE_SEIZE group-stop protocol).
+#include "minify/version.hpp"
 #include <elf.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -883,4 +884,12 @@ Result<TraceLog> run_ptrace(const TraceOptions& options) {
 }
 
 }  // namespace tracer
+LibraryVersion libseccomp_version() {
+  LibraryVersion v{"libseccomp", std::to_string(SCMP_VER_MAJOR) + "." + std::to_string(SCMP_VER_MINOR) + "." +
+                                     std::to_string(SCMP_VER_MICRO), {}, {}};
+  if (const scmp_version* r = seccomp_version(); r != nullptr)
+    v.running = std::to_string(r->major) + "." + std::to_string(r->minor) + "." + std::to_string(r->micro);
+  return v;
+}
+
 }  // namespace minify

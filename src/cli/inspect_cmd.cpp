@@ -209,6 +209,8 @@ FileOutcome inspect_one(Inspector& inspector, const InspectCliOptions& opt, cons
     o.error = r.error().message();
     return o;
   }
+  // Bad input, like deps' "not an ELF file": exit 2 (--json still lists the file with its kind).
+  if (r->kind == FileKind::NotElf) o.error = "inspect `" + r->path + "`: neither an ELF file nor a #! script";
   o.warnings = diag.messages();
   for (const auto& m : r->missing) o.missing.push_back(m + ": not found (needed by the closure of " + r->path + ")");
   o.missing.insert(o.missing.end(), r->missing_versions.begin(), r->missing_versions.end());
@@ -284,7 +286,7 @@ int run_inspect(const InspectCliOptions& opt) {
     if (!o.error.empty()) {
       print_error(o.error);
       status = kExitBadInput;
-      continue;
+      if (o.text.empty() || !opt.json) continue;
     }
     for (const auto& w : o.warnings) print_warning(w);
     for (const auto& why : o.not_static) std::cerr << "minify: " << why << "\n";
@@ -318,7 +320,7 @@ Command add_inspect_command(CLI::App& app) {
                 "Exit 1 unless every file is truly static (no PT_INTERP, no DT_NEEDED, no cgo), saying why");
   sub->add_flag("--no-dlopen-scan", opt->no_dlopen, "Skip the Capstone scan for dlopen call sites and .note.dlopen");
   sub->add_flag("--no-libraries", opt->no_libraries, "Look only at the files given, not at the libraries they load");
-  sub->add_option("-j,--jobs", opt->jobs, "Inspect this many files at once (default: one per CPU)")->check(CLI::NonNegativeNumber);
+  sub->add_option("-j,--jobs", opt->jobs, "Inspect this many files at once (default: one per CPU)")->check(CLI::Range(0, 1024));
   sub->add_option("files", opt->files, "Files to inspect (inside --root when given)")->required();
   return {sub, [opt] { return run_inspect(*opt); }};
 }

@@ -1,4 +1,6 @@
 // `minify why PATH`: why a file is in an output, from its report.json.
+#include <sys/stat.h>
+
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -19,7 +21,15 @@ Command add_why_command(CLI::App& app) {
             }
             auto text = explain(*set, *path);
             if (!text) {
-              std::cerr << "minify: " << *path << " is not in " << *dir << "\n";
+              // A file put into rootfs/ by hand after the pack is there without a reason.
+              std::string inner = *path;
+              if (inner.empty() || inner[0] != '/') inner.insert(0, "/");
+              struct stat st;
+              if (::lstat((*dir + "/rootfs" + inner).c_str(), &st) == 0)
+                std::cerr << "minify: " << *path << " is in " << *dir << "/rootfs but not in the file set of " << *dir
+                          << "/report.json: it was not put there by minify\n";
+              else
+                std::cerr << "minify: " << *path << " is not in the output (" << *dir << ")\n";
               return kExitMissing;
             }
             std::cout << *text;

@@ -2,6 +2,11 @@
 // section's tags of an in-memory ELF image, then the symbol, version, relocation and note readers
 // of symbols.cpp and notes.cpp. Like elf.cpp it works from PT_DYNAMIC and maps addresses through
 // PT_LOAD, so files without section headers (sstrip, some Go and packed binaries) read the same.
+#include "minify/version.hpp"
+#include <cstdlib>
+#include <climits>
+#include <elfutils/version.h>
+#include <dlfcn.h>
 #include <elf.h>
 #include <algorithm>
 #include <sys/mman.h>
@@ -172,6 +177,21 @@ Result<ElfDetail> read_elf_detail(std::string_view image, std::string_view name,
   read_dynamic_symbols(elf.get(), image, tags, options, d);
   read_notes(elf.get(), image, d);
   return d;
+}
+
+// libelf has no call that reports its version; its file does: elfutils installs it as
+// libelf-<version>.so behind the libelf.so.1 symlink.
+LibraryVersion libelf_version() {
+  LibraryVersion v{"libelf", "0." + std::to_string(_ELFUTILS_VERSION % 1000), {}, {}};
+  Dl_info info{};
+  char real[PATH_MAX];
+  if (::dladdr(reinterpret_cast<void*>(&elf_memory), &info) != 0 && info.dli_fname != nullptr &&
+      ::realpath(info.dli_fname, real) != nullptr) {
+    std::string_view file = real;
+    file = file.substr(file.rfind('/') + 1);
+    if (file.starts_with("libelf-") && file.ends_with(".so")) v.running = file.substr(7, file.size() - 10);
+  }
+  return v;
 }
 
 }  // namespace minify

@@ -14,6 +14,7 @@
 // Capstone is loaded with dlopen the first time a scan runs, not linked: relocating its tables
 // (77,000 relative relocations over 1.8 MB) cost every minify process 10 ms of page faults at
 // start, `minify deps` and `minify trace` included, which never disassemble anything.
+#include "minify/version.hpp"
 #include <capstone/capstone.h>
 #include <dlfcn.h>
 #include <elf.h>
@@ -539,6 +540,27 @@ std::vector<DlopenCall> scan_dlopen_calls(const ElfDetail& elf, std::string_view
     }
   }
   return out;
+}
+
+// Capstone is dlopen'ed (see capstone() above); cs_version() of the library found now is what a
+// scan would use.
+LibraryVersion capstone_version() {
+  LibraryVersion v{"Capstone", std::to_string(CS_API_MAJOR) + "." + std::to_string(CS_API_MINOR) + "." +
+                                   std::to_string(CS_VERSION_EXTRA), {}, {}};
+  void* lib = ::dlopen(kCapstoneSoname, RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) {
+    const char* why = ::dlerror();
+    v.note = std::string("not loadable, the dlopen scan is off: ") + (why ? why : kCapstoneSoname);
+    return v;
+  }
+  using VersionFn = unsigned (*)(int*, int*);
+  if (auto fn = reinterpret_cast<VersionFn>(::dlsym(lib, "cs_version")); fn != nullptr) {
+    int major = 0, minor = 0;
+    fn(&major, &minor);
+    v.running = std::to_string(major) + "." + std::to_string(minor);
+  }
+  ::dlclose(lib);
+  return v;
 }
 
 }  // namespace minify

@@ -15,6 +15,7 @@
 //
 // Large files with long runs of zeros are stored as GNU sparse 1.0 entries (PAX records
 // GNU.sparse.*, which all four readers understand): the holes take no space in the archive.
+#include "minify/version.hpp"
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -226,6 +227,13 @@ Result<ArchiveDigest> write_tar(const FileSet& set, const Root& root, const std:
   if (auto s = pipe.finish(); !s) return s.error();
   if (auto s = tmp->commit(); !s) return s.error();
   return ArchiveDigest{compressed.digest(), compressed.size(), tar.digest(), tar.size()};
+}
+
+LibraryVersion libarchive_version() {
+  // archive_version_string() is "libarchive 3.6.2".
+  std::string running = archive_version_string();
+  if (auto sp = running.find(' '); sp != std::string::npos) running.erase(0, sp + 1);
+  return {"libarchive", ARCHIVE_VERSION_ONLY_STRING, running, {}};
 }
 
 }  // namespace minify

@@ -33,6 +33,7 @@
 #include "../describe.hpp"
 #include "../syscalls.hpp"
 #include "../tracee_io.hpp"
+#include "minify/version.hpp"
 #include "skeleton.h"
 
 namespace minify::tracer {
@@ -724,3 +725,12 @@ Result<TraceLog> run_bpf(const TraceOptions& options, std::string* unavailable) 
 }
 
 }  // namespace minify::tracer
+
+namespace minify {
+
+std::optional<LibraryVersion> libbpf_version() {
+  return LibraryVersion{"libbpf", std::to_string(LIBBPF_MAJOR_VERSION) + "." + std::to_string(LIBBPF_MINOR_VERSION),
+                        libbpf_version_string(), {}};
+}
+
+}  // namespace minify
