@@ -195,6 +195,12 @@ Status Child::start(const TraceOptions& opt, const Launch& launch, const ChildSe
   const std::string& root = launch.root;
   const char* program = launch.program.c_str();
   const sock_fprog* prog = setup.seccomp;
+  std::string workdir = opt.workdir;
+  std::vector<std::string> env_strings = opt.env ? *opt.env : std::vector<std::string>{};
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  char** child_env = opt.env ? envp.data() : environ;
 
   int sync[2], ready[2], report[2];
   if (::pipe2(sync, O_CLOEXEC) != 0) return sys_error("pipe", "");
@@ -230,6 +236,7 @@ Status Child::start(const TraceOptions& opt, const Launch& launch, const ChildSe
         if (::chroot(root.c_str()) != 0) fail(0);
         if (::chdir("/") != 0) fail(1);
       }
+      if (!workdir.empty() && ::chdir(workdir.c_str()) != 0) fail(1);
     };
     if (prog != nullptr) {
       // Wait until the parent has seized us: a SECCOMP_RET_TRACE with no tracer fails the syscall.
@@ -255,7 +262,7 @@ Status Child::start(const TraceOptions& opt, const Launch& launch, const ChildSe
       enter_root();
       if (::write(ready[1], "r", 1) != 1 || ::read(sync[0], &c, 1) != 1) ::_exit(127);
     }
-    ::execve(program, argv.data(), environ);
+    ::execve(program, argv.data(), child_env);
     fail(3);
   }
   int fork_errno = errno;
@@ -288,7 +295,8 @@ Status Child::failure(const TraceOptions& opt, const Launch& launch) {
   if (report_.get() >= 0 && ::read(report_.get(), &rep, sizeof rep) == static_cast<ssize_t>(sizeof rep)) {
     static constexpr const char* kStage[] = {"chroot", "chdir", "install seccomp filter for", "exec"};
     const char* what = rep.stage >= 0 && rep.stage < 4 ? kStage[rep.stage] : "start";
-    return sys_error(what, rep.stage <= 1 ? launch.root : opt.command[0], rep.err);
+    std::string where = rep.stage == 0 ? launch.root : rep.stage == 1 ? (opt.workdir.empty() ? launch.root : opt.workdir) : opt.command[0];
+    return sys_error(what, where, rep.err);
   }
   return Ok{};
 }

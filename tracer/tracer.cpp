@@ -372,6 +372,10 @@ Status Tracer::run() {
 
 Status Tracer::loop() {
   for (;;) {
+    if (opt_.cancelled && opt_.cancelled()) {
+      kill_all_and_reap();
+      return sys_error("trace", opt_.command.empty() ? "" : opt_.command[0], ECANCELED);
+    }
     if (g_tick) {
       g_tick = 0;
       tick();

@@ -54,6 +54,8 @@ class AtomicDir {
   const std::string& path() const { return tmp_; }  // where to write now
   const std::string& dest() const { return dest_; }
   Status commit();
+  // The same, to another destination on the same file system (a failed run's "OUT.failed").
+  Status commit_as(const std::string& dest);
 
  private:
   AtomicDir(std::string dest, std::string tmp) : dest_(std::move(dest)), tmp_(std::move(tmp)) {}

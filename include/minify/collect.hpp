@@ -47,11 +47,17 @@ Analysis analyze(const Root& root, const std::vector<std::pair<std::string, std:
 std::vector<std::pair<std::string, std::string>> traced_programs(const TraceLog& trace);
 
 struct CollectOptions {
-  std::vector<std::string> keep;           // --keep PATH|GLOB
+  std::vector<std::string> keep;           // --keep PATH|GLOB (a literal PATH also ships a secret)
   std::vector<std::string> exclude;        // --exclude GLOB
   std::vector<std::string> exclude_paths;  // the output itself, when inside the root
   bool implicit = true;
   PackageSelection packages;               // --keep-package, --with-docs, --granularity
+  // The image's User ("uid[:gid]" or names): its account goes into the generated /etc/passwd.
+  std::string image_user;
+  // Owner ids of the root are shifted on disk by this much (an unpacked image).
+  uid_t uid_shift = 0;
+  // Paths verify found missing that repair adds, each with its reason.
+  std::vector<std::pair<std::string, std::string>> repairs;
 };
 
 struct Collected {
@@ -68,7 +74,22 @@ struct Collected {
 
 // Paths that could not be added, --keep globs that matched nothing and programs that could not be
 // analysed are warnings in `ctx`; the main program not being analysable is an error (returned).
+//
+// Secrets and the builder's identity are withheld (FileSet::withheld(), with the reason) unless a
+// literal --keep names them; /etc/passwd and /etc/group are rewritten with only the accounts the
+// image needs, and a program that read /etc/shadow, /etc/gshadow or /etc/hosts gets generated
+// ones (withhold_secrets(), write_accounts()).
 Result<Collected> build_fileset(const Root& root, const Analysis& analysis, const TraceLog* trace,
                                 const CollectOptions& options, Context& ctx);
+
+// The withholding rules of a minimal root (src/fileset/identity.cpp). A literal path in `keep`
+// that a rule covers is allowed through, with a warning in `ctx`.
+void withhold_secrets(FileSet& set, const std::vector<std::string>& keep, Context& ctx);
+// Rewrites the set's /etc/passwd and /etc/group from the root's own lines for the accounts the
+// image needs (root, nobody, nonroot, `image_user`, the owners of its entries), unless `keep`
+// names them; writes locked /etc/shadow and /etc/gshadow where the program read them, and a
+// localhost-only /etc/hosts.
+Status write_accounts(FileSet& set, const Root& root, const std::string& image_user, const std::vector<std::string>& keep,
+                      uid_t uid_shift = 0);
 
 }  // namespace minify

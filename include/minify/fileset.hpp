@@ -38,6 +38,9 @@ enum class ReasonKind {
   Generated,        // content made by minify (/etc/passwd of a scratch image, a new ld.so.cache)
   Package,          // pulled in through the package database (--keep-package, --granularity,
                     // /etc/os-release and copyright files scanners read)
+  Repair,           // verify's minimal run could not find it; the source root has it
+  Evidence,         // the trace proves it exists and matters (mkdir got EEXIST, rmdir ENOTEMPTY)
+  Writable,         // a directory the program wrote into: made writable for the image's user
 };
 
 std::string_view reason_kind_name(ReasonKind kind);  // "needed", "symlink-on-the-way", ...
@@ -124,8 +127,24 @@ class FileSet {
   size_t exclude(std::string_view glob);
   // Excludes a path and everything under it (the output directory when it lies inside the root).
   size_t exclude_path(std::string_view path);
-  // Is this path excluded (by the fixed /proc, /sys, /dev rule, a glob or an excluded path)?
+  // Is this path excluded (by the fixed /proc, /sys, /dev rule, a glob, an excluded path or a
+  // withholding rule)?
   bool is_excluded(std::string_view path) const;
+  // The same, withholding rules aside: what --exclude, the fixed rule or an excluded path leave out.
+  bool matches_exclude(std::string_view path) const;
+
+  // Withholding: paths that are never shipped unless the user names them exactly (secrets, the
+  // builder's identity). A rule is a glob as for exclude(); unlike an exclusion it keeps its
+  // reason, and every path add() refused because of it is remembered (withheld()) for
+  // report.json and `minify why`. allow() lifts the rules for a path and everything under it
+  // (--keep PATH, literally).
+  void withhold(std::string_view glob, std::string reason);
+  void allow(std::string_view path);
+  // The reason `path` is withheld, if a rule covers it and allow() does not.
+  std::optional<std::string> withheld_reason(std::string_view path) const;
+  // Paths refused by a withholding rule, with the reason; sorted.
+  const std::map<std::string, std::string>& withheld() const { return withheld_; }
+  void note_withheld(std::string path, std::string reason) { withheld_.emplace(std::move(path), std::move(reason)); }
 
   // Replaces or inserts an entry as is (report.json reader, tests). `entry.path` is normalized.
   void put(Entry entry);
@@ -147,9 +166,15 @@ class FileSet {
   size_t erase_excluded();
   void add_reason(Entry& e, const Reason& reason);
 
+  // True when `path` is withheld (and records it).
+  bool withhold_check(const std::string& path);
+
   Map entries_;
   std::vector<std::string> exclude_globs_;
   std::vector<std::string> exclude_paths_;
+  std::vector<std::pair<std::string, std::string>> withhold_rules_;  // glob, reason
+  std::vector<std::string> allowed_;
+  std::map<std::string, std::string> withheld_;
 };
 
 // minify why PATH: explains why `path` is in the set. A path that reaches an entry through

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,8 +42,11 @@ struct Job {
   // the caller's directory) or a name looked up in the PATH of `env`.
   std::string root = "/";
   std::vector<std::string> command;
-  std::vector<std::string> env;  // "K=V" given for the program; PATH is added when missing
+  std::vector<std::string> env;  // "K=V": the image's Env, all the program gets (PATH added when missing)
   std::string workdir;           // inside the root; empty: the caller's (host) or "/"
+  // The trace on the builder also gets minify's own environment (--inherit-env); the image and
+  // verify never do.
+  bool inherit_env = false;
 
   // The trace. Off: the ELF analysis and implicit needs alone (--static-only).
   bool trace = true;
@@ -60,9 +64,6 @@ struct Job {
   uid_t uid_shift = 0;
   std::map<std::string, mode_t> special_modes;
   std::map<std::string, struct timespec> dir_times;
-  // rootfs/ is owned as the unpacked root is (the image's owners + uid_shift), so that verify's
-  // sandbox sees the image's own owners (needs CAP_CHOWN); otherwise by the calling user.
-  bool rootfs_owners = false;
 
   // The image. `base` unset: the base inspect recommends for the program. `image` is the config
   // written into the OCI/docker archive; its Env is `env` (with PATH), and without an Entrypoint
@@ -88,13 +89,31 @@ struct Job {
     SbomFormat sbom_format = SbomFormat::CycloneDx;
     std::string sbom_subject;  // empty: the tag, else the program's name
     bool sbom_container = false;
+    // Replace an existing output directory that minify did not write (never one holding the
+    // root, the program or a protected path).
+    bool force = false;
   } out;
+  // Host paths the output directory must neither be nor contain (besides the root and the
+  // program's directory): the input image, a work directory.
+  std::vector<std::string> protected_paths;
 
-  // Verify: run the program once more in the written root, sandboxed and traced.
+  // Verify: run the program once more in the image's tree (a copy of what the layer holds, its
+  // owners as the image has them), sandboxed and traced, as the image's User with only its Env,
+  // in its WorkingDir. A failed verify, or one that could not run, is not a success: the outputs
+  // go under "OUT.failed" and the previous ones stay.
   bool verify = true;
-  std::string run_as;             // user the sandbox runs the program as ("uid[:gid]" or a name)
-  bool host_network = false;      // share the host's network (default: loopback only)
-  bool map_root_to_root = false;  // root in the sandbox is host root, not an unprivileged uid
+  std::string run_as;         // user the sandboxed trace runs as (minify image: the image's User)
+  bool host_network = false;  // share the host's network (default: loopback only)
+  // The exit status the program is expected to end with when it runs on its own (not stopped
+  // by --timeout or a probe); any other status fails the run.
+  int expect_exit = 0;
+  // Repair: paths the minimal run could not find, open or exec that the source root has are
+  // added (with their closure and package), the outputs rewritten and verified again, up to this
+  // many rounds. 0: no repair.
+  int repair_rounds = 3;
+  // Polled between stages and while a program runs: a signal number (the run stops, nothing
+  // is committed), or 0.
+  std::function<int()> interrupted;
   // The argv prefix that starts the sandbox launcher (the CLI's hidden entry point, e.g.
   // {"/proc/self/exe", "__sandbox-exec"}); the library does not know the CLI's grammar.
   std::vector<std::string> sandbox_launcher;
@@ -109,8 +128,9 @@ class Runner {
   virtual Result<TraceLog> run(const Job& job, const Root& root, const std::string& program) = 0;
 };
 
-// The tracer on the builder itself: chrooted into the job's root unless it is "/". The program
-// inherits minify's environment with the job's Env added, and the job's working directory.
+// The tracer on the builder itself, chrooted into the job's root unless it is "/", as minify's
+// user (root on a typical builder), with the job's Env alone (and minify's own environment
+// under it with inherit_env), in the job's working directory.
 class HostRunner final : public Runner {
  public:
   Result<TraceLog> run(const Job& job, const Root& root, const std::string& program) override;
@@ -139,6 +159,14 @@ std::vector<std::string> merge_env(std::vector<std::string> base, const std::vec
 // The value of `key` in a "K=V" list, or `fallback`.
 std::string env_value(const std::vector<std::string>& env, const std::string& key, const std::string& fallback = "");
 
+// Verify as minimize() does it: `set` (read from `source`) written with its owners shifted into
+// the sandbox's ids into a fresh tree beside `beside` (a sibling "BESIDE.verify-XXXXXX", removed
+// afterwards), and `command` run there as the job's image User with the job's Env, compared with
+// `original`.
+Result<VerifyReport> verify_in_image_tree(const FileSet& set, const Root& source, const Job& job,
+                                          const std::vector<std::string>& command, const std::optional<TraceLog>& original,
+                                          const std::string& beside);
+
 // Seconds each stage took.
 struct PhaseTimes {
   double trace = 0;
@@ -146,6 +174,24 @@ struct PhaseTimes {
   double packages = 0;  // of which reading the package database and accounting
   double pack = 0;      // every output written
   double verify = 0;
+};
+
+// Why verify failed, in words: one line each.
+struct VerifyFinding {
+  enum class Kind { Missing, PermissionDenied, ExitStatus, Probe, Network };
+  Kind kind = Kind::Missing;
+  std::string path;     // Missing, PermissionDenied
+  std::string message;  // the whole line
+};
+
+// The findings of a verify run of `job`'s program as `user`, in words.
+std::vector<VerifyFinding> verify_findings(const VerifyReport& report, const Job& job, const std::string& user);
+
+// One path added by repair.
+struct Repair {
+  int round = 0;
+  std::string path;
+  std::string why;  // "the minimal run got ENOENT for it"
 };
 
 struct Minimized {
@@ -157,9 +203,15 @@ struct Minimized {
   ImageConfig image;               // the config written (or that would be)
   std::optional<OciDigests> image_digests;
   std::optional<std::string> sbom_digest;
-  std::optional<VerifyReport> verify;  // when verify ran
+  std::optional<VerifyReport> verify;  // the last verify run, when verify ran
   std::optional<Error> verify_error;   // verify was asked for and could not run
+  std::vector<VerifyFinding> findings; // why the last verify failed (empty when it passed)
+  std::vector<Repair> repairs;         // what repair added, every round
+  std::optional<std::string> self_failed;  // the traced program failed on its own: how
+  bool committed = false;              // the outputs are in place (else under failed_dir)
+  std::string failed_dir;              // where a failed run's outputs went ("OUT.failed")
   PhaseTimes times;
+  bool ok() const { return committed && !self_failed; }
 };
 
 // Runs the job. Errors are for the run as a whole (the program not found, an output that cannot

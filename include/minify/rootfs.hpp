@@ -118,4 +118,18 @@ class Root {
   mutable std::unordered_map<std::string, std::string> seen_;
 };
 
+// ---- The root's accounts (src/rootfs/accounts.cpp), read as text: glibc's getpwnam would load
+// the root's NSS modules into minify.
+
+// The lines of the root's /etc/passwd or /etc/group split on ':', those with at least
+// `min_fields` fields and a decimal id in the third; comments and other lines are skipped.
+std::vector<std::vector<std::string>> read_account_lines(const Root& root, const char* file, size_t min_fields);
+// A decimal id that fits 32 bits; nullopt for anything else (a field of an image's passwd is
+// untrusted text).
+std::optional<uint32_t> parse_account_id(std::string_view s);
+// "uid[:gid]" or "name[:group]" as a container runtime resolves a User against the root's
+// /etc/passwd and /etc/group: a name must be there; a uid without a line gets gid 0. nullopt
+// for an empty spec or a name (user or group) the root does not have.
+std::optional<std::pair<uid_t, gid_t>> resolve_user(const Root& root, std::string_view spec);
+
 }  // namespace minify

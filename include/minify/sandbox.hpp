@@ -23,16 +23,20 @@
 
 namespace minify {
 
+// The first host uid (and gid) of the sandbox's 65536 ids: root inside is this uid outside.
+inline constexpr uid_t kSandboxUidBase = 100000;
+
 struct SandboxOptions {
   std::string rootfs;                // host directory that becomes "/"
   std::vector<std::string> env;      // the program's whole environment, "K=V"
   std::string workdir = "/";         // inside the root
   std::string user;                  // "uid[:gid]" or a name from the root's /etc/passwd; empty: 0
   bool host_network = false;         // share the host's network namespace
-  // Root in the sandbox is host uid `uid_base` (65536 ids from there). With `map_root_to_root`
-  // (explicit request only), 0 maps to 0 instead.
-  uid_t uid_base = 100000;
-  bool map_root_to_root = false;
+  // Root in the sandbox is host uid `uid_base` (65536 ids from there), never host root: a
+  // program that found a way out would hold no more than that unprivileged uid. The root's files
+  // must be owned by uid_base + their owner inside (write_rootfs' owner_shift, unpack_layers'
+  // uid_shift) for the program to see the right owners.
+  uid_t uid_base = kSandboxUidBase;
   // The argv prefix that runs sandbox_exec_main(): the caller's own entry point (for minify's
   // CLI, {"/proc/self/exe", "__sandbox-exec"}), followed by the launcher's arguments.
   std::vector<std::string> launcher;

@@ -179,6 +179,10 @@ struct TraceOptions {
   TracerBackend tracer = TracerBackend::Ptrace;
   std::vector<std::string> command;  // argv; argv[0] is looked up in PATH (inside root)
   std::string root;                  // empty: no chroot
+  // The program's whole environment ("K=V"); unset: this process's. argv[0] is still looked up
+  // in this process's PATH.
+  std::optional<std::vector<std::string>> env;
+  std::string workdir;               // the program's working directory (inside root); empty: ours
   std::optional<std::chrono::milliseconds> timeout;
   std::chrono::milliseconds grace{3000};  // SIGTERM -> SIGKILL delay when stopping the program
   std::vector<std::string> probe_urls;    // http://host[:port]/path
@@ -191,6 +195,12 @@ struct TraceOptions {
   bool exact_results = false;
   // Forward SIGINT, SIGTERM and SIGHUP sent to this process to the traced command while it runs.
   bool forward_signals = true;
+  // Polled while the program runs (at least every tick, and whenever a signal interrupts the
+  // tracer's wait): once it returns true the whole traced tree is killed and run_trace() fails
+  // with ECANCELED. For callers whose own signal handlers abort the run (Ctrl-C stops minify,
+  // not only the program): they set forward_signals = false and install handlers without
+  // SA_RESTART that this reads.
+  std::function<bool()> cancelled;
   // Called for every syscall record as it completes (--events).
   std::function<void(const TraceEvent&)> on_event;
 };

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <signal.h>
 
 #include <functional>
 #include <string>
@@ -60,7 +61,26 @@ struct WorkDir {
   ~WorkDir();
 };
 
-// verify's verdict: what is missing, exit status and probe differences, then ok or FAILED.
-void print_verify(const VerifyReport& report, const std::string& root_desc);
+// SIGINT, SIGTERM and SIGHUP abort a run (Job::interrupted) instead of killing minify or going
+// to the traced program alone: installed for the object's lifetime.
+class AbortOnSignals {
+ public:
+  AbortOnSignals();
+  ~AbortOnSignals();
+  AbortOnSignals(const AbortOnSignals&) = delete;
+  AbortOnSignals& operator=(const AbortOnSignals&) = delete;
+  static int caught();  // the signal, or 0
+  // Says the run was interrupted; 128 + the signal.
+  int exit_status() const;
+
+ private:
+  std::vector<std::pair<int, struct sigaction>> saved_;
+};
+
+// verify's findings, one line each.
+void print_findings(const std::vector<VerifyFinding>& findings);
+// What verify and repair found, where a failed run's outputs went, the program's own failure;
+// returns the exit status.
+int print_outcome(const Minimized& m, const Job& job);
 
 }  // namespace minify::cli

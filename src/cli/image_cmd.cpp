@@ -24,7 +24,8 @@ struct ImageOptions {
   std::string input, output, format = "oci", out_dir = "minify-out", work, platform, tag, out_tag;
   std::vector<std::string> entrypoint, cmd, env, probes, keep, exclude;
   std::string timeout, grace, network, max_size;
-  bool no_verify = false, zstd = false, keep_work = false, map_root = false;
+  bool no_verify = false, zstd = false, keep_work = false, force = false, no_repair = false;
+  int repair_rounds = 3, expect_exit = 0;
   PackageFlags packages;
 };
 
@@ -75,7 +76,6 @@ Result<Job> make_job(const ImageOptions& o, const Image& image, const std::strin
   job.uid_shift = uo.uid_shift;
   job.special_modes = unpacked.special_modes;
   job.dir_times = unpacked.dir_times;
-  job.rootfs_owners = true;
   job.base = Base::Scratch;  // the image is the whole root: nothing comes from a base
   if (auto st = read_source_date_epoch(job); !st) return st.error();
 
@@ -92,9 +92,16 @@ Result<Job> make_job(const ImageOptions& o, const Image& image, const std::strin
   job.out.sbom_subject = o.out_tag.empty() ? fs::path(o.output).filename().string() : o.out_tag;
   job.out.sbom_container = true;
 
+  job.out.force = o.force;
+  job.protected_paths = {o.input};
+
   job.verify = !o.no_verify;
+  if (!o.network.empty() && o.network != "host" && o.network != "none")
+    return bad_input("--network", o.network, "expected host or none");
   job.host_network = o.network == "host";
-  job.map_root_to_root = o.map_root;
+  job.expect_exit = o.expect_exit;
+  job.repair_rounds = o.no_repair ? 0 : o.repair_rounds;
+  if (job.repair_rounds < 0) return bad_input("--repair-rounds", std::to_string(o.repair_rounds), "must be 0 or more");
   job.sandbox_launcher = sandbox_launcher();
   return job;
 }
@@ -125,7 +132,7 @@ int run_image(const ImageOptions& o) {
   if (!image) return fail(image.error());
   UnpackOptions uo;
   uo.limits = limits;
-  uo.uid_shift = o.map_root ? 0 : 100000;
+  uo.uid_shift = kSandboxUidBase;
   std::string root_dir = work.path + "/root";
   auto unpacked = unpack_layers(*image, root_dir, uo);
   if (!unpacked) return fail(unpacked.error());
@@ -144,10 +151,14 @@ int run_image(const ImageOptions& o) {
   // 2. The pipeline, with the image's command traced in the sandbox.
   auto job = make_job(o, *image, root_dir, uo, *unpacked);
   if (!job) return fail(job.error());
+  if (!o.work.empty()) job->protected_paths.push_back(o.work);
+  AbortOnSignals signals;
+  job->interrupted = AbortOnSignals::caught;
   Context ctx;
   ctx.on_report(print_diagnostic);
   SandboxRunner runner;
   auto m = minimize(*job, runner, ctx);
+  if (AbortOnSignals::caught()) return signals.exit_status();
   if (!m) return fail(m.error());
 
   // 3. The summary: sizes before and after, what was left out, where the time went.
@@ -156,9 +167,10 @@ int run_image(const ImageOptions& o) {
   std::cerr << "minify: " << image_format_name(image->format) << " " << o.input << ": " << image->layers.size()
             << " layers, " << format_bytes(image->compressed_bytes()) << " compressed, " << format_bytes(unpacked->bytes)
             << " unpacked\n";
-  std::cerr << "minify: wrote " << o.output << " (" << (o.format == "docker" ? "docker-archive" : "oci-archive") << ", "
-            << m->image_digests->manifest << "): " << tot.files << " files, " << format_bytes(m->image_digests->layer.size)
-            << " compressed, " << format_bytes(m->image_digests->layer.tar_size) << " uncompressed\n";
+  if (m->committed)
+    std::cerr << "minify: wrote " << o.output << " (" << (o.format == "docker" ? "docker-archive" : "oci-archive") << ", "
+              << m->image_digests->manifest << "): " << tot.files << " files, " << format_bytes(m->image_digests->layer.size)
+              << " compressed, " << format_bytes(m->image_digests->layer.tar_size) << " uncompressed\n";
   auto left = largest_left_out(set, root_dir, 10);
   if (!left.empty()) {
     std::cerr << "minify: largest files left out:\n";
@@ -166,7 +178,6 @@ int run_image(const ImageOptions& o) {
   }
   if (auto p = package_summary(m->collected.packages, m->collected.package_seconds); !p.empty())
     std::cerr << "minify: packages: " << p << "\n";
-  for (const auto& miss : m->collected.missing) std::cerr << "minify: " << miss << ": not found\n";
   // Where the time went, last, so that it includes the verify run (scripts/bench image reads it).
   char times[200];
   std::snprintf(times, sizeof times, "minify: time: unpack %.2fs, trace %.2fs, pack %.2fs, verify ", t_unpack,
@@ -178,12 +189,7 @@ int run_image(const ImageOptions& o) {
     verify_time = took;
   }
   std::cerr << times << verify_time << "\n";
-  if (m->verify_error) return fail(*m->verify_error, kExitMissing);
-  if (m->verify) {
-    print_verify(*m->verify, o.out_dir + "/rootfs");
-    if (!m->verify->ok()) return kExitMissing;
-  }
-  return m->collected.missing.empty() ? kExitOk : kExitMissing;
+  return print_outcome(*m, *job);
 }
 
 }  // namespace
@@ -208,12 +214,15 @@ Command add_image_command(CLI::App& app) {
   sub->add_option("--out-tag", o->out_tag, "name:tag recorded in the output archive");
   sub->add_option("--sbom", o->sbom, "Also write an SBOM of the minimized image (its config gets the SBOM's digest as a label)");
   sub->add_option("--sbom-format", o->sbom_format, "cyclonedx (CycloneDX 1.5 JSON, default) or spdx (SPDX 2.3 JSON)");
-  sub->add_option("--network", o->network, "host: share the host's network (default: loopback only)");
+  sub->add_option("--network", o->network, "host: share the host's network; none (default): loopback only");
   sub->add_option("--work", o->work, "Unpack here (kept) instead of a temporary directory");
   sub->add_option("--max-size", o->max_size, "Refuse images unpacking to more bytes than this");
   sub->add_flag("--zstd", o->zstd, "Compress the layer with zstd");
   sub->add_flag("--no-verify", o->no_verify, "Do not run the minimized image once to check it");
-  sub->add_flag("--map-root", o->map_root, "Map root in the sandbox to host root (default: host uid 100000)");
+  sub->add_flag("--no-repair", o->no_repair, "Do not add what verify finds missing and verify again");
+  sub->add_option("--repair-rounds", o->repair_rounds, "Verify-and-repair rounds at most (default 3)");
+  sub->add_option("--expect-exit", o->expect_exit, "The exit status the command ends with when it is not stopped (default 0)");
+  sub->add_flag("--force", o->force, "Replace an existing --out-dir that minify did not write");
   add_package_flags(sub, o->packages);
   return {sub, [o] { return run_image(*o); }};
 }

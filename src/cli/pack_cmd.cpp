@@ -20,7 +20,10 @@ namespace fs = std::filesystem;
 struct PackOptions {
   std::string out_dir = "minify-out";
   std::string tar, oci, tag, sbom, sbom_format = "cyclonedx";
-  bool static_only = false, no_implicit = false, zstd = false, no_verify = false;
+  bool static_only = false, no_implicit = false, zstd = false, no_verify = false, force = false, inherit_env = false;
+  bool no_repair = false;
+  int repair_rounds = 3, expect_exit = 0;
+  std::string network = "host";
   std::string timeout, grace;
   std::vector<std::string> probes;
   std::string root = "/";
@@ -58,6 +61,7 @@ Result<Job> make_job(const PackOptions& o) {
   for (const auto& kv : o.env)
     if (kv.find('=') == std::string::npos) return bad_input("--env", kv, "expected NAME=VALUE");
   job.env = o.env;
+  job.inherit_env = o.inherit_env;
   job.workdir = o.workdir;
   job.trace = !o.static_only;
   if (auto st = parse_run_limits(o.timeout, o.grace, job); !st) return st.error();
@@ -92,10 +96,15 @@ Result<Job> make_job(const PackOptions& o) {
   if (!sbom_format) return bad_input("--sbom-format", o.sbom_format, "neither cyclonedx nor spdx");
   job.out.sbom_format = *sbom_format;
 
+  job.out.force = o.force;
+
   job.verify = !o.no_verify;
-  // The program already ran on the builder with minify's own privileges, and the root's files
-  // belong to minify's user: root in the sandbox is that same user.
-  job.map_root_to_root = ::geteuid() == 0;
+  if (o.network != "host" && o.network != "none") return bad_input("--network", o.network, "expected host or none");
+  // The trace ran on the builder's network; verify gets the same unless asked to cut it.
+  job.host_network = o.network == "host";
+  job.expect_exit = o.expect_exit;
+  job.repair_rounds = o.no_repair ? 0 : o.repair_rounds;
+  if (job.repair_rounds < 0) return bad_input("--repair-rounds", std::to_string(o.repair_rounds), "must be 0 or more");
   job.sandbox_launcher = sandbox_launcher();
   return job;
 }
@@ -106,10 +115,13 @@ int run_pack(const PackOptions& o) {
     print_error(job.error().message());
     return kExitBadInput;
   }
+  AbortOnSignals signals;
+  job->interrupted = AbortOnSignals::caught;
   Context ctx;
   ctx.on_report(print_diagnostic);
   HostRunner runner;
   auto m = minimize(*job, runner, ctx);
+  if (AbortOnSignals::caught()) return signals.exit_status();
   if (!m) {
     print_error(m.error().message());
     return kExitBadInput;
@@ -124,22 +136,20 @@ int run_pack(const PackOptions& o) {
               << m->collected.traced_added << " paths used, exit status " << m->trace->exit.shell_status() << "\n";
   if (auto p = package_summary(m->collected.packages, m->collected.package_seconds); !p.empty())
     std::cerr << "minify: packages: " << p << "\n";
+  if (!m->collected.set.withheld().empty())
+    std::cerr << "minify: withheld " << m->collected.set.withheld().size()
+              << " paths the program used (secrets, the builder's identity): report.json lists them\n";
   std::string why;
   for (const auto& w : m->base_why) why += (why.empty() ? "" : "; ") + w;
   std::cerr << "minify: base: " << base_name(m->base) << (why.empty() ? "" : " (" + why + ")") << "\n";
-  std::cerr << "minify: wrote " << o.out_dir << "/{rootfs,Dockerfile,report.json" << (m->trace ? ",trace.json" : "") << "}";
-  if (!o.tar.empty()) std::cerr << ", " << o.tar;
-  if (!o.sbom.empty()) std::cerr << ", " << o.sbom;
-  if (m->image_digests) std::cerr << ", " << o.oci << " (" << m->image_digests->manifest << ")";
-  std::cerr << "\n";
-  if (m->verify_error) print_warning("could not verify the minimal root: " + m->verify_error->message());
-  if (m->verify) print_verify(*m->verify, o.out_dir + "/rootfs");
-  if (m->verify && !m->verify->ok()) return kExitMissing;
-  if (!m->collected.missing.empty()) {
-    for (const auto& miss : m->collected.missing) std::cerr << "minify: " << miss << ": not found\n";
-    return kExitMissing;
+  if (m->committed) {
+    std::cerr << "minify: wrote " << o.out_dir << "/{rootfs,Dockerfile,report.json" << (m->trace ? ",trace.json" : "") << "}";
+    if (!o.tar.empty()) std::cerr << ", " << o.tar;
+    if (!o.sbom.empty()) std::cerr << ", " << o.sbom;
+    if (m->image_digests) std::cerr << ", " << o.oci << " (" << m->image_digests->manifest << ")";
+    std::cerr << "\n";
   }
-  return kExitOk;
+  return print_outcome(*m, *job);
 }
 
 }  // namespace
@@ -155,7 +165,13 @@ Command add_pack_command(CLI::App& app) {
   sub->add_option("--tag", o->tag, "Image name:tag recorded in the OCI archive");
   sub->add_flag("--zstd", o->zstd, "Compress the OCI layer with zstd instead of gzip");
   sub->add_flag("--static-only", o->static_only, "Do not run the program: ELF analysis and implicit needs only");
-  sub->add_flag("--no-verify", o->no_verify, "Do not start the program in the minimal root to check it afterwards");
+  sub->add_flag("--no-verify", o->no_verify, "Do not start the program in the image's tree to check it afterwards");
+  sub->add_flag("--no-repair", o->no_repair, "Do not add what verify finds missing and verify again");
+  sub->add_option("--repair-rounds", o->repair_rounds, "Verify-and-repair rounds at most (default 3)");
+  sub->add_option("--expect-exit", o->expect_exit, "The exit status the program ends with when it is not stopped (default 0)");
+  sub->add_option("--network", o->network, "Verify's network: host (default, as the trace had) or none (loopback only)");
+  sub->add_flag("--inherit-env", o->inherit_env, "Trace with minify's own environment under --env (the image never gets it)");
+  sub->add_flag("--force", o->force, "Replace an existing -o directory that minify did not write");
   sub->add_flag("--no-implicit", o->no_implicit, "Leave out what inspect finds (CA bundles, NSS modules, dlopen targets)");
   sub->add_option("--timeout", o->timeout, "Stop the program after this long (SIGTERM, then SIGKILL): 10s, 2m");
   sub->add_option("--grace", o->grace, "Delay between SIGTERM and SIGKILL (default 3s)");

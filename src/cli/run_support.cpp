@@ -1,6 +1,8 @@
 // What the commands that run a program share: --timeout/--grace, SOURCE_DATE_EPOCH, the sandbox
 // launcher's entry point, scratch directories, and the verify verdict's lines.
 #include <limits.h>
+#include <signal.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@ Status parse_run_limits(const std::string& timeout, const std::string& grace, Jo
   if (!timeout.empty()) {
     auto d = parse_duration(timeout);
     if (!d) return d.error();
+    if (d->count() <= 0) return bad_input("--timeout", timeout, "must be longer than 0 (leave it out for no timeout)");
     job.timeout = *d;
   }
   if (!grace.empty()) {
@@ -61,17 +64,74 @@ Result<std::string> make_work_dir(const std::string& requested) {
   return templ;
 }
 
-void print_verify(const VerifyReport& r, const std::string& root_desc) {
-  for (const auto& m : r.missing)
-    std::cerr << "minify: verify: missing " << m << " (opened by the original run, not in " << root_desc << ")\n";
-  if (!r.exit_matches)
-    std::cerr << "minify: verify: exit status " << r.run.exit.shell_status() << ", the original run ended with "
-              << r.original_exit.shell_status() << "\n";
-  for (const auto& p : r.probe_mismatches) std::cerr << "minify: verify: probe " << p << "\n";
-  if (r.ok())
-    std::cerr << "minify: verify: ok (exit status " << r.run.exit.shell_status() << ", nothing missing)\n";
-  else
-    std::cerr << "minify: verify: FAILED\n";
+namespace {
+
+volatile sig_atomic_t g_signal = 0;
+
+void on_abort_signal(int sig) {
+  if (g_signal == 0) g_signal = sig;
+}
+
+}  // namespace
+
+AbortOnSignals::AbortOnSignals() {
+  g_signal = 0;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction sa {};
+    sa.sa_handler = on_abort_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: a blocking wait returns EINTR and the run looks at us
+    struct sigaction old {};
+    if (::sigaction(sig, &sa, &old) == 0) saved_.emplace_back(sig, old);
+  }
+}
+
+AbortOnSignals::~AbortOnSignals() {
+  for (auto& [sig, old] : saved_) ::sigaction(sig, &old, nullptr);
+}
+
+int AbortOnSignals::caught() { return g_signal; }
+
+int AbortOnSignals::exit_status() const {
+  int sig = g_signal;
+  print_error(std::string("interrupted by SIG") + ::sigabbrev_np(sig) +
+              ": the program was stopped and nothing was written");
+  return 128 + sig;
+}
+
+void print_findings(const std::vector<VerifyFinding>& findings) {
+  for (const auto& f : findings) std::cerr << "minify: verify: " << f.message << "\n";
+}
+
+int print_outcome(const Minimized& m, const Job& job) {
+  for (const auto& r : m.repairs)
+    std::cerr << "minify: repair: added " << r.path << " (round " << r.round << ": " << r.why << ")\n";
+  if (m.verify_error) print_error("verify could not run: " + m.verify_error->message());
+  print_findings(m.findings);
+  if (m.verify && m.findings.empty()) {
+    std::cerr << "minify: verify: ok (exit status " << m.verify->run.exit.shell_status() << ", nothing missing, ran as "
+              << (m.image.user.empty() ? "root" : m.image.user) << " with the image's Env)";
+    if (!m.repairs.empty()) std::cerr << " after repair added " << m.repairs.size() << " path" << (m.repairs.size() == 1 ? "" : "s");
+    std::cerr << "\n";
+  }
+  bool as_other_user = !m.image.user.empty() && m.image.user != "0" && m.image.user.rfind("0:", 0) != 0 && m.image.user != "root";
+  if (!m.findings.empty() && as_other_user && job.run_as.empty())
+    std::cerr << "minify: hint: the program ran as root while traced and as " << m.image.user
+              << " in the image; if it needs root (a port below 1024, chown), give --user 0\n";
+  if (!m.committed) {
+    std::cerr << "minify: verify: FAILED: what was written is in " << m.failed_dir << " (verify.json says why); "
+              << (job.out.dir.empty() ? "minify-out" : job.out.dir) << " is unchanged\n";
+    return kExitMissing;
+  }
+  if (m.self_failed) {
+    print_error(*m.self_failed);
+    return kExitMissing;
+  }
+  if (!m.collected.missing.empty()) {
+    for (const auto& miss : m.collected.missing) std::cerr << "minify: " << miss << ": not found\n";
+    return kExitMissing;
+  }
+  return kExitOk;
 }
 
 }  // namespace minify::cli

@@ -18,7 +18,6 @@ namespace fs = std::filesystem;
 struct VerifyCliOptions {
   std::string out_dir, rootfs, image, trace_file, timeout, grace, network, workdir, user, platform, tag;
   std::vector<std::string> probes, env, command;
-  bool map_root = false;
 };
 
 Result<TraceLog> read_trace(const std::string& file) {
@@ -41,8 +40,9 @@ int run_verify(VerifyCliOptions o) {
   // The run's options as a job: the sandbox takes them from there, as pack's verify does.
   Job job;
   if (auto st = parse_run_limits(o.timeout, o.grace, job); !st) return fail(st.error());
+  if (!o.network.empty() && o.network != "host" && o.network != "none")
+    return fail(bad_input("--network", o.network, "expected host or none"));
   job.host_network = o.network == "host";
-  job.map_root_to_root = o.map_root;
   job.sandbox_launcher = sandbox_launcher();
   std::vector<std::string> env = o.env;
   std::string workdir = o.workdir, user = o.user;
@@ -73,7 +73,7 @@ int run_verify(VerifyCliOptions o) {
     auto image = open_image(o.image, *wd, {o.tag, o.platform});
     if (!image) return fail(image.error());
     UnpackOptions uo;
-    uo.uid_shift = o.map_root ? 0 : 100000;
+    uo.uid_shift = kSandboxUidBase;
     auto un = unpack_layers(*image, *wd + "/root", uo);
     if (!un) return fail(un.error());
     rootfs = *wd + "/root";
@@ -96,15 +96,49 @@ int run_verify(VerifyCliOptions o) {
   job.env = env;
   job.workdir = workdir;
   job.run_as = user;
-  v.sandbox = sandbox_options(job, rootfs);
-  v.command = o.command;
-  v.timeout = job.timeout;
-  v.grace = job.grace;
-  v.probe_urls = o.probes;
-  auto report = verify(v);
+  job.image.user = user;
+  job.probes = o.probes;
+  AbortOnSignals signals;
+  job.interrupted = AbortOnSignals::caught;
+  Result<VerifyReport> report = Error{};
+  if (!o.out_dir.empty() && fs::exists(o.out_dir + "/report.json")) {
+    // The image's tree as pack or image wrote it, with the owners report.json records (rootfs/
+    // holds the files; it is owned by whoever ran minify).
+    auto set = read_report(o.out_dir + "/report.json");
+    if (!set) return fail(set.error());
+    auto source = Root::open(rootfs);
+    if (!source) return fail(source.error());
+    FileSet tree;
+    for (const auto& [path, entry] : *set) {
+      // rootfs/ is the user's to edit: what was taken out of it is left out of the run.
+      if (!source->stat(path, FollowLast::No)) {
+        print_warning("report.json lists " + path + ", which " + rootfs + " no longer has; verifying without it");
+        continue;
+      }
+      Entry e = entry;
+      e.generated = false;
+      tree.put(std::move(e));
+    }
+    report = verify_in_image_tree(tree, *source, job, o.command, v.original, o.out_dir);
+  } else {
+    v.sandbox = sandbox_options(job, rootfs);
+    v.sandbox.user = user;
+    v.command = o.command;
+    v.timeout = job.timeout;
+    v.grace = job.grace;
+    v.probe_urls = o.probes;
+    v.cancelled = [] { return AbortOnSignals::caught() != 0; };
+    report = verify(v);
+  }
+  if (AbortOnSignals::caught()) return signals.exit_status();
   if (!report) return fail(report.error());
-  print_verify(*report, v.sandbox.rootfs);
-  return report->ok() ? kExitOk : kExitMissing;
+  auto findings = verify_findings(*report, job, user.empty() ? "root" : user);
+  print_findings(findings);
+  if (findings.empty())
+    std::cerr << "minify: verify: ok (exit status " << report->run.exit.shell_status() << ", nothing missing)\n";
+  else
+    std::cerr << "minify: verify: FAILED\n";
+  return findings.empty() ? kExitOk : kExitMissing;
 }
 
 }  // namespace
@@ -122,10 +156,9 @@ Command add_verify_command(CLI::App& app) {
   sub->add_option("--env", o->env, "NAME=VALUE for the program (repeatable)")->allow_extra_args(false);
   sub->add_option("--workdir", o->workdir, "Working directory inside the root");
   sub->add_option("--user", o->user, "uid[:gid] or name to run as");
-  sub->add_option("--network", o->network, "host: share the host's network (default: loopback only)");
+  sub->add_option("--network", o->network, "host: share the host's network; none (default): loopback only");
   sub->add_option("--platform", o->platform, "With --image: os/arch to pick");
   sub->add_option("--tag", o->tag, "With --image: the image to pick by tag");
-  sub->add_flag("--map-root", o->map_root, "Map root in the sandbox to host root");
   sub->add_option("command", o->command, "-- CMD [ARGS...]");
   sub->positionals_at_end();
   return {sub, [o] { return run_verify(*o); }};

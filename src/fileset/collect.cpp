@@ -14,6 +14,8 @@
 //   copyright files scanners read, then the status.d / apk metadata of the packages that ship.
 #include "minify/collect.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -150,16 +152,35 @@ class Collector {
     }
   }
 
-  void add_trace(const TraceLog& trace) {
+  void add_trace(const TraceLog& trace, const std::optional<std::pair<uid_t, gid_t>>& image_user) {
     // Outputs of the program are not inputs: a path it created, wrote, removed or renamed is
-    // left out even when it was read afterwards.
+    // left out even when it was read afterwards. The directories it wrote into are not outputs:
+    // the image must have them, writable by the image's user.
     const std::vector<AccessKind> outputs = {AccessKind::Write, AccessKind::Create, AccessKind::Remove,
                                              AccessKind::Rename, AccessKind::Link, AccessKind::Symlink};
+    std::set<std::string> written_into, created_dirs;
     for (const auto& [path, use] : trace.paths) {
+      const AccessSet attempted = use.access, succeeded = use.succeeded;  // clang 14 cannot capture a structured binding
+      bool wrote = std::any_of(outputs.begin(), outputs.end(), [&](AccessKind k) { return succeeded.has(k); });
+      bool tried = std::any_of(outputs.begin(), outputs.end(), [&](AccessKind k) { return attempted.has(k); });
+      if (wrote) {
+        ++out_.traced_skipped;
+        if (path != "/") written_into.insert(dirname_of(path));
+        if (succeeded.has(AccessKind::Create))
+          if (auto st = root_.stat(path, FollowLast::No); st && S_ISDIR(st->st_mode)) created_dirs.insert(path);
+        continue;
+      }
+      if (tried && !use.any_succeeded()) {
+        // mkdir, mknod, link, rename or O_CREAT|O_EXCL that failed on a path the root has (EEXIST,
+        // rmdir's ENOTEMPTY): the program expects it to be there.
+        if (root_.stat(path, FollowLast::No)) {
+          add(path, ReasonKind::Evidence, "the program's create or remove of it failed because it was there (EEXIST, ENOTEMPTY): it expects it");
+          ++out_.traced_added;
+        }
+        continue;
+      }
       if (!use.any_succeeded()) continue;
-      const AccessSet attempted = use.access;  // clang 14 cannot capture a structured binding
-      bool wrote = std::any_of(outputs.begin(), outputs.end(), [&](AccessKind k) { return attempted.has(k); });
-      if (wrote || use.succeeded.has(AccessKind::Socket) || use.succeeded.has(AccessKind::Watch)) {
+      if (succeeded.has(AccessKind::Socket) || succeeded.has(AccessKind::Watch)) {
         ++out_.traced_skipped;
         continue;
       }
@@ -171,6 +192,33 @@ class Collector {
       else
         ++out_.traced_skipped;  // gone since (a temporary file), excluded, or a socket/device
     }
+    for (const auto& d : created_dirs) {
+      add(d, ReasonKind::Writable, "created by the program: shipped empty, for the image's user to write");
+      written_into.insert(d);
+    }
+    for (const auto& d : written_into) make_writable(d, image_user);
+  }
+
+  // A directory the program wrote into becomes the image's user's, so that the image runs where
+  // the trace ran as root. World-writable ones (/tmp) already are; the top of the tree is not
+  // handed over.
+  void make_writable(const std::string& dir, const std::optional<std::pair<uid_t, gid_t>>& user) {
+    auto st = root_.stat(dir, FollowLast::Yes);
+    if (!st || !S_ISDIR(st->st_mode) || (st->st_mode & 0002)) return;
+    if (out_.set.is_excluded(dir)) return;
+    add(dir, ReasonKind::Writable, "the program wrote into it during the trace");
+    const Entry* e = out_.set.find(dir);
+    if (!e || e->type != EntryType::Directory || !user || user->first == 0) return;
+    static const std::set<std::string> kSystem = {"/", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/var", "/opt", "/srv", "/home"};
+    if (kSystem.count(dir)) {
+      ctx_.warn("fileset", "the program wrote into " + dir + " during the trace; the image's user (uid " +
+                               std::to_string(user->first) + ") cannot: run it as --user 0, or have it write elsewhere");
+      return;
+    }
+    Entry copy = *e;
+    copy.uid = user->first;
+    copy.gid = user->second;
+    out_.set.put(std::move(copy));
   }
 
   void add_loader_cache() {
@@ -192,6 +240,7 @@ Result<Collected> build_fileset(const Root& root, const Analysis& analysis, cons
   Collected out;
   for (const auto& g : options.exclude) out.set.exclude(g);
   for (const auto& p : options.exclude_paths) out.set.exclude_path(p);
+  withhold_secrets(out.set, options.keep, ctx);
   Collector c(root, out, ctx);
   for (const auto& p : analysis.programs) {
     if (!p.error.empty()) {
@@ -201,7 +250,8 @@ Result<Collected> build_fileset(const Root& root, const Analysis& analysis, cons
     }
     c.add_program(p, options.implicit);
   }
-  if (trace) c.add_trace(*trace);
+  if (trace) c.add_trace(*trace, resolve_user(root, options.image_user));
+  for (const auto& [path, why] : options.repairs) c.add(path, ReasonKind::Repair, why);
   c.add_loader_cache();
   for (const auto& k : options.keep) {
     auto n = out.set.keep(root, k, Reason{ReasonKind::Kept, "--keep " + k});
@@ -215,6 +265,7 @@ Result<Collected> build_fileset(const Root& root, const Analysis& analysis, cons
   out.package_db = std::move(*db);
   auto sel = apply_package_selection(out.set, root, out.package_db, options.packages, &ctx);
   if (!sel) return sel.error();
+  if (auto st = write_accounts(out.set, root, options.image_user, options.keep, options.uid_shift); !st) return st.error();
   out.packages = account_packages(out.set, root, out.package_db);
   if (auto st = add_package_metadata(out.set, root, out.package_db, out.packages); !st) return st.error();
   out.package_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -15,7 +15,7 @@ namespace minify {
 
 namespace {
 
-constexpr std::array<std::pair<ReasonKind, std::string_view>, 13> kReasonNames = {{
+constexpr std::array<std::pair<ReasonKind, std::string_view>, 16> kReasonNames = {{
     {ReasonKind::Program, "program"},
     {ReasonKind::Needed, "needed"},
     {ReasonKind::Interpreter, "interpreter"},
@@ -29,6 +29,9 @@ constexpr std::array<std::pair<ReasonKind, std::string_view>, 13> kReasonNames =
     {ReasonKind::Dlopen, "dlopen"},
     {ReasonKind::Generated, "generated"},
     {ReasonKind::Package, "package"},
+    {ReasonKind::Repair, "repair"},
+    {ReasonKind::Evidence, "evidence"},
+    {ReasonKind::Writable, "writable"},
 }};
 
 // Pseudo file systems never enter an image: their contents are made by the kernel at run time.
@@ -120,7 +123,44 @@ bool glob_match(std::string_view pattern, std::string_view path) {
   return match_components(pat, 0, comp, 0);
 }
 
-bool FileSet::is_excluded(std::string_view path) const {
+void FileSet::withhold(std::string_view glob, std::string reason) {
+  withhold_rules_.emplace_back(std::string(glob), std::move(reason));
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (auto why = withheld_reason(it->first)) {
+      withheld_.emplace(it->first, *why);
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void FileSet::allow(std::string_view path) { allowed_.push_back(absolute(path)); }
+
+std::optional<std::string> FileSet::withheld_reason(std::string_view path) const {
+  if (withhold_rules_.empty()) return std::nullopt;
+  for (const auto& a : allowed_)
+    if (under(path, a)) return std::nullopt;
+  // A rule on any ancestor covers everything under it, as exclude() does.
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    std::string_view prefix = path.substr(0, i);
+    for (const auto& [glob, reason] : withhold_rules_)
+      if (glob_match(glob, prefix)) return reason;
+  }
+  return std::nullopt;
+}
+
+bool FileSet::withhold_check(const std::string& path) {
+  auto why = withheld_reason(path);
+  if (!why) return false;
+  withheld_.emplace(path, std::move(*why));
+  return true;
+}
+
+bool FileSet::is_excluded(std::string_view path) const { return withheld_reason(path) || matches_exclude(path); }
+
+bool FileSet::matches_exclude(std::string_view path) const {
   for (auto p : kNeverPaths)
     if (under(path, p)) return true;
   for (const auto& p : exclude_paths_)
@@ -181,7 +221,7 @@ Result<AddOutcome> FileSet::add(const Root& root, std::string_view path_in, cons
       if (auto t = add_tree(root, "/", reason, 0); !t) return t.error();
     return AddOutcome::Added;
   }
-  if (is_excluded(path)) return AddOutcome::Excluded;
+  if (withhold_check(path) || is_excluded(path)) return AddOutcome::Excluded;
   auto r = root.resolve(path, FollowLast::Yes);
   if (!r) return r.error();
   const std::string& final_path = r->path;
@@ -190,9 +230,9 @@ Result<AddOutcome> FileSet::add(const Root& root, std::string_view path_in, cons
       if (auto t = add_tree(root, "/", reason, 0); !t) return t.error();
     return AddOutcome::Added;
   }
-  if (is_excluded(final_path)) return AddOutcome::Excluded;
+  if (withhold_check(final_path) || is_excluded(final_path)) return AddOutcome::Excluded;
   for (const auto& step : r->links)
-    if (is_excluded(step.link)) return AddOutcome::Excluded;
+    if (withhold_check(step.link) || is_excluded(step.link)) return AddOutcome::Excluded;
   auto st = root.stat(final_path, FollowLast::No);
   if (!st) return st.error();
   if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) return AddOutcome::Unsupported;
@@ -245,7 +285,7 @@ Result<bool> FileSet::add_tree(const Root& root, const std::string& dir, const R
   bool complete = true;
   for (const auto& name : *names) {
     std::string p = child_path(dir, name);
-    if (is_excluded(p)) {
+    if (withhold_check(p) || is_excluded(p)) {
       complete = false;
       continue;
     }

@@ -103,7 +103,11 @@ std::optional<std::string> explain(const FileSet& set, std::string_view path_in)
     describe(out, *link);
     path = normalize_path(follow(link->path, link->link_target) + path.substr(link->path.size()));
   }
-  if (!found) return std::nullopt;
+  if (!found) {
+    auto w = set.withheld().find(path);
+    if (w == set.withheld().end()) return std::nullopt;
+    return path + ": withheld: " + w->second + " (--keep " + path + " ships it)\n";
+  }
   out += path + ": not in the set\n";
   return out;
 }
@@ -176,6 +180,11 @@ Result<std::string> report_json(const FileSet& set, const Root* root, const Repo
   doc["version"] = 1;
   doc["totals"] = {{"files", t.files}, {"symlinks", t.symlinks}, {"directories", t.directories}, {"bytes", t.bytes}};
   doc["entries"] = std::move(entries);
+  if (!set.withheld().empty()) {
+    json withheld = json::array();
+    for (const auto& [path, reason] : set.withheld()) withheld.push_back({{"path", path}, {"reason", reason}});
+    doc["withheld"] = std::move(withheld);
+  }
   if (options.packages) doc["packages"] = packages_json(*options.packages);
   return doc.dump(2) + "\n";
 }
@@ -217,6 +226,8 @@ Result<FileSet> parse_report(std::string_view text, std::string_view name) {
       }
       set.put(std::move(e));
     }
+    if (doc.contains("withheld"))
+      for (const auto& w : doc.at("withheld")) set.note_withheld(w.at("path").get<std::string>(), w.value("reason", std::string()));
   } catch (const std::exception& ex) {
     return bad_input("read report", std::string(name), ex.what());
   }

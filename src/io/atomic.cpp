@@ -117,17 +117,20 @@ AtomicDir::~AtomicDir() {
   std::filesystem::remove_all(tmp_, ec);
 }
 
-Status AtomicDir::commit() {
-  if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, dest_.c_str(), RENAME_NOREPLACE) == 0) {
+Status AtomicDir::commit() { return commit_as(dest_); }
+
+Status AtomicDir::commit_as(const std::string& dest_in) {
+  std::string dest = without_trailing_slashes(dest_in);
+  if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) == 0) {
     tmp_.clear();
     return Ok{};
   }
-  if (errno != EEXIST) return sys_error("rename", dest_);
+  if (errno != EEXIST) return sys_error("rename", dest);
   struct stat st;
-  if (::lstat(dest_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return bad_input("write", dest_, "exists and is not a directory");
+  if (::lstat(dest.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return bad_input("write", dest, "exists and is not a directory");
   // Swap the new tree in, then remove the old one, now at the temporary name.
-  if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, dest_.c_str(), RENAME_EXCHANGE) != 0) return sys_error("rename", dest_);
+  if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE) != 0) return sys_error("rename", dest);
   std::error_code ec;
   std::filesystem::remove_all(tmp_, ec);
   tmp_.clear();

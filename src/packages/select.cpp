@@ -30,6 +30,7 @@ bool touched(const Entry& e) {
       case ReasonKind::Directory:
       case ReasonKind::Generated:
       case ReasonKind::Package:
+      case ReasonKind::Writable:
         return false;
       case ReasonKind::Program:
       case ReasonKind::Needed:
@@ -40,6 +41,8 @@ bool touched(const Entry& e) {
       case ReasonKind::Kept:
       case ReasonKind::Implicit:
       case ReasonKind::Dlopen:
+      case ReasonKind::Repair:
+      case ReasonKind::Evidence:
         return true;
     }
     return true;

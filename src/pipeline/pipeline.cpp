@@ -1,17 +1,24 @@
 // minimize(): the order of minify's stages, once (see pipeline.hpp). Each stage lives in its own
 // directory (src/fileset, src/pack, src/verify, ...); this file only calls them in turn, carries
 // what one stage hands the next, and measures how long each took.
+//
+//   outputs checked and locked -> trace -> analyze + file set -> base and image config ->
+//   outputs staged -> verify in the image's tree (repair and again) -> commit, or OUT.failed
 #include "minify/pipeline.hpp"
 
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "minify/atomic.hpp"
 #include "minify/image.hpp"
+#include "pipeline/outputs.hpp"
 
 namespace minify {
 
@@ -28,6 +35,17 @@ std::string command_line(const std::vector<std::string>& argv) {
   return s;
 }
 
+std::string errno_name(int err) {
+  const char* n = ::strerrorname_np(err);
+  return n ? n : "errno " + std::to_string(err);
+}
+
+Status interrupted(const Job& job) {
+  if (job.interrupted)
+    if (int sig = job.interrupted()) return Error{ECANCELED, "interrupted", "", std::string("by SIG") + ::sigabbrev_np(sig)};
+  return Ok{};
+}
+
 // Outputs that lie inside the root must not be packed into themselves.
 std::vector<std::string> outputs_inside_root(const Job& job, const Root& root) {
   std::vector<std::string> inside;
@@ -35,14 +53,15 @@ std::vector<std::string> outputs_inside_root(const Job& job, const Root& root) {
   for (const auto& out : {job.out.dir, job.out.tar, job.out.image, job.out.sbom}) {
     if (out.empty()) continue;
     std::string abs = fs::absolute(out, ec).string();
-    if (root.is_host()) inside.push_back(abs);
-    else if (abs.rfind(root.host_dir() + "/", 0) == 0) inside.push_back(abs.substr(root.host_dir().size()));
+    for (const auto& o : {abs, abs + ".failed"}) {
+      if (root.is_host()) inside.push_back(o);
+      else if (o.rfind(root.host_dir() + "/", 0) == 0) inside.push_back(o.substr(root.host_dir().size()));
+    }
   }
   return inside;
 }
 
-// The entries the image needs beyond what the program used: its WorkingDir, and the accounts file
-// that names its User.
+// The entries the image needs beyond what the program used: its WorkingDir.
 Status add_image_entries(FileSet& set, const Root& root, const ImageConfig& image) {
   const std::string& wd = image.working_dir;
   if (!wd.empty() && wd != "/" && !set.find(wd)) {
@@ -90,10 +109,60 @@ DockerfileOptions dockerfile_options(const Job& job, const Minimized& m) {
 }
 
 // How the program ran, so that `minify verify -o DIR` runs it the same way.
-std::string run_json(const Minimized& m, const std::vector<std::string>& command, const std::string& workdir,
-                     const std::string& user) {
-  nlohmann::json run = {{"command", command}, {"env", m.image.env}, {"workdir", workdir}, {"user", user}};
+std::string run_json(const Minimized& m, const std::vector<std::string>& command, const std::string& workdir) {
+  nlohmann::json run = {{"command", command}, {"env", m.image.env}, {"workdir", workdir}, {"user", m.image.user}};
   return run.dump(2) + "\n";
+}
+
+std::string verify_json(const Minimized& m) {
+  nlohmann::json findings = nlohmann::json::array();
+  for (const auto& f : m.findings) findings.push_back(f.message);
+  nlohmann::json repairs = nlohmann::json::array();
+  for (const auto& r : m.repairs) repairs.push_back({{"round", r.round}, {"path", r.path}, {"why", r.why}});
+  nlohmann::json doc = {{"ok", false}, {"findings", findings}, {"repairs", repairs}};
+  if (m.verify_error) doc["error"] = m.verify_error->message();
+  if (m.verify) doc["exit_status"] = m.verify->run.exit.shell_status();
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace
+
+std::vector<VerifyFinding> verify_findings(const VerifyReport& r, const Job& job, const std::string& user) {
+  std::vector<VerifyFinding> out;
+  for (const auto& p : r.missing) {
+    auto e = r.errors.find(p);
+    int err = e == r.errors.end() ? ENOENT : e->second;
+    if (err == EACCES || err == EPERM)
+      out.push_back({VerifyFinding::Kind::PermissionDenied, p,
+                     "permission denied for the image's user (" + user + ") on " + p + ", which the original run opened"});
+    else
+      out.push_back({VerifyFinding::Kind::Missing, p,
+                     "missing " + p + " (opened by the original run; the minimal run got " + errno_name(err) + ")"});
+  }
+  if (!r.exit_matches)
+    out.push_back({VerifyFinding::Kind::ExitStatus, "",
+                   "exit status " + std::to_string(r.run.exit.shell_status()) + ", the original run ended with " +
+                       std::to_string(r.original_exit.shell_status())});
+  for (const auto& p : r.probe_mismatches) out.push_back({VerifyFinding::Kind::Probe, "", "probe " + p});
+  if (!out.empty() && !job.host_network)
+    out.push_back({VerifyFinding::Kind::Network, "",
+                   "the run had loopback only, in a network of its own (--network none): a program that reaches a "
+                   "server outside it fails here"});
+  return out;
+}
+
+namespace {
+
+// Paths the minimal run could not find that the source root has: what repair adds.
+std::vector<std::pair<std::string, int>> repair_candidates(const VerifyReport& r, const FileSet& set, const Root& root) {
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& [path, err] : r.errors) {
+    if (err != ENOENT && err != ENOTDIR) continue;
+    if (set.find(path) || set.is_excluded(path)) continue;
+    if (!root.stat(path)) continue;  // the source has none either: an optional lookup
+    out.emplace_back(path, err);
+  }
+  return out;
 }
 
 }  // namespace
@@ -133,56 +202,63 @@ Result<std::string> locate_program(const Root& root, const std::string& program,
   return bad_input("find program", program, "not found in PATH (" + path_var + ")");
 }
 
-Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
-  if (job.command.empty()) return bad_input("minimize", "", "no program given");
-  auto root = Root::open(job.root);
-  if (!root) return root.error();
-  Minimized m;
-  std::vector<std::string> env = job.env;
-  if (env_value(env, "PATH").empty()) env.push_back(std::string("PATH=") + kDefaultPath);
-  auto program = locate_program(*root, job.command[0], job.workdir, env_value(env, "PATH"));
-  if (!program) return program.error();
-  m.program = *program;
+Result<VerifyReport> verify_in_image_tree(const FileSet& set, const Root& source, const Job& job,
+                                          const std::vector<std::string>& command, const std::optional<TraceLog>& original,
+                                          const std::string& beside) {
+  // The tree the layer holds, its owners shifted into the sandbox's ids, written for this run
+  // and removed after it: rootfs/ is never touched, and what the program writes goes nowhere.
+  auto tree = AtomicDir::create(beside + ".verify");
+  if (!tree) return tree.error();
+  RootfsOptions ropt;
+  ropt.owner_shift = kSandboxUidBase;
+  ropt.source_date_epoch = job.source_date_epoch;
+  if (auto st = write_rootfs(set, source, tree->path() + "/root", ropt); !st) return st.error();
+  VerifyOptions v;
+  v.sandbox = sandbox_options(job, tree->path() + "/root");
+  v.sandbox.user = job.image.user;
+  v.command = command;
+  v.timeout = job.timeout;
+  v.grace = job.grace;
+  v.probe_urls = job.probes;
+  v.original = original;
+  if (job.interrupted) v.cancelled = [&job] { return job.interrupted() != 0; };
+  auto rep = verify(v);
+  if (!rep) return rep.error();
+  // What --exclude, the output itself or a withholding rule left out on purpose is not missing.
+  std::erase_if(rep->missing, [&](const std::string& p) { return set.is_excluded(p); });
+  return rep;
+}
 
-  // 1. Trace: what the program touches while it runs.
-  auto t0 = Clock::now();
-  if (job.trace) {
-    ctx.note("trace", "tracing " + command_line(job.command));
-    auto log = runner.run(job, *root, m.program);
-    if (!log) return log.error();
-    if (log->exit.shell_status() != 0 && log->stopped_by == StopReason::None)
-      ctx.warn("trace", m.program + " exited with status " + std::to_string(log->exit.shell_status()) +
-                            " while traced; packing what it used");
-    for (const auto& p : log->probes)
-      if (!p.error.empty()) ctx.warn("trace", "probe " + p.url + ": " + p.error);
-    m.trace = std::move(*log);
-  }
-  m.times.trace = seconds_since(t0);
+namespace {
 
-  // 2. Analyse every program that ran (the closure ld.so maps, what the headers say it needs) and
-  // merge that with the trace into the file set, each entry with why it is in.
-  auto t1 = Clock::now();
+// Stages 2 and 3: analysis, file set, base and image config, for the trace and the paths repair
+// added so far.
+Status build(const Job& job, const Root& root, const std::vector<std::string>& env, Minimized& m, Context& ctx) {
   std::vector<std::pair<std::string, std::string>> programs = {{m.program, "the program"}};
   if (m.trace)
     for (auto& p : traced_programs(*m.trace)) programs.push_back(std::move(p));
   AnalyzeOptions aopt;
   aopt.env.ld_library_path = split_ld_library_path(env_value(env, "LD_LIBRARY_PATH"));
   aopt.implicit = job.collect.implicit;
-  Analysis analysis = analyze(*root, programs, aopt, ctx);
+  // Repaired ELF files bring their closure: they are analysed as programs that run.
+  for (const auto& r : m.repairs) programs.emplace_back(r.path, "repair, round " + std::to_string(r.round));
+  Analysis analysis = analyze(root, programs, aopt, ctx);
   CollectOptions copt = job.collect;
-  for (auto& p : outputs_inside_root(job, *root)) copt.exclude_paths.push_back(std::move(p));
+  for (auto& p : outputs_inside_root(job, root)) copt.exclude_paths.push_back(std::move(p));
+  copt.image_user = job.image.user;
+  copt.uid_shift = job.uid_shift;
   // The image's User, when it is a name, is looked up in its /etc/passwd and /etc/group.
   std::string user_name = job.image.user.substr(0, job.image.user.find(':'));
   if (!user_name.empty() && user_name.find_first_not_of("0123456789") != std::string::npos)
     for (const char* f : {"/etc/passwd", "/etc/group"})
-      if (root->stat(f, FollowLast::No)) copt.keep.push_back(f);
-  auto collected = build_fileset(*root, analysis, m.trace ? &*m.trace : nullptr, copt, ctx);
+      if (root.stat(f, FollowLast::No)) copt.keep.push_back(f);
+  for (const auto& r : m.repairs) copt.repairs.emplace_back(r.path, "repair, round " + std::to_string(r.round) + ": " + r.why);
+  auto collected = build_fileset(root, analysis, m.trace ? &*m.trace : nullptr, copt, ctx);
   if (!collected) return collected.error();
   m.collected = std::move(*collected);
   FileSet& set = m.collected.set;
-  m.times.packages = m.collected.package_seconds;
+  m.times.packages += m.collected.package_seconds;
 
-  // 3. The base image, and what a root without one needs of its own.
   const ProgramAnalysis& main_prog = analysis.programs.front();
   if (job.base) {
     m.base = *job.base;
@@ -191,7 +267,7 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
     m.base_why = main_prog.report->base.why;
   }
   if (m.base == Base::Scratch)
-    if (auto st = add_scratch_basics(set); !st) return st.error();
+    if (auto st = add_scratch_basics(set); !st) return st;
 
   m.image = job.image;
   m.image.env = env;
@@ -204,39 +280,37 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
     m.image.architecture = arch;
     m.image.variant = variant;
   }
-  if (auto st = add_image_entries(set, *root, m.image); !st) return st.error();
+  if (auto st = add_image_entries(set, root, m.image); !st) return st;
   restore_unpacked_metadata(set, job);
-  if (auto st = ctx.checkpoint(); !st) return st.error();
-  m.times.analyze = seconds_since(t1);
+  return ctx.checkpoint();
+}
 
-  // 4. Every output, each written under a temporary name and renamed into place.
-  auto t2 = Clock::now();
-  auto staged = AtomicDir::create(job.out.dir.empty() ? "minify-out" : job.out.dir);
-  if (!staged) return staged.error();
-  const std::string& dir = staged->path();
-  // With an owner shift the tree is owned as the unpacked root is, so that verify's sandbox
-  // sees the image's own owners.
+// Stage 4: every output, into the staging area.
+Status write_outputs(const Job& job, const Root& root, const std::vector<std::string>& command, StagedOutputs& out,
+                     Minimized& m, Context& ctx) {
+  const FileSet& set = m.collected.set;
+  const std::string& dir = out.dir();
+  std::error_code ec;
+  fs::remove_all(dir + "/rootfs", ec);  // a repair round rewrites it
+  // rootfs/ with the layer's owners when we may set them (as `tar -x` by root does): a directory
+  // handed to the image's user is its own here too.
   RootfsOptions ropt;
   ropt.source_date_epoch = job.source_date_epoch;
-  if (job.rootfs_owners) ropt.owner_shift = job.uid_shift;
-  if (auto st = write_rootfs(set, *root, dir + "/rootfs", ropt); !st) return st.error();
+  if (::geteuid() == 0) ropt.owner_shift = 0;
+  if (auto st = write_rootfs(set, root, dir + "/rootfs", ropt); !st) return st;
   if (job.out.dockerfile) {
-    if (auto st = write_generated(set, m.base, dir + "/generated"); !st) return st.error();
-    if (auto st = write_file_atomic(dir + "/Dockerfile", render_dockerfile(set, dockerfile_options(job, m))); !st)
-      return st.error();
+    fs::remove_all(dir + "/generated", ec);
+    if (auto st = write_generated(set, m.base, dir + "/generated"); !st) return st;
+    if (auto st = write_file_atomic(dir + "/Dockerfile", render_dockerfile(set, dockerfile_options(job, m))); !st) return st;
   }
   ReportOptions report;
   report.packages = &m.collected.packages;
-  if (auto st = write_report(set, &*root, dir + "/report.json", report); !st) return st.error();
+  if (auto st = write_report(set, &root, dir + "/report.json", report); !st) return st;
   if (m.trace)
-    if (auto st = write_file_atomic(dir + "/trace.json", to_json(*m.trace).dump(2) + "\n"); !st) return st.error();
-  if (auto st = write_file_atomic(dir + "/run.json",
-                                  run_json(m, sandbox_argv(job, m.program), job.workdir.empty() ? "/" : job.workdir, job.run_as));
-      !st)
-    return st.error();
-  if (auto st = staged->commit(); !st) return st.error();
-  // The archives after the directory: either may lie inside it. The SBOM before the image, whose
-  // config names its digest.
+    if (auto st = write_file_atomic(dir + "/trace.json", to_json(*m.trace).dump(2) + "\n"); !st) return st;
+  if (auto st = write_file_atomic(dir + "/run.json", run_json(m, command, job.workdir.empty() ? "/" : job.workdir)); !st)
+    return st;
+  // The SBOM before the image, whose config names its digest.
   if (!job.out.sbom.empty()) {
     SbomOptions sopt;
     sopt.subject = !job.out.sbom_subject.empty() ? job.out.sbom_subject
@@ -244,9 +318,9 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
                                                  : basename_of(m.program);
     sopt.container = job.out.sbom_container;
     sopt.os_packages = contributing_packages(m.collected.package_db, m.collected.packages);
-    auto sbom = collect_sbom(set, *root, sopt, &ctx);
+    auto sbom = collect_sbom(set, root, sopt, &ctx);
     if (!sbom) return sbom.error();
-    auto digest = write_sbom(render_sbom(*sbom, job.out.sbom_format, job.source_date_epoch), job.out.sbom);
+    auto digest = write_sbom(render_sbom(*sbom, job.out.sbom_format, job.source_date_epoch), out.staged(job.out.sbom));
     if (!digest) return digest.error();
     m.sbom_digest = *digest;
     m.image.labels[kSbomDigestLabel] = *digest;
@@ -254,41 +328,123 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
   if (!job.out.tar.empty()) {
     TarOptions topt;
     topt.source_date_epoch = job.source_date_epoch;
-    if (auto r = write_tar(set, *root, job.out.tar, topt); !r) return r.error();
+    if (auto r = write_tar(set, root, out.staged(job.out.tar), topt); !r) return r.error();
   }
   if (!job.out.image.empty()) {
     OciOptions oopt;
     oopt.compression = job.out.zstd ? Compression::Zstd : Compression::Gzip;
     oopt.source_date_epoch = job.source_date_epoch;
     oopt.tag = job.out.tag;
-    auto r = job.out.image_format == ImageArchiveFormat::Docker ? write_docker_archive(set, *root, job.out.image, m.image, oopt)
-                                                                : write_oci(set, *root, job.out.image, m.image, oopt);
+    const std::string& file = out.staged(job.out.image);
+    auto r = job.out.image_format == ImageArchiveFormat::Docker ? write_docker_archive(set, root, file, m.image, oopt)
+                                                                : write_oci(set, root, file, m.image, oopt);
     if (!r) return r.error();
     m.image_digests = *r;
   }
-  m.times.pack = seconds_since(t2);
+  return Ok{};
+}
 
-  // 5. Verify: start the program once in the minimal root (sandboxed, traced) and compare with
-  // the original run, so that nobody ships an image that was never started.
-  if (m.trace && job.verify) {
-    auto t3 = Clock::now();
-    VerifyOptions v;
-    v.sandbox = sandbox_options(job, job.out.dir + "/rootfs");
-    v.command = sandbox_argv(job, m.program);
-    v.timeout = job.timeout;
-    v.grace = job.grace;
-    v.probe_urls = job.probes;
-    v.original = *m.trace;
-    ctx.note("verify", "verifying: running " + m.program + " in the minimal root");
-    auto rep = verify(v);
-    if (rep) {
-      // What --exclude or the output itself left out on purpose is not missing.
-      std::erase_if(rep->missing, [&](const std::string& p) { return set.is_excluded(p); });
-      m.verify = std::move(*rep);
-    } else {
-      m.verify_error = rep.error();
+}  // namespace
+
+Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
+  if (job.command.empty()) return bad_input("minimize", "", "no program given");
+  auto root = Root::open(job.root);
+  if (!root) return root.error();
+  Minimized m;
+  std::vector<std::string> env = job.env;
+  if (env_value(env, "PATH").empty()) env.push_back(std::string("PATH=") + kDefaultPath);
+  auto program = locate_program(*root, job.command[0], job.workdir, env_value(env, "PATH"));
+  if (!program) return program.error();
+  m.program = *program;
+  std::vector<std::string> command = sandbox_argv(job, m.program);
+
+  // 0. The outputs, checked and locked before anything runs: a refused -o costs no trace.
+  std::vector<std::string> protect = job.protected_paths;
+  if (!root->is_host()) protect.push_back(root->host_dir());
+  protect.push_back(root->host_path(dirname_of(m.program)));
+  auto out = StagedOutputs::prepare(job, protect, ctx);
+  if (!out) return out.error();
+
+  // 1. Trace: what the program touches while it runs.
+  auto t0 = Clock::now();
+  if (job.trace) {
+    ctx.note("trace", "tracing " + command_line(job.command));
+    auto log = runner.run(job, *root, m.program);
+    if (auto st = interrupted(job); !st) return st.error();
+    if (!log) return log.error();
+    bool stopped = log->stopped_by != StopReason::None;
+    if (!stopped && log->exit.shell_status() != job.expect_exit) {
+      m.self_failed = m.program + " ended with status " + std::to_string(log->exit.shell_status()) +
+                      " while traced, on its own" +
+                      (job.expect_exit ? " (expected " + std::to_string(job.expect_exit) + ")" : "") +
+                      "; --expect-exit N accepts another status";
+      ctx.warn("trace", *m.self_failed + "; packing what it used");
     }
-    m.times.verify = seconds_since(t3);
+    for (const auto& p : log->probes)
+      if (!p.error.empty()) ctx.warn("trace", "probe " + p.url + ": " + p.error);
+    m.trace = std::move(*log);
+  }
+  m.times.trace = seconds_since(t0);
+
+  for (int round = 0;; ++round) {
+    // 2-3. Analyse what ran, merge it with the trace into the file set; base and image config.
+    auto t1 = Clock::now();
+    if (auto st = build(job, *root, env, m, ctx); !st) return st.error();
+    if (auto st = interrupted(job); !st) return st.error();
+    m.times.analyze += seconds_since(t1);
+
+    // 4. Every output, staged.
+    auto t2 = Clock::now();
+    if (auto st = write_outputs(job, *root, command, *out, m, ctx); !st) return st.error();
+    if (auto st = interrupted(job); !st) return st.error();
+    m.times.pack += seconds_since(t2);
+
+    // 5. Verify: the program once more, in the image's tree, as the image runs it.
+    if (!m.trace || !job.verify) break;
+    auto t3 = Clock::now();
+    ctx.note("verify", "verifying: running " + command_line(command) + " in the image's tree as " +
+                           (m.image.user.empty() ? "root" : m.image.user));
+    auto rep = verify_in_image_tree(m.collected.set, *root, job, command, m.trace, job.out.dir.empty() ? "minify-out" : job.out.dir);
+    m.times.verify += seconds_since(t3);
+    if (auto st = interrupted(job); !st) return st.error();
+    if (!rep) {
+      m.verify_error = rep.error();
+      m.verify.reset();
+      break;
+    }
+    m.findings = verify_findings(*rep, job, m.image.user.empty() ? "root" : m.image.user);
+    bool ok = rep->ok();
+    m.verify = std::move(*rep);
+    if (ok) break;
+    // Repair: what the minimal run could not find and the source has goes in; then again.
+    auto add = repair_candidates(*m.verify, m.collected.set, *root);
+    if (add.empty()) break;
+    if (round >= job.repair_rounds) {
+      // Name them: the original run may never have asked for them (it ran as another user).
+      for (const auto& [path, err] : add)
+        if (std::none_of(m.findings.begin(), m.findings.end(), [&](const VerifyFinding& f) { return f.path == path; }))
+          m.findings.insert(m.findings.begin(), {VerifyFinding::Kind::Missing, path,
+                                                 "missing " + path + " (the minimal run got " + errno_name(err) +
+                                                     " for it; the source has it" +
+                                                     (job.repair_rounds == 0 ? "; repair is off)" : ")")});
+      break;
+    }
+    for (const auto& [path, err] : add) {
+      std::string why = "the minimal run got " + errno_name(err) + " for it";
+      m.repairs.push_back({round + 1, path, why});
+      ctx.note("repair", "repair, round " + std::to_string(round + 1) + ": adding " + path + " (" + why + ")");
+    }
+  }
+
+  // 6. Commit, or keep what was written under OUT.failed and leave the previous output alone.
+  bool verified = !job.verify || !m.trace || (m.verify && m.verify->ok());
+  if (verified) {
+    if (auto st = out->commit(); !st) return st.error();
+    m.committed = true;
+  } else {
+    auto failed = out->fail({{"verify.json", verify_json(m)}});
+    if (!failed) return failed.error();
+    m.failed_dir = *failed;
   }
   return m;
 }

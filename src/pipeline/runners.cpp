@@ -2,10 +2,10 @@
 // inside the sandbox.
 #include <unistd.h>
 
-#include <cstdlib>
-
 #include "minify/pipeline.hpp"
 #include "minify/sandbox.hpp"
+
+extern char** environ;
 
 namespace minify {
 
@@ -17,6 +17,11 @@ TraceOptions trace_options(const Job& job, const std::vector<std::string>& comma
   t.timeout = job.timeout;
   t.grace = job.grace;
   t.probe_urls = job.probes;
+  // minify's caller's signals stop minify, not only the program.
+  if (job.interrupted) {
+    t.forward_signals = false;
+    t.cancelled = [&job] { return job.interrupted() != 0; };
+  }
   return t;
 }
 
@@ -35,7 +40,6 @@ SandboxOptions sandbox_options(const Job& job, const std::string& rootfs) {
   sb.workdir = job.workdir.empty() ? "/" : job.workdir;
   sb.user = job.run_as;
   sb.host_network = job.host_network;
-  sb.map_root_to_root = job.map_root_to_root;
   if (job.uid_shift != 0) sb.uid_base = job.uid_shift;
   sb.launcher = job.sandbox_launcher;
   return sb;
@@ -52,12 +56,16 @@ Result<TraceLog> HostRunner::run(const Job& job, const Root& root, const std::st
   command[0] = program;
   TraceOptions t = trace_options(job, command);
   if (!root.is_host()) t.root = root.host_dir();
-  // The tracer starts the program with this process's environment and working directory.
-  for (const auto& kv : job.env) {
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) ::setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
+  // The environment the image will have, not minify's caller's (a $SHELL or $HOME inherited
+  // here would make the trace take paths the image never takes).
+  if (job.inherit_env) {
+    std::vector<std::string> caller;
+    for (char** e = environ; *e; ++e) caller.emplace_back(*e);
+    t.env = merge_env(std::move(caller), env_with_path(job));
+  } else {
+    t.env = env_with_path(job);
   }
-  if (!job.workdir.empty() && root.is_host() && ::chdir(job.workdir.c_str()) != 0) return sys_error("chdir", job.workdir);
+  t.workdir = job.workdir;
   return run_trace(t);
 }
 

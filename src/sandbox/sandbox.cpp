@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <net/if.h>
 #include <sched.h>
@@ -32,15 +33,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
-#include <optional>
 #include <climits>
 #include <cstdio>
 #include <cstring>
 #include <elf.h>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "minify/rootfs.hpp"
 
@@ -80,8 +77,7 @@ struct LaunchArgs {
   std::vector<std::string> env;
   std::string workdir = "/";
   std::string user;
-  uid_t uid_base = 100000;
-  bool map_root = false;
+  uid_t uid_base = kSandboxUidBase;
   std::vector<std::string> command;
 };
 
@@ -135,74 +131,31 @@ void bind_read_only(int root_fd, const std::string& rel, const char* host) {
   mount_on(root_fd, rel, false, nullptr, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr);
 }
 
-// A decimal id that fits 32 bits, as /etc/passwd and --uid-base hold them; nullopt otherwise (a
-// field of an image's passwd is untrusted text).
-std::optional<uint32_t> parse_id(const std::string& s) {
-  uint32_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
+// The capabilities a container's root has under Docker's and Podman's default profile
+// (moby/oci/caps/defaults.go); the program gets no more, so that verify does not pass on a
+// capability the image will not have, and CAP_SYS_ADMIN (mount), CAP_DAC_READ_SEARCH
+// (open_by_handle_at) and CAP_SYS_PTRACE are out of its reach.
+constexpr int kDefaultCaps[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,     CAP_FOWNER,           CAP_MKNOD,
+                                CAP_NET_RAW, CAP_SETGID,      CAP_SETUID,     CAP_SETFCAP,          CAP_SETPCAP,
+                                CAP_NET_BIND_SERVICE,         CAP_SYS_CHROOT, CAP_KILL,             CAP_AUDIT_WRITE};
 
-// "name" or "uid" -> (uid, gid) from the root's /etc/passwd, read as text: glibc's getpwnam
-// would load the image's NSS modules into us. Lines with a field that is not an id are skipped.
-bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
-  std::string u = spec, g;
-  if (auto colon = spec.find(':'); colon != std::string::npos) {
-    u = spec.substr(0, colon);
-    g = spec.substr(colon + 1);
+void drop_capabilities() {
+  for (int cap = 0; cap <= 63; ++cap) {
+    if (::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0) break;  // past the kernel's last capability
+    if (std::find(std::begin(kDefaultCaps), std::end(kDefaultCaps), cap) != std::end(kDefaultCaps)) continue;
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) die("drop capability " + std::to_string(cap));
   }
-  auto field_lookup = [](const char* file, const std::string& name, int want_field, unsigned long& out) {
-    std::ifstream f(file);
-    std::string line;
-    while (std::getline(f, line)) {
-      std::vector<std::string> fields;
-      std::stringstream ss(line);
-      std::string x;
-      while (std::getline(ss, x, ':')) fields.push_back(x);
-      if (fields.size() > static_cast<size_t>(want_field) && fields[0] == name) {
-        auto id = parse_id(fields[static_cast<size_t>(want_field)]);
-        if (!id) continue;
-        out = *id;
-        return true;
-      }
-    }
-    return false;
-  };
-  unsigned long v = 0;
-  if (auto id = parse_id(u)) {
-    uid = static_cast<uid_t>(*id);
-    gid = static_cast<gid_t>(uid);
-    std::ifstream f("/etc/passwd");
-    std::string line;
-    while (std::getline(f, line)) {
-      std::vector<std::string> fields;
-      std::stringstream ss(line);
-      std::string x;
-      while (std::getline(ss, x, ':')) fields.push_back(x);
-      if (fields.size() > 3 && parse_id(fields[2]) == uid && parse_id(fields[3])) gid = static_cast<gid_t>(*parse_id(fields[3]));
-    }
-  } else if (!u.empty() && u.find_first_not_of("0123456789") == std::string::npos) {
-    return false;  // a number too large for an id
-  } else {
-    if (!field_lookup("/etc/passwd", u, 2, v)) return false;
-    uid = static_cast<uid_t>(v);
-    if (!field_lookup("/etc/passwd", u, 3, v)) return false;
-    gid = static_cast<gid_t>(v);
-  }
-  if (!g.empty()) {
-    if (auto id = parse_id(g)) gid = static_cast<gid_t>(*id);
-    else if (field_lookup("/etc/group", g, 2, v)) gid = static_cast<gid_t>(v);
-    else return false;
-  }
-  return true;
 }
 
 [[noreturn]] void run_program(const LaunchArgs& a) {
+  drop_capabilities();  // needs CAP_SETPCAP: before a user switch takes it away
   if (!a.user.empty()) {
-    uid_t uid = 0;
-    gid_t gid = 0;
-    if (!lookup_user(a.user, uid, gid)) die("user `" + a.user + "` is not in the root's /etc/passwd", 0);
+    // As a container runtime does: a name must be in the root's /etc/passwd (read as text:
+    // glibc's getpwnam would load the image's NSS modules into us), a uid need not.
+    auto root = Root::open("/");
+    auto ids = root ? resolve_user(*root, a.user) : std::nullopt;
+    if (!ids) die("user `" + a.user + "` is not in the root's /etc/passwd or /etc/group", 0);
+    auto [uid, gid] = *ids;
     if (::setgroups(0, nullptr) != 0) die("setgroups");
     if (::setresgid(gid, gid, gid) != 0) die("setgid " + std::to_string(gid));
     if (::setresuid(uid, uid, uid) != 0) die("setuid " + std::to_string(uid));
@@ -217,10 +170,32 @@ bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
   for (auto& c : cmd) argv.push_back(c.data());
   argv.push_back(nullptr);
   environ = envp.data();  // execvp searches the PATH of the program's environment
+  // What a container runtime adds to an image's Env: PATH when it has none, HOME from the
+  // user's passwd line ("/" without one).
   if (::getenv("PATH") == nullptr) ::setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
+  if (::getenv("HOME") == nullptr) {
+    std::string home = "/";
+    if (auto root = Root::open("/"))
+      for (const auto& u : read_account_lines(*root, "/etc/passwd", 7))
+        if (parse_account_id(u[2]) == ::getuid()) {
+          home = u[5];
+          break;
+        }
+    ::setenv("HOME", home.c_str(), 0);
+  }
   ::faccessat(AT_FDCWD, kMarker, F_OK, 0);
   ::execvp(argv[0], argv.data());
   die("exec `" + a.command[0] + "`");
+}
+
+// Closes every descriptor from 3 on except `keep` (-1: none).
+void close_all_but(int keep) {
+  if (keep < 3) {
+    (void)!::close_range(3, ~0U, 0);
+    return;
+  }
+  if (keep > 3) (void)!::close_range(3, static_cast<unsigned>(keep) - 1, 0);
+  (void)!::close_range(static_cast<unsigned>(keep) + 1, ~0U, 0);
 }
 
 [[noreturn]] void run_init(const LaunchArgs& a, int sync_fd, int status_fd) {
@@ -238,11 +213,11 @@ bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
   // created on the tmpfs mounts below need an owner mapped in the namespace.
   if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) die("become root in the user namespace");
   (void)!::setgroups(0, nullptr);
-  // A fresh proc needs the pid namespace we are init of; where proc is masked (running inside
-  // a container) the kernel refuses it and the host's is bound instead.
-  if (!mount_on(root.get(), "proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) &&
-      !mount_on(root.get(), "proc", true, "/proc", nullptr, MS_BIND | MS_REC, nullptr))
-    die("mount /proc");
+  // A fresh proc for the pid namespace we are init of, never the host's: the host's /proc/1/root
+  // is the host's root. Where proc is masked (inside some containers) the kernel refuses it, and
+  // so do we.
+  if (!mount_on(root.get(), "proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr))
+    die("mount a fresh /proc for the sandbox's pid namespace");
   setup_dev(root.get());
   // sysfs itself cannot be mounted from a user namespace that does not own the network
   // namespace; the host's is bound read-only, as rootless podman does (runtimes read
@@ -250,38 +225,6 @@ bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
   if (mount_on(root.get(), "sys", true, "/sys", nullptr, MS_BIND | MS_REC, nullptr))
     mount_on(root.get(), "sys", true, nullptr, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
              nullptr);
-  // What the root already holds under /tmp (a program installed under /tmp/...) stays visible
-  // on the fresh tmpfs: each entry is bound back in, so the program's own top-level files in
-  // /tmp still go to the tmpfs.
-  std::vector<std::pair<std::string, UniqueFd>> kept;
-  if (UniqueFd old_tmp = open_in_root(root.get(), "tmp", O_RDONLY | O_DIRECTORY); old_tmp.valid()) {
-    if (DIR* d = ::fdopendir(::dup(old_tmp.get()))) {
-      while (struct dirent* ent = ::readdir(d)) {
-        std::string n = ent->d_name;
-        if (n == "." || n == "..") continue;
-        UniqueFd f(::openat(old_tmp.get(), n.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-        if (f.valid()) kept.emplace_back(n, std::move(f));
-      }
-      ::closedir(d);
-    }
-  }
-  // An image whose /tmp is a symlink keeps it (resolved inside the root, never mounted through).
-  if (!mount_on(root.get(), "tmp", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")) {
-    struct stat st {};
-    if (::fstatat(root.get(), "tmp", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode)) die("mount /tmp");
-    kept.clear();
-  }
-  if (UniqueFd new_tmp = open_in_root(root.get(), "tmp", O_PATH | O_DIRECTORY); new_tmp.valid()) {
-    for (auto& [name, fd] : kept) {
-      struct stat st {};
-      if (::fstat(fd.get(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) continue;
-      if (S_ISDIR(st.st_mode))
-        ::mkdirat(new_tmp.get(), name.c_str(), 0755);
-      else
-        UniqueFd(::openat(new_tmp.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
-      mount_on(root.get(), "tmp/" + name, S_ISDIR(st.st_mode), fd_path(fd.get()).c_str(), nullptr, MS_BIND | MS_REC, nullptr);
-    }
-  }
   bind_read_only(root.get(), "etc/resolv.conf", "/etc/resolv.conf");
   bind_read_only(root.get(), "etc/hosts", "/etc/hosts");
   if (::fchdir(root.get()) != 0) die("chdir " + a.rootfs);
@@ -289,6 +232,13 @@ bool lookup_user(const std::string& spec, uid_t& uid, gid_t& gid) {
   if (::umount2(".", MNT_DETACH) != 0) die("detach the old root");
   if (::chdir("/") != 0) die("chdir /");
   (void)!::sethostname("minify", 6);
+  // Nothing of ours may lead outside the new root: a descriptor opened before pivot_root still
+  // refers to the host's mount, and ".." from it walks the host (a program reaching it through
+  // /proc/1/fd would be out). Only the status pipe stays, and it is close-on-exec. Non-dumpable,
+  // /proc/1/{fd,cwd,root,map_files} are closed to the program even so.
+  root = UniqueFd();
+  close_all_but(status_fd);
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) die("set non-dumpable");
 
   // A WorkingDir the root lacks is created, as runc does for the process cwd.
   if (::access(a.workdir.c_str(), F_OK) != 0) {
@@ -342,11 +292,10 @@ Result<LaunchArgs> parse_launch(const std::vector<std::string>& args) {
     else if (s == "--workdir") a.workdir = *v;
     else if (s == "--user") a.user = *v;
     else if (s == "--uid-base") {
-      auto id = parse_id(*v);
+      auto id = parse_account_id(*v);
       if (!id) return bad_input("parse", "--uid-base", "not an id: `" + *v + "`");
       a.uid_base = static_cast<uid_t>(*id);
     }
-    else if (s == "--map-root") a.map_root = true;
     else if (a.rootfs.empty()) a.rootfs = s;
     else return bad_input("parse", s, "unexpected argument");
   }
@@ -433,13 +382,14 @@ std::vector<std::string> sandbox_command(const SandboxOptions& o, const std::vec
   argv.insert(argv.end(), {"--workdir", o.workdir.empty() ? "/" : o.workdir});
   if (!o.user.empty()) argv.insert(argv.end(), {"--user", o.user});
   argv.insert(argv.end(), {"--uid-base", std::to_string(o.uid_base)});
-  if (o.map_root_to_root) argv.push_back("--map-root");
   argv.push_back("--");
   argv.insert(argv.end(), command.begin(), command.end());
   return argv;
 }
 
 int sandbox_exec_main(const std::vector<std::string>& args) {
+  // Whatever minify's caller left open is not the program's (nor a way out of the root).
+  close_all_but(-1);
   auto parsed = parse_launch(args);
   if (!parsed) {
     std::cerr << "minify: sandbox: " << parsed.error().message() << "\n";
@@ -492,7 +442,7 @@ int sandbox_exec_main(const std::vector<std::string>& args) {
   ::close(sync[0]);
   ::close(status_pipe[1]);
   std::string proc = "/proc/" + std::to_string(init);
-  std::string map = a.map_root ? "0 0 65536\n" : "0 " + std::to_string(a.uid_base) + " 65536\n";
+  std::string map = "0 " + std::to_string(a.uid_base) + " 65536\n";
   if (!write_text(proc + "/uid_map", map) || !write_text(proc + "/gid_map", map)) {
     int err = errno;
     ::kill(init, SIGKILL);

@@ -11,8 +11,9 @@ namespace minify {
 
 namespace {
 
+// What a container runtime mounts into every container (and the sandbox does too).
 bool provided_by_sandbox(const std::string& p) {
-  for (const char* prefix : {"/proc", "/dev", "/sys", "/tmp", "/run"})
+  for (const char* prefix : {"/proc", "/dev", "/sys"})
     if (p == prefix || p.rfind(std::string(prefix) + "/", 0) == 0) return true;
   return p == "/etc/resolv.conf" || p == "/etc/hosts" || p == "/etc/hostname" || p == "/.minify-sandbox-exec";
 }
@@ -63,13 +64,24 @@ Result<VerifyReport> verify(const VerifyOptions& options) {
   t.timeout = options.timeout;
   t.grace = options.grace;
   t.probe_urls = options.probe_urls;
+  t.cancelled = options.cancelled;
+  t.forward_signals = !options.cancelled;
+  std::map<std::string, int> errors;
+  t.on_event = [&](const TraceEvent& ev) {
+    if (ev.result_known && !ev.succeeded && ev.err != 0 && !ev.path.empty()) errors[ev.path] = ev.err;
+  };
   auto run = run_sandboxed(options.sandbox, t);
   if (!run) return run.error();
-  if (options.original) return compare_runs(*options.original, std::move(*run));
-  TraceLog empty;
-  empty.exit = ExitStatus{};
-  for (const auto& u : options.probe_urls) empty.probes.push_back({u, 200, {}});
-  VerifyReport r = compare_runs(empty, std::move(*run));
+  VerifyReport r;
+  if (options.original) {
+    r = compare_runs(*options.original, std::move(*run));
+  } else {
+    TraceLog empty;
+    empty.exit = ExitStatus{};
+    for (const auto& u : options.probe_urls) empty.probes.push_back({u, 200, {}});
+    r = compare_runs(empty, std::move(*run));
+  }
+  r.errors = std::move(errors);
   return r;
 }
 

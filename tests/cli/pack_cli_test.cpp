@@ -92,7 +92,8 @@ TEST_F(PackCli, StaticOnlyRootRunsToo) {
 
 TEST_F(PackCli, ScriptsBringTheirInterpreterAndWhatTheyExec) {
   write_file(tmp_ / "app/run.sh", "#!/bin/sh\necho \"script: $(cat /etc/hostname-test 2>/dev/null || echo none)\"\nls / > /dev/null\n");
-  fs::permissions(tmp_ / "app/run.sh", fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
+  fs::permissions(tmp_ / "app/run.sh", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                         fs::perms::others_read | fs::perms::others_exec);
   std::string prog = (tmp_ / "app/run.sh").string();
   auto host = run({prog});
   auto r = pack({"-o", out_.string(), prog});

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,9 @@ TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
   std::string templ = std::string(base && *base ? base : "/tmp") + "/minify-test-XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  // A builder's directories are 0755: a program packed from here runs as an unprivileged user
+  // in the image, which must be able to reach it (mkdtemp makes 0700).
+  ::chmod(templ.c_str(), 0755);
   path_ = templ;
 }
 
