@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <set>
+#include <sstream>
 
 namespace minify {
 
@@ -90,6 +91,30 @@ const std::vector<Line>& default_groups() {
   return groups;
 }
 
+// The image's /etc/hosts: the builder's loopback lines (127.0.0.1 and ::1) with only the localhost
+// names on them, so names resolve in the image as on the builder where the runtime does not mount
+// its own file (runc from an OCI bundle); the builder's hostname and other entries stay behind.
+// Docker's default lines when the builder has none.
+std::string loopback_hosts(const Root& root) {
+  auto is_localhost = [](const std::string& name) {
+    return name == "localhost" || name.rfind("localhost.", 0) == 0 || name == "ip6-localhost" || name == "ip6-loopback";
+  };
+  std::string out;
+  if (auto text = root.read_file("/etc/hosts", 1 << 20)) {
+    std::istringstream in(*text);
+    for (std::string line; std::getline(in, line);) {
+      line = line.substr(0, line.find('#'));
+      std::istringstream fields(line);
+      std::string addr, name, names;
+      if (!(fields >> addr) || (addr != "127.0.0.1" && addr != "::1")) continue;
+      while (fields >> name)
+        if (is_localhost(name)) names += (names.empty() ? "" : " ") + name;
+      if (!names.empty()) out += addr + "\t" + names + "\n";
+    }
+  }
+  return out.empty() ? "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" : out;
+}
+
 }  // namespace
 
 void withhold_secrets(FileSet& set, const std::vector<std::string>& keep, Context& ctx) {
@@ -114,10 +139,10 @@ Status write_accounts(FileSet& set, const Root& root, const std::string& image_u
   bool want_gshadow = set.withheld().count("/etc/gshadow") > 0;
   bool rewrite_passwd = passwd_entry && !passwd_entry->generated && !kept("/etc/passwd");
   bool rewrite_group = group_entry && !group_entry->generated && !kept("/etc/group");
-  // A program that read /etc/hosts gets the lines every runtime writes; the runtime's own file
-  // is mounted over it anyway.
+  // A program that read /etc/hosts gets its localhost lines; Docker and podman mount their own
+  // file over it anyway.
   if (set.withheld().count("/etc/hosts") && !set.find("/etc/hosts") && !set.matches_exclude("/etc/hosts"))
-    if (auto st = set.add_generated("/etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", 0644,
+    if (auto st = set.add_generated("/etc/hosts", loopback_hosts(root), 0644,
                                     {ReasonKind::Generated, "localhost only: the container runtime provides the real one"});
         !st)
       return st;
