@@ -231,6 +231,24 @@ Result<VerifyReport> verify_in_image_tree(const FileSet& set, const Root& source
 
 namespace {
 
+// A base named with --base that carries glibc replaces the closure's: refuse it when something that
+// runs needs a newer glibc than the base's, as ld.so would refuse to start it there. (A base minify
+// picks itself is scratch in that case: inspect's choice.)
+Status check_base_glibc(Base base, const Analysis& analysis) {
+  if (base != Base::DistrolessBase && base != Base::DistrolessCc) return Ok{};
+  for (const auto& p : analysis.programs) {
+    if (!p.closure) continue;
+    BaseGlibcCheck check = minify::check_base_glibc(*p.closure, kDistrolessGlibc);
+    if (check.ok) continue;
+    std::string lines;
+    for (const auto& l : check.too_new) lines += (lines.empty() ? "" : "; ") + l;
+    return bad_input("--base", std::string(base_name(base)),
+                     "its glibc " + std::string(kDistrolessGlibc) + " is older than " + p.path + " needs (" + lines +
+                         "); use --base scratch to ship the closure's own glibc, or leave --base out");
+  }
+  return Ok{};
+}
+
 // Stages 2 and 3: analysis, file set, base and image config, for the trace and the paths repair
 // added so far.
 Status build(const Job& job, const Root& root, const std::vector<std::string>& env, Minimized& m, Context& ctx) {
@@ -262,6 +280,7 @@ Status build(const Job& job, const Root& root, const std::vector<std::string>& e
   const ProgramAnalysis& main_prog = analysis.programs.front();
   if (job.base) {
     m.base = *job.base;
+    if (auto st = check_base_glibc(m.base, analysis); !st) return st;
   } else if (main_prog.report) {
     m.base = main_prog.report->base.base;
     m.base_why = main_prog.report->base.why;

@@ -257,5 +257,35 @@ TEST_F(PackCli, MissingSymbolVersionExitsOne) {
       << r.err;
 }
 
+TEST_F(PackCli, BaseWithAnOlderGlibcIsRefused) {
+  // A root whose libc.so.6 (a stand-in built here) defines GLIBC_2.38, and a program that needs it:
+  // the distroless bases carry glibc 2.36, where ld.so would refuse to start it.
+  fs::path root = tmp_ / "root";
+  fs::create_directories(root / "lib64");
+  fs::copy_file("/lib64/ld-linux-x86-64.so.2", root / "lib64/ld-linux-x86-64.so.2");
+  write_file(tmp_ / "glibc.map", "GLIBC_2.2.5 { local: *; };\nGLIBC_2.38 { global: newer; } GLIBC_2.2.5;\n");
+  ASSERT_EQ(compile_c(root / "lib/x86_64-linux-gnu/libc.so.6", "int newer(void) { return 0; }",
+                      {"-shared", "-fPIC", "-nostdlib", "-Wl,-soname,libc.so.6", "-Wl,--version-script=" + (tmp_ / "glibc.map").string()}),
+            "");
+  ASSERT_EQ(compile_c(root / "app/server", "int newer(void); void _start(void) { newer(); for (;;) {} }",
+                      {"-nostdlib", "-Wl,--no-as-needed", (root / "lib/x86_64-linux-gnu/libc.so.6").string(),
+                       "-Wl,--dynamic-linker=/lib64/ld-linux-x86-64.so.2"}),
+            "");
+  for (const char* base : {"distroless-base", "distroless-cc"}) {
+    auto r = pack({"--root", root.string(), "--static-only", "--base", base, "-o", out_.string(), "/app/server"});
+    EXPECT_EQ(r.status, 2) << base;
+    EXPECT_NE(r.err.find("its glibc 2.36 is older than /app/server needs (GLIBC_2.38 from libc.so.6"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--base scratch"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(out_)) << "a refused base leaves no output";
+  }
+  // Scratch ships the closure's own glibc; left to itself minify picks scratch too.
+  auto scratch = pack({"--root", root.string(), "--static-only", "--base", "scratch", "-o", out_.string(), "/app/server"});
+  EXPECT_EQ(scratch.status, 0) << scratch.err;
+  EXPECT_TRUE(fs::exists(out_ / "rootfs/lib/x86_64-linux-gnu/libc.so.6"));
+  auto chosen = pack({"--root", root.string(), "--static-only", "-o", out_.string(), "/app/server"});
+  EXPECT_EQ(chosen.status, 0) << chosen.err;
+  EXPECT_NE(testing::read_file(out_ / "Dockerfile").find("FROM scratch"), std::string::npos) << testing::read_file(out_ / "Dockerfile");
+}
+
 }  // namespace
 }  // namespace minify
