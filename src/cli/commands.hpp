@@ -42,10 +42,38 @@ struct PackageFlags {
   bool with_docs = false;
   std::string granularity = "file";
 };
-void add_package_flags(CLI::App* sub, PackageFlags& flags);
+void add_package_flags(CLI::App* sub, PackageFlags& flags);  // in kGroupKeep
 PackageSelection package_selection(const PackageFlags& flags);
 // "3 of 866 dpkg packages ship files (...)": empty when the root has no package database.
 std::string package_summary(const PackageReport& report, double seconds);
+
+// pack's --help groups (image and verify use the same names), in the order they are shown.
+inline constexpr const char* kGroupTracing = "Tracing";
+inline constexpr const char* kGroupKeep = "What to keep";
+inline constexpr const char* kGroupOutputs = "Outputs";
+inline constexpr const char* kGroupConfig = "The image's config";
+inline constexpr const char* kGroupVerify = "Verify";
+// Registers -h,--help last, in its own group, so that it does not open the list.
+void add_help_last(CLI::App* sub);
+
+// The options of the commands that run the program: registered once, with the wording and
+// group each command needs (run_support.cpp), then put into the Job by apply_run_options.
+enum class RunCommand { Pack, Image, Verify };
+// Registered in the section a command's --help shows them in (CLI11 orders the groups by their
+// first option): --timeout --grace --probe; --env --workdir --user; --network and verify's
+// options; --force.
+enum class RunSection { Running, Config, Verify, Outputs };
+struct RunOptions {
+  std::string timeout, grace, network;
+  std::vector<std::string> probes, env;
+  std::string workdir, user;                                  // pack, verify
+  bool no_verify = false, no_repair = false, force = false;  // pack, image
+  int repair_rounds = 3, expect_exit = 0;                     // pack, image
+};
+void add_run_options(CLI::App* sub, RunOptions& o, RunCommand which, RunSection section);
+// --timeout, --grace, --probe, --network, --expect-exit, --repair-rounds, --no-repair,
+// --no-verify and --force into the job; a bad value is an error naming its option.
+Status apply_run_options(const RunOptions& o, RunCommand which, Job& job);
 
 // --timeout and --grace into the job (empty: unset); a bad duration is an error.
 Status parse_run_limits(const std::string& timeout, const std::string& grace, Job& job);

@@ -22,10 +22,10 @@ using Clock = std::chrono::steady_clock;
 struct ImageOptions {
   std::string sbom, sbom_format = "cyclonedx";
   std::string input, output, format = "oci", out_dir = "minify-out", work, platform, tag, out_tag;
-  std::vector<std::string> entrypoint, cmd, env, probes, keep, exclude;
-  std::string timeout, grace, network, max_size;
-  bool no_verify = false, zstd = false, keep_work = false, force = false, no_repair = false;
-  int repair_rounds = 3, expect_exit = 0;
+  std::vector<std::string> entrypoint, cmd, keep, exclude;
+  std::string max_size;
+  bool zstd = false, keep_work = false;
+  RunOptions run;
   PackageFlags packages;
 };
 
@@ -57,7 +57,7 @@ Result<Job> make_job(const ImageOptions& o, const Image& image, const std::strin
     if (o.cmd.empty()) config.cmd.clear();  // docker run --entrypoint resets CMD too
   }
   if (!o.cmd.empty()) config.cmd = o.cmd;
-  config.env = merge_env(config.env, o.env);
+  config.env = merge_env(config.env, o.run.env);
   config.created_by = "minify image";
   if (config.architecture.empty()) config.architecture = "amd64";
   job.command = config.entrypoint;
@@ -68,8 +68,7 @@ Result<Job> make_job(const ImageOptions& o, const Image& image, const std::strin
   job.run_as = config.user;
   job.image = std::move(config);
 
-  if (auto st = parse_run_limits(o.timeout, o.grace, job); !st) return st.error();
-  job.probes = o.probes;
+  if (auto st = apply_run_options(o.run, RunCommand::Image, job); !st) return st.error();
   job.collect.keep = o.keep;
   job.collect.exclude = o.exclude;
   job.collect.packages = package_selection(o.packages);
@@ -92,16 +91,7 @@ Result<Job> make_job(const ImageOptions& o, const Image& image, const std::strin
   job.out.sbom_subject = o.out_tag.empty() ? fs::path(o.output).filename().string() : o.out_tag;
   job.out.sbom_container = true;
 
-  job.out.force = o.force;
   job.protected_paths = {o.input};
-
-  job.verify = !o.no_verify;
-  if (!o.network.empty() && o.network != "host" && o.network != "none")
-    return bad_input("--network", o.network, "expected host or none");
-  job.host_network = o.network == "host";
-  job.expect_exit = o.expect_exit;
-  job.repair_rounds = o.no_repair ? 0 : o.repair_rounds;
-  if (job.repair_rounds < 0) return bad_input("--repair-rounds", std::to_string(o.repair_rounds), "must be 0 or more");
   job.sandbox_launcher = sandbox_launcher();
   return job;
 }
@@ -112,6 +102,9 @@ int run_image(const ImageOptions& o) {
     return code;
   };
   if (o.format != "oci" && o.format != "docker") return fail(bad_input("--format", o.format, "expected oci or docker"));
+  // The run options' values are checked before an image of many megabytes is unpacked.
+  Job check;
+  if (auto st = apply_run_options(o.run, RunCommand::Image, check); !st) return fail(st.error());
   auto wd = make_work_dir(o.work);
   if (!wd) return fail(wd.error());
   WorkDir work{*wd, o.keep_work || !o.work.empty()};
@@ -197,33 +190,33 @@ int run_image(const ImageOptions& o) {
 Command add_image_command(CLI::App& app) {
   auto o = std::make_shared<ImageOptions>();
   CLI::App* sub = app.add_subcommand("image", "Shrink an image archive (docker-archive, OCI archive or layout) to what its command uses");
-  sub->add_option("input", o->input, "docker save archive, OCI image archive or OCI layout directory")->required();
-  sub->add_option("-o,--output", o->output, "The minimized image archive")->required();
-  sub->add_option("--format", o->format, "oci (default) or docker");
-  sub->add_option("--out-dir", o->out_dir, "Also write rootfs/, report.json, trace.json here (default minify-out)");
-  sub->add_option("--entrypoint", o->entrypoint, "Override the image's Entrypoint (repeat for each word)")->allow_extra_args(false);
-  sub->add_option("--cmd", o->cmd, "Override the image's Cmd (repeat for each word)")->allow_extra_args(false);
-  sub->add_option("--env", o->env, "NAME=VALUE added to the image's Env (repeatable)")->allow_extra_args(false);
-  sub->add_option("--probe", o->probes, "Wait until this http:// URL answers inside the sandbox, then stop (repeatable)")->allow_extra_args(false);
-  sub->add_option("--timeout", o->timeout, "Stop the program after this long: 10s, 2m");
-  sub->add_option("--grace", o->grace, "Delay between SIGTERM and SIGKILL (default 3s)");
-  sub->add_option("--keep", o->keep, "Also ship this path or glob (repeatable)")->allow_extra_args(false);
-  sub->add_option("--exclude", o->exclude, "Never ship paths matching this glob (repeatable)")->allow_extra_args(false);
-  sub->add_option("--platform", o->platform, "os/arch[/variant] to pick from a multi-platform index");
-  sub->add_option("--tag", o->tag, "The image to pick by tag from an archive holding several");
-  sub->add_option("--out-tag", o->out_tag, "name:tag recorded in the output archive");
-  sub->add_option("--sbom", o->sbom, "Also write an SBOM of the minimized image (its config gets the SBOM's digest as a label)");
-  sub->add_option("--sbom-format", o->sbom_format, "cyclonedx (CycloneDX 1.5 JSON, default) or spdx (SPDX 2.3 JSON)");
-  sub->add_option("--network", o->network, "host: share the host's network; none (default): loopback only");
-  sub->add_option("--work", o->work, "Unpack here (kept) instead of a temporary directory");
-  sub->add_option("--max-size", o->max_size, "Refuse images unpacking to more bytes than this");
-  sub->add_flag("--zstd", o->zstd, "Compress the layer with zstd");
-  sub->add_flag("--no-verify", o->no_verify, "Do not run the minimized image once to check it");
-  sub->add_flag("--no-repair", o->no_repair, "Do not add what verify finds missing and verify again");
-  sub->add_option("--repair-rounds", o->repair_rounds, "Verify-and-repair rounds at most (default 3)");
-  sub->add_option("--expect-exit", o->expect_exit, "The exit status the command ends with when it is not stopped (default 0)");
-  sub->add_flag("--force", o->force, "Replace an existing --out-dir that minify did not write");
+  sub->add_option("input", o->input, "docker save archive, OCI image archive or OCI layout directory")->required()->group("Input");
+  sub->add_option("--platform", o->platform, "os/arch[/variant] to pick from a multi-platform index")->group("Input");
+  sub->add_option("--tag", o->tag, "The image to pick by tag from an archive holding several")->group("Input");
+  sub->add_option("--work", o->work, "Unpack here (kept) instead of a temporary directory")->group("Input");
+  sub->add_option("--max-size", o->max_size, "Refuse images unpacking to more bytes than this")->group("Input");
+  add_run_options(sub, o->run, RunCommand::Image, RunSection::Running);
+  add_run_options(sub, o->run, RunCommand::Image, RunSection::Config);
+  sub->add_option("--entrypoint", o->entrypoint, "Override the image's Entrypoint (repeat for each word)")
+      ->allow_extra_args(false)
+      ->group(kGroupConfig);
+  sub->add_option("--cmd", o->cmd, "Override the image's Cmd (repeat for each word)")->allow_extra_args(false)->group(kGroupConfig);
+  sub->add_option("--keep", o->keep, "Also ship this path or glob (repeatable)")->allow_extra_args(false)->group(kGroupKeep);
+  sub->add_option("--exclude", o->exclude, "Never ship paths matching this glob (repeatable)")->allow_extra_args(false)->group(kGroupKeep);
   add_package_flags(sub, o->packages);
+  sub->add_option("-o,--output", o->output, "The minimized image archive")->required()->group(kGroupOutputs);
+  sub->add_option("--format", o->format, "oci (default) or docker")->check(CLI::IsMember({"oci", "docker"}))->group(kGroupOutputs);
+  sub->add_option("--out-dir", o->out_dir, "Also write rootfs/, report.json, trace.json here (default minify-out)")->group(kGroupOutputs);
+  sub->add_option("--out-tag", o->out_tag, "name:tag recorded in the output archive")->group(kGroupOutputs);
+  sub->add_flag("--zstd", o->zstd, "Compress the layer with zstd")->group(kGroupOutputs);
+  sub->add_option("--sbom", o->sbom, "Also write an SBOM of the minimized image (its config gets the SBOM's digest as a label)")
+      ->group(kGroupOutputs);
+  sub->add_option("--sbom-format", o->sbom_format, "cyclonedx (CycloneDX 1.5 JSON, default) or spdx (SPDX 2.3 JSON)")
+      ->check(CLI::IsMember({"cyclonedx", "spdx"}))
+      ->group(kGroupOutputs);
+  add_run_options(sub, o->run, RunCommand::Image, RunSection::Outputs);
+  add_run_options(sub, o->run, RunCommand::Image, RunSection::Verify);
+  add_help_last(sub);
   return {sub, [o] { return run_image(*o); }};
 }
 

@@ -20,15 +20,10 @@ namespace fs = std::filesystem;
 struct PackOptions {
   std::string out_dir = "minify-out";
   std::string tar, oci, tag, sbom, sbom_format = "cyclonedx";
-  bool static_only = false, no_implicit = false, zstd = false, no_verify = false, force = false, inherit_env = false;
-  bool no_repair = false;
-  int repair_rounds = 3, expect_exit = 0;
-  std::string network = "host";
-  std::string timeout, grace;
-  std::vector<std::string> probes;
+  bool static_only = false, no_implicit = false, zstd = false, inherit_env = false;
+  RunOptions run;
   std::string root = "/";
-  std::vector<std::string> keep, exclude, env;
-  std::string workdir, user;
+  std::vector<std::string> keep, exclude;
   std::string base = "auto", from_stage = "builder", copy_style = "lines", pin_digest;
   std::vector<std::string> command;  // PROGRAM ARGS...
   PackageFlags packages;
@@ -58,14 +53,11 @@ Result<Job> make_job(const PackOptions& o) {
   job.root = o.root;
   job.command = o.command;
   if (job.command.empty()) return bad_input("pack", "", "no program given (usage: minify [pack] [OPTIONS] PROGRAM [ARGS...])");
-  for (const auto& kv : o.env)
-    if (kv.find('=') == std::string::npos) return bad_input("--env", kv, "expected NAME=VALUE");
-  job.env = o.env;
+  if (auto st = apply_run_options(o.run, RunCommand::Pack, job); !st) return st.error();
+  job.env = o.run.env;
   job.inherit_env = o.inherit_env;
-  job.workdir = o.workdir;
+  job.workdir = o.run.workdir;
   job.trace = !o.static_only;
-  if (auto st = parse_run_limits(o.timeout, o.grace, job); !st) return st.error();
-  job.probes = o.probes;
   job.collect.keep = o.keep;
   job.collect.exclude = o.exclude;
   job.collect.implicit = !o.no_implicit;
@@ -82,8 +74,8 @@ Result<Job> make_job(const PackOptions& o) {
   job.pin_digest = o.pin_digest;
   job.from_stage = o.from_stage;
   job.image.architecture.clear();  // the program's
-  job.image.working_dir = o.workdir;
-  job.image.user = o.user.empty() ? kNonRootUser : o.user;
+  job.image.working_dir = o.run.workdir;
+  job.image.user = o.run.user.empty() ? kNonRootUser : o.run.user;
   if (auto st = read_source_date_epoch(job); !st) return st.error();
 
   job.out.dir = o.out_dir;
@@ -95,16 +87,6 @@ Result<Job> make_job(const PackOptions& o) {
   auto sbom_format = parse_sbom_format(o.sbom_format);
   if (!sbom_format) return bad_input("--sbom-format", o.sbom_format, "neither cyclonedx nor spdx");
   job.out.sbom_format = *sbom_format;
-
-  job.out.force = o.force;
-
-  job.verify = !o.no_verify;
-  if (o.network != "host" && o.network != "none") return bad_input("--network", o.network, "expected host or none");
-  // The trace ran on the builder's network; verify gets the same unless asked to cut it.
-  job.host_network = o.network == "host";
-  job.expect_exit = o.expect_exit;
-  job.repair_rounds = o.no_repair ? 0 : o.repair_rounds;
-  if (job.repair_rounds < 0) return bad_input("--repair-rounds", std::to_string(o.repair_rounds), "must be 0 or more");
   job.sandbox_launcher = sandbox_launcher();
   return job;
 }
@@ -157,43 +139,63 @@ int run_pack(const PackOptions& o) {
 Command add_pack_command(CLI::App& app) {
   auto o = std::make_shared<PackOptions>();
   CLI::App* sub = app.add_subcommand("pack", "Make the minimal rootfs, image and Dockerfile runner stage of a program (the default command)");
-  sub->add_option("-o,--output", o->out_dir, "Output directory: rootfs/, Dockerfile, report.json, trace.json (default minify-out)");
-  sub->add_option("--tar", o->tar, "Also write the rootfs as a reproducible tar");
-  sub->add_option("--oci", o->oci, "Also write an OCI image archive (docker/podman load, skopeo)");
-  sub->add_option("--sbom", o->sbom, "Also write an SBOM of the minimal root: OS packages, Go/npm/Python packages, file hashes");
-  sub->add_option("--sbom-format", o->sbom_format, "cyclonedx (CycloneDX 1.5 JSON, default) or spdx (SPDX 2.3 JSON)");
-  sub->add_option("--tag", o->tag, "Image name:tag recorded in the OCI archive");
-  sub->add_flag("--zstd", o->zstd, "Compress the OCI layer with zstd instead of gzip");
-  sub->add_flag("--static-only", o->static_only, "Do not run the program: ELF analysis and implicit needs only");
-  sub->add_flag("--no-verify", o->no_verify, "Do not start the program in the image's tree to check it afterwards");
-  sub->add_flag("--no-repair", o->no_repair, "Do not add what verify finds missing and verify again");
-  sub->add_option("--repair-rounds", o->repair_rounds, "Verify-and-repair rounds at most (default 3)");
-  sub->add_option("--expect-exit", o->expect_exit, "The exit status the program ends with when it is not stopped (default 0)");
-  sub->add_option("--network", o->network, "Verify's network: host (default, as the trace had) or none (loopback only)");
-  sub->add_flag("--inherit-env", o->inherit_env, "Trace with minify's own environment under --env (the image never gets it)");
-  sub->add_flag("--force", o->force, "Replace an existing -o directory that minify did not write");
-  sub->add_flag("--no-implicit", o->no_implicit, "Leave out what inspect finds (CA bundles, NSS modules, dlopen targets)");
-  sub->add_option("--timeout", o->timeout, "Stop the program after this long (SIGTERM, then SIGKILL): 10s, 2m");
-  sub->add_option("--grace", o->grace, "Delay between SIGTERM and SIGKILL (default 3s)");
-  sub->add_option("--probe", o->probes, "Wait until this http:// URL answers, GET it, then stop the program (repeatable)")->allow_extra_args(false);
-  sub->add_option("--root", o->root, "The builder root the program lives in (default /)")->check(CLI::ExistingDirectory);
-  sub->add_option("--keep", o->keep, "Also ship this path or glob (repeatable)")->allow_extra_args(false);
-  sub->add_option("--exclude", o->exclude, "Never ship paths matching this glob (repeatable)")->allow_extra_args(false);
-  sub->add_option("--env", o->env, "NAME=VALUE for the program, traced and in the image (repeatable)")->allow_extra_args(false);
-  sub->add_option("--workdir", o->workdir, "Working directory of the program and the image");
-  sub->add_option("--user", o->user, "User of the image (default 65532:65532, nonroot)");
-  sub->add_option("--base", o->base, "Runner base: scratch, distroless-static, distroless-base, distroless-cc or auto (default)");
-  sub->add_option("--from-stage", o->from_stage, "Name of the builder stage in the Dockerfile (default builder)");
-  sub->add_option("--copy-style", o->copy_style, "lines (explicit COPY lines, default) or rootfs (one COPY of minify's output)");
-  sub->add_option("--pin-digest", o->pin_digest, "Pin the base image to this sha256 digest");
+  // Grouped as a person decides: how to run it, what else to keep, what to write, what the
+  // image says, how to check it.
+  sub->add_flag("--static-only", o->static_only, "Do not run the program: ELF analysis and implicit needs only")->group(kGroupTracing);
+  sub->add_option("--root", o->root, "The builder root the program lives in (default /)")
+      ->check(CLI::ExistingDirectory)
+      ->group(kGroupTracing);
+  sub->add_flag("--inherit-env", o->inherit_env, "Trace with minify's own environment under --env (the image never gets it)")
+      ->group(kGroupTracing);
+  add_run_options(sub, o->run, RunCommand::Pack, RunSection::Running);
+
+  sub->add_option("--keep", o->keep, "Also ship this path or glob (repeatable)")->allow_extra_args(false)->group(kGroupKeep);
+  sub->add_option("--exclude", o->exclude, "Never ship paths matching this glob (repeatable)")->allow_extra_args(false)->group(kGroupKeep);
+  sub->add_flag("--no-implicit", o->no_implicit, "Leave out what inspect finds (CA bundles, NSS modules, dlopen targets)")
+      ->group(kGroupKeep);
   add_package_flags(sub, o->packages);
-  // Everything from PROGRAM on belongs to the program, options included.
-  sub->prefix_command();
-  sub->footer("PROGRAM [ARGS...] come last; a PROGRAM without a slash is looked up in PATH.");
-  return {sub, [o, sub] {
-            o->command = sub->remaining();
-            return run_pack(*o);
-          }};
+
+  sub->add_option("-o,--output", o->out_dir, "Output directory: rootfs/, Dockerfile, report.json, trace.json (default minify-out)")
+      ->group(kGroupOutputs);
+  sub->add_option("--tar", o->tar, "Also write the rootfs as a reproducible tar")->group(kGroupOutputs);
+  sub->add_option("--oci", o->oci, "Also write an OCI image archive (docker/podman load, skopeo)")->group(kGroupOutputs);
+  sub->add_option("--tag", o->tag, "Image name:tag recorded in the OCI archive")->group(kGroupOutputs);
+  sub->add_flag("--zstd", o->zstd, "Compress the OCI layer with zstd instead of gzip")->group(kGroupOutputs);
+  sub->add_option("--sbom", o->sbom, "Also write an SBOM of the minimal root: OS packages, Go/npm/Python packages, file hashes")
+      ->group(kGroupOutputs);
+  sub->add_option("--sbom-format", o->sbom_format, "cyclonedx (CycloneDX 1.5 JSON, default) or spdx (SPDX 2.3 JSON)")
+      ->check(CLI::IsMember({"cyclonedx", "spdx"}))
+      ->group(kGroupOutputs);
+  sub->add_option("--from-stage", o->from_stage, "Name of the builder stage in the Dockerfile (default builder)")
+      ->group(kGroupOutputs);
+  sub->add_option("--copy-style", o->copy_style, "lines (explicit COPY lines, default) or rootfs (one COPY of minify's output)")
+      ->check(CLI::IsMember({"lines", "rootfs"}))
+      ->group(kGroupOutputs);
+  add_run_options(sub, o->run, RunCommand::Pack, RunSection::Outputs);
+
+  add_run_options(sub, o->run, RunCommand::Pack, RunSection::Config);
+
+  sub->add_option("--base", o->base, "Runner base: scratch, distroless-static, distroless-base, distroless-cc or auto (default)")
+      ->check(CLI::IsMember({"auto", "scratch", "distroless-static", "distroless-base", "distroless-cc"}))
+      ->group(kGroupConfig);
+  sub->add_option("--pin-digest", o->pin_digest, "Pin the base image to this sha256 digest")->group(kGroupConfig);
+
+  add_run_options(sub, o->run, RunCommand::Pack, RunSection::Verify);
+
+  // PROGRAM and everything after it belong to the program, options included; a `--` before
+  // PROGRAM is optional (strace, unshare and `minify trace` take one).
+  sub->add_option("program", o->command, "PROGRAM [ARGS...]: looked up in PATH when it has no slash")->group("Program");
+  sub->positionals_at_end();
+  add_help_last(sub);
+  sub->footer(
+      "Examples:\n"
+      "  A server, stopped once its health check answers; the image is verified with the same probe:\n"
+      "    minify -o out --probe http://127.0.0.1:8080/healthz -- ./server --port 8080\n"
+      "  A Go binary, without running it (nothing but the file and what inspect finds):\n"
+      "    minify -o out --static-only --base scratch ./app\n"
+      "  A legacy image, shrunk without a Docker daemon (the image's own command is traced):\n"
+      "    minify image legacy.tar -o small.tar --probe http://127.0.0.1:80/");
+  return {sub, [o] { return run_pack(*o); }};
 }
 
 }  // namespace minify::cli

@@ -8,12 +8,15 @@ namespace minify::cli {
 
 void add_package_flags(CLI::App* sub, PackageFlags& f) {
   sub->add_option("--keep-package", f.keep, "Also ship every file of this package (dpkg or apk; repeatable)")
-      ->allow_extra_args(false);
-  sub->add_flag("--with-docs", f.with_docs, "With --keep-package or --granularity package: docs, man pages, changelogs too");
+      ->allow_extra_args(false)
+      ->group(kGroupKeep);
+  sub->add_flag("--with-docs", f.with_docs, "With --keep-package or --granularity package: docs, man pages, changelogs too")
+      ->group(kGroupKeep);
   sub->add_option("--granularity", f.granularity,
                   "file (default): only the files used; package: a used file ships its whole package; "
                   "module: its whole node_modules/NAME or Python distribution")
-      ->check(CLI::IsMember({"file", "package", "module"}));
+      ->check(CLI::IsMember({"file", "package", "module"}))
+      ->group(kGroupKeep);
 }
 
 PackageSelection package_selection(const PackageFlags& f) {

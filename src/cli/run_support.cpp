@@ -1,5 +1,6 @@
-// What the commands that run a program share: --timeout/--grace, SOURCE_DATE_EPOCH, the sandbox
-// launcher's entry point, scratch directories, and the verify verdict's lines.
+// What the commands that run a program share: their run options (registered here once for pack,
+// image and verify), --timeout/--grace, SOURCE_DATE_EPOCH, the sandbox launcher's entry point,
+// scratch directories, and the verify verdict's lines.
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
@@ -13,6 +14,91 @@
 #include "cli/commands.hpp"
 
 namespace minify::cli {
+
+void add_help_last(CLI::App* sub) {
+  sub->set_help_flag();  // drops the one CLI11 registered first
+  sub->set_help_flag("-h,--help", "Print this help and exit")->group("Help");
+}
+
+// pack traces on the builder and verifies in the image's tree; image traces and verifies in the
+// sandbox; verify only runs. The same option says what it does for each.
+void add_run_options(CLI::App* sub, RunOptions& o, RunCommand which, RunSection section) {
+  const bool pack = which == RunCommand::Pack, verify = which == RunCommand::Verify;
+  switch (section) {
+    case RunSection::Running: {
+      const char* group = verify ? "Running the command" : kGroupTracing;
+      sub->add_option("--timeout", o.timeout, "Stop the program after this long (SIGTERM, then SIGKILL after --grace): 10s, 2m")
+          ->group(group);
+      sub->add_option("--grace", o.grace, "Delay between SIGTERM and SIGKILL (default 3s)")->group(group);
+      sub->add_option("--probe", o.probes,
+                      verify ? "GET this http:// URL once the program answers, then stop it (repeatable; replaces the "
+                               "probes of the pack run)"
+                      : pack ? "Wait until this http:// URL answers, GET it, then stop the program (repeatable)"
+                             : "Wait until this http:// URL answers inside the sandbox, GET it, then stop (repeatable)")
+          ->allow_extra_args(false)
+          ->group(group);
+      return;
+    }
+    case RunSection::Config: {
+      const char* group = verify ? "Running the command" : kGroupConfig;
+      sub->add_option("--env", o.env,
+                      pack     ? "NAME=VALUE for the program, traced and in the image (repeatable)"
+                      : verify ? "NAME=VALUE for the program, over the Env of the pack run (repeatable)"
+                               : "NAME=VALUE added to the image's Env (repeatable)")
+          ->allow_extra_args(false)
+          ->group(group);
+      if (which == RunCommand::Image) return;  // the image's own WorkingDir and User
+      sub->add_option("--workdir", o.workdir,
+                      pack ? "Working directory of the program and the image" : "Working directory inside the root")
+          ->group(group);
+      sub->add_option("--user", o.user, pack ? "User of the image (default 65532:65532, nonroot)" : "uid[:gid] or name to run as")
+          ->group(group);
+      return;
+    }
+    case RunSection::Verify: {
+      const char* group = verify ? "Running the command" : kGroupVerify;
+      sub->add_option("--network", o.network,
+                      pack ? "Verify's network: host (default, as the trace had) or none (loopback only)"
+                           : "host: share the host's network; none (default): loopback only")
+          ->check(CLI::IsMember({"host", "none"}))
+          ->group(group);
+      if (verify) return;
+      sub->add_flag("--no-verify", o.no_verify,
+                    pack ? "Do not start the program in the image's tree to check it afterwards"
+                         : "Do not run the minimized image once to check it")
+          ->group(group);
+      sub->add_flag("--no-repair", o.no_repair, "Do not add what verify finds missing and verify again")->group(group);
+      sub->add_option("--repair-rounds", o.repair_rounds, "Verify-and-repair rounds at most (default 3)")->group(group);
+      sub->add_option("--expect-exit", o.expect_exit, "The exit status the program ends with when it is not stopped (default 0)")
+          ->group(group);
+      return;
+    }
+    case RunSection::Outputs:
+      if (verify) return;
+      sub->add_flag("--force", o.force,
+                    pack ? "Replace an existing -o directory that minify did not write"
+                         : "Replace an existing --out-dir that minify did not write")
+          ->group(kGroupOutputs);
+      return;
+  }
+}
+
+Status apply_run_options(const RunOptions& o, RunCommand which, Job& job) {
+  for (const auto& kv : o.env)
+    if (kv.find('=') == std::string::npos) return bad_input("--env", kv, "expected NAME=VALUE");
+  if (auto st = parse_run_limits(o.timeout, o.grace, job); !st) return st.error();
+  job.probes = o.probes;
+  // pack's trace ran on the builder's network, so its verify gets the same unless told otherwise.
+  std::string network = o.network.empty() ? (which == RunCommand::Pack ? "host" : "none") : o.network;
+  job.host_network = network == "host";
+  if (which == RunCommand::Verify) return Ok{};
+  job.verify = !o.no_verify;
+  job.out.force = o.force;
+  job.expect_exit = o.expect_exit;
+  if (o.repair_rounds < 0) return bad_input("--repair-rounds", std::to_string(o.repair_rounds), "must be 0 or more");
+  job.repair_rounds = o.no_repair ? 0 : o.repair_rounds;
+  return Ok{};
+}
 
 Status parse_run_limits(const std::string& timeout, const std::string& grace, Job& job) {
   if (!timeout.empty()) {

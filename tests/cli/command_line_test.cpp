@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -95,7 +96,11 @@ TEST_F(CommandLine, PackExitsTwoOnNonElfMissingFileAndBadOption) {
   expect_error(r, "pack missing");
   r = minify({"pack", "--no-such-option", "-o", (tmp_ / "out3").string(), "/bin/true"});
   EXPECT_EQ(r.status, 2) << r.err;
-  EXPECT_NE(r.err.find("--no-such-option"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("pack: unknown option: --no-such-option"), std::string::npos) << r.err;
+  // The default command too: an unknown option is not taken for the program.
+  r = minify({"--no-such-option", "/bin/true"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("pack: unknown option: --no-such-option"), std::string::npos) << r.err;
   // Nothing was written for any of them.
   for (const char* d : {"out1", "out2", "out3"}) EXPECT_FALSE(fs::exists(tmp_ / d / "rootfs")) << d;
 }
@@ -192,6 +197,63 @@ TEST_F(CommandLine, WhySaysWhereItLookedAndWhatIsNotFromMinify) {
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
+// ---- pack, image and verify share their run options ---------------------------------------
+
+TEST_F(CommandLine, RunOptionsAreCheckedAlikeByPackImageAndVerify) {
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"pack", "-o", (tmp_ / "o").string()},
+                                       std::vector<std::string>{"image", text_.string(), "-o", (tmp_ / "o.tar").string()},
+                                       std::vector<std::string>{"verify", "--rootfs", tmp_.path().string()}}) {
+    std::string name = cmd[0];
+    auto with = [&](std::vector<std::string> extra) {
+      std::vector<std::string> args = cmd;
+      args.insert(args.end(), extra.begin(), extra.end());
+      if (name != "image") args.push_back("/bin/true");
+      return minify(args);
+    };
+    auto r = with({"--network", "bridge"});
+    EXPECT_EQ(r.status, 2) << name << ": " << r.err;
+    EXPECT_NE(r.err.find(name + ": --network"), std::string::npos) << name << ": " << r.err;
+    r = with({"--timeout", "soon"});
+    EXPECT_EQ(r.status, 2) << name << ": " << r.err;
+    EXPECT_NE(r.err.find("soon"), std::string::npos) << name << ": " << r.err;
+    r = with({"--env", "NOEQUALS"});
+    EXPECT_EQ(r.status, 2) << name << ": " << r.err;
+    EXPECT_NE(r.err.find("--env `NOEQUALS`"), std::string::npos) << name << ": " << r.err;
+  }
+  EXPECT_FALSE(fs::exists(tmp_ / "o"));
+  EXPECT_FALSE(fs::exists(tmp_ / "o.tar"));
+}
+
+// ---- pack --help --------------------------------------------------------------------------
+
+TEST_F(CommandLine, PackHelpIsGroupedAndEndsWithThreeExamples) {
+  auto r = minify({"pack", "--help"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string& h = r.out;
+  size_t last = 0;
+  for (const char* group : {"Tracing:", "What to keep:", "Outputs:", "The image's config:", "Verify:"}) {
+    size_t at = h.find(std::string("\n") + group + "\n");
+    ASSERT_NE(at, std::string::npos) << group << " in\n" << h;
+    EXPECT_GT(at, last) << group << " out of order";
+    last = at;
+  }
+  // Every option is in a named group: no catch-all "Options:" list.
+  EXPECT_EQ(h.find("\nOptions:\n"), std::string::npos) << h;
+  for (const char* opt : {"--static-only", "--keep-package", "--sbom", "--base", "--expect-exit", "--probe", "--user"})
+    EXPECT_NE(h.find(opt), std::string::npos) << opt;
+  // The examples close the help: a server with a probe, a Go binary with --static-only, an image.
+  size_t ex = h.find("Examples:");
+  ASSERT_NE(ex, std::string::npos) << h;
+  std::istringstream tail(h.substr(ex));
+  std::vector<std::string> commands;
+  for (std::string line; std::getline(tail, line);)
+    if (line.rfind("    minify ", 0) == 0) commands.push_back(line);
+  ASSERT_EQ(commands.size(), 3u) << h.substr(ex);
+  EXPECT_NE(commands[0].find("--probe http://"), std::string::npos) << commands[0];
+  EXPECT_NE(commands[1].find("--static-only"), std::string::npos) << commands[1];
+  EXPECT_NE(commands[2].find("minify image "), std::string::npos) << commands[2];
+}
+
 // ---- --version ----------------------------------------------------------------------------
 
 std::string pkg_config_version(const std::string& module) {
@@ -258,7 +320,8 @@ class Generated : public CommandLine {
 
 // Completes the words as bash would (the last word is the one under the cursor).
 std::string bash_complete(const fs::path& script, const std::vector<std::string>& words) {
-  std::string cmd = "source '" + script.string() + "' || exit 9; COMP_WORDS=(";
+  // In the script's directory: a command name is completed together with the files it begins.
+  std::string cmd = "cd '" + script.parent_path().string() + "' && source '" + script.string() + "' || exit 9; COMP_WORDS=(";
   for (const auto& w : words) cmd += "'" + w + "' ";
   cmd += "); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMPREPLY=(); _minify; printf '%s\\n' \"${COMPREPLY[@]}\"";
   auto r = run({"bash", "--norc", "-c", cmd});
@@ -274,6 +337,8 @@ TEST_F(Generated, BashCompletionLoadsAndCompletesFromTheDefinition) {
   EXPECT_EQ(bash_complete(s, {"minify", "--static-o"}), "--static-only\n");  // pack is the default command
   EXPECT_EQ(bash_complete(s, {"minify", "trace", "--tracer", ""}), "auto\nbpf\nptrace\n");
   EXPECT_EQ(bash_complete(s, {"minify", "ver"}), "verify\n");
+  write_file(tmp_ / "verify.conf", "");
+  EXPECT_EQ(bash_complete(s, {"minify", "ver"}), "verify\nverify.conf\n");  // or the default command's program
   // Once the program is named, its words are its own: minify offers nothing.
   EXPECT_EQ(bash_complete(s, {"minify", "trace", "--", "ls", "--he"}), "\n");
   EXPECT_EQ(bash_complete(s, {"minify", "-o", "out", "./server", "--st"}), "\n");
@@ -331,6 +396,115 @@ TEST_F(CommandLine, InstallPutsCompletionAndManPageWhereToolsLook) {
     EXPECT_EQ(m.status, 0) << m.err;
     EXPECT_NE(m.out.find("minify"), std::string::npos);
   }
+}
+
+
+// ---- `--` before the program; verify's stored options ------------------------------------
+
+// A server answering every request with 403, stopped by the probe; with a second argument it
+// does not serve and exits at once (another command than the one packed).
+constexpr const char* kServer = R"(
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  if (argc > 2) { puts("not serving"); return 0; }
+  int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(atoi(argv[1]));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(s, (struct sockaddr*)&a, sizeof a) != 0 || listen(s, 8) != 0) return 3;
+  for (;;) {
+    int c = accept(s, 0, 0);
+    if (c < 0) continue;
+    char buf[4096];
+    (void)read(c, buf, sizeof buf);
+    const char* r = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    (void)write(c, r, strlen(r));
+    close(c);
+  }
+}
+)";
+
+class RunCommands : public CommandLine {
+ protected:
+  void SetUp() override {
+    CommandLine::SetUp();
+    if (::geteuid() != 0) GTEST_SKIP() << "pack's verify runs the program in a sandbox that needs root";
+  }
+  std::vector<std::string> traced_command(const fs::path& out) {
+    auto j = nlohmann::json::parse(read_file(out / "trace.json"));
+    return j.at("command").get<std::vector<std::string>>();
+  }
+};
+
+TEST_F(RunCommands, PackTakesAnOptionalDashDashBeforeTheProgram) {
+  // `minify -o out -- prog -c conf`: the habit from strace, unshare, timeout and minify trace.
+  auto with = minify({"-o", (tmp_ / "with").string(), "--no-verify", "--", "/bin/echo", "-c", "conf"});
+  ASSERT_EQ(with.status, 0) << with.err;
+  auto without = minify({"-o", (tmp_ / "without").string(), "--no-verify", "/bin/echo", "-c", "conf"});
+  ASSERT_EQ(without.status, 0) << without.err;
+  EXPECT_EQ(traced_command(tmp_ / "with"), traced_command(tmp_ / "without"));
+  EXPECT_EQ(traced_command(tmp_ / "with"), (std::vector<std::string>{"/bin/echo", "-c", "conf"}));
+  EXPECT_EQ(read_file(tmp_ / "with/run.json"), read_file(tmp_ / "without/run.json"));
+  // After the program, a `--` and options are the program's own.
+  auto inner = minify({"pack", "-o", (tmp_ / "inner").string(), "--no-verify", "--", "/bin/echo", "--", "-o", "x"});
+  ASSERT_EQ(inner.status, 0) << inner.err;
+  EXPECT_EQ(traced_command(tmp_ / "inner"), (std::vector<std::string>{"/bin/echo", "--", "-o", "x"}));
+}
+
+TEST_F(RunCommands, VerifyTakesAnOptionalDashDashAndNamesWhatItReused) {
+  fs::path out = tmp_ / "out";
+  auto p = minify({"-o", out.string(), "/bin/true"});
+  ASSERT_EQ(p.status, 0) << p.err;
+  auto with = minify({"verify", "-o", out.string(), "--", "/bin/true"});
+  auto without = minify({"verify", "-o", out.string(), "/bin/true"});
+  EXPECT_EQ(with.status, 0) << with.err;
+  EXPECT_EQ(without.status, 0) << without.err;
+  EXPECT_EQ(with.err, without.err);
+  // Nothing given: everything stored is reused, and said so.
+  auto stored = minify({"verify", "-o", out.string()});
+  EXPECT_EQ(stored.status, 0) << stored.err;
+  EXPECT_NE(stored.err.find("minify: verify: reused from " + out.string() + ": the command (/bin/true)"), std::string::npos)
+      << stored.err;
+  EXPECT_NE(stored.err.find("User 65532:65532"), std::string::npos) << stored.err;
+  EXPECT_NE(stored.err.find("the original run to compare with (" + out.string() + "/trace.json)"), std::string::npos)
+      << stored.err;
+  // --user given replaces the stored one, which is then not named as reused.
+  auto as_root = minify({"verify", "-o", out.string(), "--user", "0"});
+  EXPECT_EQ(as_root.status, 0) << as_root.err;
+  EXPECT_EQ(as_root.err.find("User 65532"), std::string::npos) << as_root.err;
+}
+
+TEST_F(RunCommands, VerifyWithAnotherCommandDoesNotCompareTheStoredProbe) {
+  ASSERT_EQ(testing::compile_c(tmp_ / "app/server", kServer), "");
+  std::string server = (tmp_ / "app/server").string();
+  std::string port = std::to_string(20000 + ::getpid() % 20000);
+  std::string url = "http://127.0.0.1:" + port + "/";
+  fs::path out = tmp_ / "out";
+  auto p = minify({"-o", out.string(), "--timeout", "60s", "--probe", url, "--", server, port});
+  ASSERT_EQ(p.status, 0) << p.err;
+  // The same command: the stored probe is fetched again and answers as it did (403).
+  auto same = minify({"verify", "-o", out.string(), "--network", "host", "--timeout", "60s"});
+  EXPECT_EQ(same.status, 0) << same.err;
+  EXPECT_NE(same.err.find("probe " + url), std::string::npos) << same.err;
+  // Another command: the packed run's exit status and probe answers say nothing about it.
+  auto other = minify({"verify", "-o", out.string(), "--", server, port, "once"});
+  EXPECT_EQ(other.status, 0) << other.err;
+  EXPECT_NE(other.err.find("the command differs from the packed one"), std::string::npos) << other.err;
+  EXPECT_EQ(other.err.find("403 before"), std::string::npos) << other.err;
+  EXPECT_EQ(other.err.find("probe " + url), std::string::npos) << other.err;
+  // A probe given replaces the stored one; for a URL the packed run fetched, its answer is expected.
+  auto given = minify({"verify", "-o", out.string(), "--network", "host", "--timeout", "60s", "--probe", url});
+  EXPECT_EQ(given.status, 0) << given.err;
+  EXPECT_EQ(given.err.find("probe " + url), std::string::npos) << given.err;  // not listed as reused
 }
 
 }  // namespace
