@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "minify/result.hpp"
@@ -187,10 +188,12 @@ struct PackageReport;  // packages.hpp
 // report.json: every entry with its type, mode, owner, mtime, size, link target, names, reasons and, when
 // `with_sha256` and a root is given, the sha256 of its content. With `packages`, each entry names
 // its package and a "packages" section gives per package the kept and dropped files and the bytes
-// saved, the packages dropped entirely and the files no package owns.
+// saved, the packages dropped entirely and the files no package owns. With `times`, a "times"
+// object gives the seconds each phase took: the one part of the report two runs do not share.
 struct ReportOptions {
   bool with_sha256 = false;
   const PackageReport* packages = nullptr;
+  const std::vector<std::pair<std::string, double>>* times = nullptr;  // {"trace", 0.21}, ...
 };
 Result<std::string> report_json(const FileSet& set, const Root* root, const ReportOptions& options = {});
 // Writes report_json() to `out_file` through a temporary file and rename.

@@ -3,6 +3,7 @@
 // request a tar, an OCI image archive and an SBOM), then verify the root (src/pipeline).
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -130,6 +131,17 @@ int run_pack(const PackOptions& o) {
     if (!o.sbom.empty()) std::cerr << ", " << o.sbom;
     if (m->image_digests) std::cerr << ", " << o.oci << " (" << m->image_digests->manifest << ")";
     std::cerr << "\n";
+  }
+  // Where the time went (scripts/bench e2e reads this line).
+  char times[160];
+  std::snprintf(times, sizeof times, "minify: time: trace %.2f s, analyze %.2f s (packages %.2f s), pack %.2f s, verify ",
+                m->times.trace, m->times.analyze, m->times.packages, m->times.pack);
+  std::cerr << times;
+  if (m->verify || m->verify_error) {
+    std::snprintf(times, sizeof times, "%.2f s\n", m->times.verify);
+    std::cerr << times;
+  } else {
+    std::cerr << "skipped\n";
   }
   return print_outcome(*m, *job);
 }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -186,6 +187,11 @@ Result<std::string> report_json(const FileSet& set, const Root* root, const Repo
     doc["withheld"] = std::move(withheld);
   }
   if (options.packages) doc["packages"] = packages_json(*options.packages);
+  if (options.times) {
+    json times = json::object();
+    for (const auto& [phase, seconds] : *options.times) times[phase] = std::round(seconds * 1000) / 1000;  // ms
+    doc["times"] = std::move(times);
+  }
   return doc.dump(2) + "\n";
 }
 

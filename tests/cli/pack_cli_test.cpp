@@ -197,15 +197,40 @@ TEST_F(PackCli, PackIsTheDefaultCommand) {
   ASSERT_EQ(r.status, 0) << r.err;
   auto r2 = pack({"pack", "--static-only", "-o", (tmp_ / "out2").string(), prog});
   ASSERT_EQ(r2.status, 0) << r2.err;
-  // The same report, but for the mtimes of directories (/tmp, the test's own), which the
-  // machine and the first run's output change in between.
+  // The same report, but for the phase times and the mtimes of directories (/tmp, the test's
+  // own), which the machine and the first run's output change in between.
   auto report = [](const fs::path& file) {
     auto j = nlohmann::json::parse(testing::read_file(file));
+    EXPECT_TRUE(j.contains("times")) << file;
+    j.erase("times");
     for (auto& e : j["entries"])
       if (e["type"] == "directory") e.erase("mtime");
     return j;
   };
   EXPECT_EQ(report(out_ / "report.json"), report(tmp_ / "out2/report.json"));
+}
+
+TEST_F(PackCli, PhaseTimesInReportAndOnStderr) {
+  std::string prog = (tmp_ / "app/hello").string();
+  auto r = pack({"--no-verify", "-o", out_.string(), prog});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto t = nlohmann::json::parse(testing::read_file(out_ / "report.json")).at("times");
+  for (const char* phase : {"trace", "analyze", "packages", "pack"}) {
+    ASSERT_TRUE(t.contains(phase)) << t.dump();
+    EXPECT_GE(t[phase].get<double>(), 0.0) << phase;
+  }
+  // The program ran, and the package step is part of the analysis.
+  EXPECT_GT(t["trace"].get<double>(), 0.0);
+  EXPECT_LE(t["packages"].get<double>(), t["analyze"].get<double>());
+  EXPECT_FALSE(t.contains("verify")) << "verify did not run";
+  EXPECT_NE(r.err.find("minify: time: trace "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(", verify skipped\n"), std::string::npos) << r.err;
+
+  auto v = pack({"-o", out_.string(), prog});
+  ASSERT_EQ(v.status, 0) << v.err;
+  auto tv = nlohmann::json::parse(testing::read_file(out_ / "report.json")).at("times");
+  ASSERT_TRUE(tv.contains("verify")) << tv.dump();
+  EXPECT_GT(tv["verify"].get<double>(), 0.0);
 }
 
 TEST_F(PackCli, FailureLeavesNoOutputAndKeepsTheOldOne) {
