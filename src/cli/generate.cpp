@@ -4,6 +4,7 @@
 #include "cli/generate.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 #include <vector>
 
@@ -287,7 +288,10 @@ std::string synopsis(const CommandInfo& c) {
   for (size_t i = 0; i < c.positionals.size(); ++i) {
     const Positional& p = c.positionals[i];
     if (c.program && i + 1 == c.positionals.size()) {
-      s += " [\\-\\-] \\fI" + p.name + "\\fR [\\fIARGS\\fR...]";
+      std::string upper = p.name;
+      std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char ch) { return std::toupper(ch); });
+      std::string words = "[\\-\\-] \\fI" + upper + "\\fR [\\fIARGS\\fR...]";
+      s += p.required ? " " + words : " [" + words + "]";
       continue;
     }
     std::string word = "\\fI" + p.name + "\\fR" + (p.many ? "..." : "");

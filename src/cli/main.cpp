@@ -1,6 +1,8 @@
 // minify's command line: parses options with CLI11, runs one subcommand, maps the outcome to an
 // exit code. The work itself lives in the core library.
 #include <algorithm>
+#include <cctype>
+#include <memory>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -42,6 +44,21 @@ std::string top_footer() {
   for (std::string_view line : kExitStatusLines) f += "\n  " + std::string(line);
   return f;
 }
+
+// "Usage: minify pack [OPTIONS] [--] PROGRAM [ARGS...]" for the commands whose last positional
+// takes a program and its words (CLI11 would print "[program...]").
+class UsageFormatter : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App* app, std::string name) const override {
+    auto positionals = app->get_options([](const CLI::Option* o) { return o->get_positional(); });
+    if (!app->get_positionals_at_end() || positionals.empty() || positionals.back()->get_items_expected_max() <= 1)
+      return CLI::Formatter::make_usage(app, std::move(name));
+    std::string program = positionals.back()->get_name(true);
+    std::transform(program.begin(), program.end(), program.begin(), [](unsigned char c) { return std::toupper(c); });
+    std::string words = "[--] " + program + " [ARGS...]";
+    return "Usage: " + name + " [OPTIONS] " + (positionals.back()->get_required() ? words : "[" + words + "]") + "\n";
+  }
+};
 
 // `minify __generate bash|zsh|man` (the build runs it; generate.hpp).
 int generate(const CLI::App& app, const std::vector<std::string>& args) {
@@ -93,7 +110,8 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == kSandboxExecCommand)
     return minify::sandbox_exec_main(std::vector<std::string>(args.begin() + 1, args.end()));
 
-  CLI::App app{"minify: ship a program with only what it needs at run time"};
+  CLI::App app{"minify: ship a program with only what it needs at run time", "minify"};
+  app.formatter(std::make_shared<UsageFormatter>());  // subcommands take the parent's formatter
   app.require_subcommand(1);
   app.set_version_flag("--version", version_text, "Print the version and the libraries minify was built with");
 

@@ -196,7 +196,9 @@ Command add_pack_command(CLI::App& app) {
 
   // PROGRAM and everything after it belong to the program, options included; a `--` before
   // PROGRAM is optional (strace, unshare and `minify trace` take one).
-  sub->add_option("program", o->command, "PROGRAM [ARGS...]: looked up in PATH when it has no slash")->group("Program");
+  sub->add_option("program", o->command, "PROGRAM [ARGS...]: looked up in PATH when it has no slash")
+      ->required()
+      ->group("Program");
   sub->positionals_at_end();
   add_help_last(sub);
   sub->footer(
