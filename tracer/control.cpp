@@ -373,6 +373,15 @@ std::vector<std::string> interpreters_of(const Launch& launch, const std::string
 void Recorder::record(pid_t tid, pid_t tgid, std::string_view syscall, const Access& a, bool ok, bool known,
                       int err) {
   PathUse& use = log_.paths[a.path];
+  // Found by listing only while every access is: one access by a process that had not listed
+  // the directory means some program named the path.
+  bool found = false;
+  if (auto it = listed_.find(tgid); it != listed_.end()) {
+    std::size_t slash = a.path.rfind('/');
+    found = slash != std::string::npos && it->second.contains(slash == 0 ? std::string("/") : a.path.substr(0, slash));
+  }
+  use.found_by_listing = use.access.empty() ? found : use.found_by_listing && found;
+  if (a.lists && ok) listed_[tgid].insert(a.path);
   use.access.add(a.kinds);
   if (ok) use.succeeded.add(a.kinds);
   if (opt_.on_event) {
@@ -412,6 +421,7 @@ void Recorder::finish_exec(pid_t tid, pid_t tgid, std::size_t index, std::string
   if (index >= log_.execs.size()) return;
   ExecRecord& e = log_.execs[index];
   e.succeeded = succeeded;
+  if (succeeded) listed_.erase(tgid);  // the new program knows nothing the old one listed
   if (succeeded) e.interpreters = interpreters_of(launch, e.path);
   std::string path = e.path;
   std::vector<std::string> interpreters = e.interpreters;

@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -148,6 +150,9 @@ class Recorder {
  private:
   const TraceOptions& opt_;
   TraceLog& log_;
+  // The directories each thread group has read the entries of (getdents64) since it started or
+  // last exec'd: a path touched in one of them may have been found there (found_by_listing).
+  std::unordered_map<pid_t, std::unordered_set<std::string>> listed_;
 };
 
 // ---- Stopping the program (--timeout, --probe) ---------------------------------------------

@@ -157,6 +157,10 @@ Described describe(const SyscallRow& row, const std::array<std::uint64_t, 6>& ar
       if (p) out.accesses.push_back(Access{std::move(*p), {AccessKind::Socket}, Lookup::Follow});
       break;
     }
+    case Op::Getdents:
+      add(lay.dirfd, -1, false, {AccessKind::List}, Lookup::Directory);
+      if (!out.accesses.empty()) out.accesses.back().lists = true;
+      break;
   }
   return out;
 }

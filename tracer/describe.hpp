@@ -29,6 +29,9 @@ struct Access {
   std::string path;
   AccessSet kinds;
   Lookup lookup = Lookup::Follow;
+  // getdents64: the call reads the directory's entries, so what the thread group touches in it
+  // from now on may have been found there rather than named (PathUse::found_by_listing).
+  bool lists = false;
 };
 
 // Where describe() gets what a syscall named.

@@ -20,6 +20,7 @@ constexpr std::array kX86_64 = {
     SyscallRow{49, "bind", Op::Bind},
     SyscallRow{59, "execve", Op::Execve},
     SyscallRow{76, "truncate", Op::Truncate},
+    SyscallRow{78, "getdents", Op::Getdents},
     SyscallRow{80, "chdir", Op::Chdir},
     SyscallRow{81, "fchdir", Op::Fchdir},
     SyscallRow{82, "rename", Op::Rename},
@@ -43,6 +44,7 @@ constexpr std::array kX86_64 = {
     SyscallRow{194, "listxattr", Op::ListXattr},
     SyscallRow{195, "llistxattr", Op::LListXattr},
     SyscallRow{197, "removexattr", Op::SetAttr},
+    SyscallRow{217, "getdents64", Op::Getdents},
     SyscallRow{198, "lremovexattr", Op::SetAttr},
     SyscallRow{235, "utimes", Op::SetAttr},
     SyscallRow{254, "inotify_add_watch", Op::Watch},
@@ -92,6 +94,7 @@ constexpr std::array kAarch64 = {
     SyscallRow{53, "fchmodat", Op::SetAttrAt},
     SyscallRow{54, "fchownat", Op::SetAttrAt},
     SyscallRow{56, "openat", Op::OpenAt},
+    SyscallRow{61, "getdents64", Op::Getdents},
     SyscallRow{78, "readlinkat", Op::ReadlinkAt},
     SyscallRow{79, "newfstatat", Op::FstatAt},
     SyscallRow{88, "utimensat", Op::SetAttrAt},
@@ -118,6 +121,7 @@ constexpr const auto& kNative = kX86_64;
 static_assert(nr_of(kNative, "open") == __NR_open && nr_of(kNative, "rename") == __NR_rename);
 static_assert(nr_of(kNative, "utimes") == __NR_utimes && nr_of(kNative, "inotify_add_watch") == __NR_inotify_add_watch);
 static_assert(nr_of(kNative, "statfs") == __NR_statfs && nr_of(kNative, "mknod") == __NR_mknod);
+static_assert(nr_of(kNative, "getdents") == __NR_getdents);
 #elif defined(__aarch64__)
 constexpr const auto& kNative = kAarch64;
 static_assert(nr_of(kNative, "newfstatat") == __NR_newfstatat && nr_of(kNative, "statfs") == __NR_statfs);
@@ -125,6 +129,7 @@ static_assert(nr_of(kNative, "newfstatat") == __NR_newfstatat && nr_of(kNative, 
 #error "minify's tracer knows the syscall numbers of x86-64 and aarch64 only"
 #endif
 static_assert(nr_of(kNative, "openat") == __NR_openat && nr_of(kNative, "execveat") == __NR_execveat);
+static_assert(nr_of(kNative, "getdents64") == __NR_getdents64);
 static_assert(nr_of(kNative, "statx") == __NR_statx && nr_of(kNative, "renameat2") == __NR_renameat2);
 static_assert(nr_of(kNative, "fchdir") == __NR_fchdir && nr_of(kNative, "connect") == __NR_connect);
 static_assert(nr_of(kNative, "lremovexattr") == __NR_lremovexattr && nr_of(kNative, "symlinkat") == __NR_symlinkat);
@@ -170,6 +175,7 @@ OpLayout op_layout(Op op) {
     case Op::Watch: return {.path = 1};
     case Op::Bind: return {.path = 1};
     case Op::Connect: return {.path = 1};
+    case Op::Getdents: return {.dirfd = 0};
   }
   return {};
 }

@@ -50,6 +50,7 @@ enum class Op : std::uint8_t {
   Watch,        // inotify_add_watch(fd, path, mask)
   Bind,         // bind(fd, sockaddr*, len): AF_UNIX with a path
   Connect,      // connect(fd, sockaddr*, len): AF_UNIX with a path
+  Getdents,     // getdents64(fd, buf, count), getdents(fd, ...): reads a directory's entries
 };
 
 struct SyscallRow {

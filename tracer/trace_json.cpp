@@ -102,9 +102,11 @@ namespace {
 constexpr auto kReplaceInvalid = nlohmann::json::error_handler_t::replace;
 
 nlohmann::json path_json(const PathUse& use) {
-  return {{"access", kinds_json(use.access)},
-          {"succeeded", use.any_succeeded()},
-          {"succeeded_access", kinds_json(use.succeeded)}};
+  nlohmann::json j{{"access", kinds_json(use.access)},
+                   {"succeeded", use.any_succeeded()},
+                   {"succeeded_access", kinds_json(use.succeeded)}};
+  if (use.found_by_listing) j["found_by_listing"] = true;
+  return j;
 }
 
 // Everything in trace.json but the paths.
@@ -220,7 +222,7 @@ Result<TraceLog> trace_log_from_json(const nlohmann::json& j) {
       if (!access) return access.error();
       auto ok = kinds_from_json(use.value("succeeded_access", nlohmann::json::array()));
       if (!ok) return ok.error();
-      log.paths[path] = PathUse{*access, *ok};
+      log.paths[path] = PathUse{*access, *ok, use.value("found_by_listing", false)};
     }
     for (const auto& e : j.at("execs")) {
       ExecRecord r;

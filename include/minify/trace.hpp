@@ -71,6 +71,12 @@ class AccessSet {
 struct PathUse {
   AccessSet access;     // every kind of access attempted
   AccessSet succeeded;  // the kinds of access of which at least one succeeded
+  // How the program came to the path: true when every access was made by a thread group that
+  // had already read the entries of the path's directory (getdents64; `list` in `succeeded` of
+  // that directory): the name came out of a listing, as when find or du walk a tree. False when
+  // any access came first or from a process that named the path itself (a new process, and
+  // the same one after an exec, starts with no listing).
+  bool found_by_listing = false;
   bool any_succeeded() const { return !succeeded.empty(); }
   friend bool operator==(const PathUse&, const PathUse&) = default;
 };
