@@ -58,6 +58,11 @@ struct CollectOptions {
   uid_t uid_shift = 0;
   // Paths verify found missing that repair adds, each with its reason.
   std::vector<std::pair<std::string, std::string>> repairs;
+  // --keep-walked: also ship the regular files the program found by listing their directory
+  // and only stat'ed (TraceLog PathUse::found_by_listing). Without it they are left out and
+  // listed in the set's walked() (report.json "walked, not used"): a walk of the minimal root
+  // sees only what is there, and a stat by name that now fails is a verify finding.
+  bool keep_walked = false;
 };
 
 struct Collected {

@@ -92,6 +92,15 @@ enum class AddOutcome {
   Unsupported,  // a socket, FIFO or device node: not something an image can carry
 };
 
+// A file the trace saw that is left out: the program found it by listing its directory and
+// only stat'ed it (find, du and other walkers look at every file; they need none of them).
+struct Walked {
+  std::string path;
+  std::string listed;  // the directory whose entries the program read
+  uint64_t size = 0;   // bytes on the builder
+  bool operator==(const Walked&) const = default;
+};
+
 struct Totals {
   uint64_t files = 0;
   uint64_t symlinks = 0;
@@ -147,6 +156,11 @@ class FileSet {
   const std::map<std::string, std::string>& withheld() const { return withheld_; }
   void note_withheld(std::string path, std::string reason) { withheld_.emplace(std::move(path), std::move(reason)); }
 
+  // Records a file left out as walked, not used (report.json "walked", `minify why`). A later
+  // add() of the path (--keep, a repair round) takes it off the list.
+  void note_walked(Walked w);
+  const std::map<std::string, Walked>& walked() const { return walked_; }
+
   // Replaces or inserts an entry as is (report.json reader, tests). `entry.path` is normalized.
   void put(Entry entry);
   bool remove(std::string_view path);
@@ -171,6 +185,7 @@ class FileSet {
   bool withhold_check(const std::string& path);
 
   Map entries_;
+  std::map<std::string, Walked> walked_;
   std::vector<std::string> exclude_globs_;
   std::vector<std::string> exclude_paths_;
   std::vector<std::pair<std::string, std::string>> withhold_rules_;  // glob, reason
@@ -181,6 +196,7 @@ class FileSet {
 // minify why PATH: explains why `path` is in the set. A path that reaches an entry through
 // symlinks in the set is followed ("/lib64/ld-linux-x86-64.so.2" -> "/usr/lib64/..."). Returns
 // nullopt when the path is not in the set. Lines are "PATH: KIND DETAIL" and "PATH -> TARGET".
+// A file left out as walked is explained as such ("PATH: walked, not used: ...").
 std::optional<std::string> explain(const FileSet& set, std::string_view path);
 
 struct PackageReport;  // packages.hpp

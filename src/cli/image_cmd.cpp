@@ -25,6 +25,7 @@ struct ImageOptions {
   std::vector<std::string> entrypoint, cmd, keep, exclude;
   std::string max_size;
   bool zstd = false, keep_work = false;
+  bool keep_walked = false;
   RunOptions run;
   PackageFlags packages;
 };
@@ -70,6 +71,7 @@ Result<Job> make_job(const ImageOptions& o, const Image& image, const std::strin
 
   if (auto st = apply_run_options(o.run, RunCommand::Image, job); !st) return st.error();
   job.collect.keep = o.keep;
+  job.collect.keep_walked = o.keep_walked;
   job.collect.exclude = o.exclude;
   job.collect.packages = package_selection(o.packages);
   job.uid_shift = uo.uid_shift;
@@ -202,6 +204,7 @@ Command add_image_command(CLI::App& app) {
       ->group(kGroupConfig);
   sub->add_option("--cmd", o->cmd, "Override the image's Cmd (repeat for each word)")->allow_extra_args(false)->group(kGroupConfig);
   sub->add_option("--keep", o->keep, "Also ship this path or glob (repeatable)")->allow_extra_args(false)->group(kGroupKeep);
+  sub->add_flag("--keep-walked", o->keep_walked, "Also ship files the program only found by listing a directory and stat'ed")->group(kGroupKeep);
   sub->add_option("--exclude", o->exclude, "Never ship paths matching this glob (repeatable)")->allow_extra_args(false)->group(kGroupKeep);
   add_package_flags(sub, o->packages);
   sub->add_option("-o,--output", o->output, "The minimized image archive")->required()->group(kGroupOutputs);

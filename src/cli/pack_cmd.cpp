@@ -22,6 +22,7 @@ struct PackOptions {
   std::string out_dir = "minify-out";
   std::string tar, oci, tag, sbom, sbom_format = "cyclonedx";
   bool static_only = false, no_implicit = false, zstd = false, inherit_env = false;
+  bool keep_walked = false;
   RunOptions run;
   std::string root = "/";
   std::vector<std::string> keep, exclude;
@@ -29,25 +30,6 @@ struct PackOptions {
   std::vector<std::string> command;  // PROGRAM ARGS...
   PackageFlags packages;
 };
-
-// The size of the directories the set's files came from: what a COPY of those directories from
-// the builder would have carried.
-uint64_t builder_side_bytes(const FileSet& set, const std::string& root_dir) {
-  auto root = Root::open(root_dir);
-  if (!root) return 0;
-  std::set<std::string> dirs;
-  for (const auto& [path, e] : set)
-    if (e.type == EntryType::File && !e.generated) dirs.insert(dirname_of(path));
-  uint64_t total = 0;
-  for (const auto& d : dirs) {
-    std::error_code ec;
-    for (const auto& f : fs::directory_iterator(root->host_path(d), ec)) {
-      std::error_code ec2;
-      if (f.is_regular_file(ec2) && !f.is_symlink(ec2)) total += f.file_size(ec2);
-    }
-  }
-  return total;
-}
 
 Result<Job> make_job(const PackOptions& o) {
   Job job;
@@ -62,6 +44,7 @@ Result<Job> make_job(const PackOptions& o) {
   job.collect.keep = o.keep;
   job.collect.exclude = o.exclude;
   job.collect.implicit = !o.no_implicit;
+  job.collect.keep_walked = o.keep_walked;
   job.collect.packages = package_selection(o.packages);
 
   if (o.base != "auto") {
@@ -112,8 +95,13 @@ int run_pack(const PackOptions& o) {
 
   Totals t = m->collected.set.totals();
   std::cerr << "minify: " << t.files << " files, " << t.symlinks << " symlinks, " << t.directories << " directories, "
-            << format_bytes(t.bytes) << " (from directories holding "
-            << format_bytes(builder_side_bytes(m->collected.set, job->root)) << " on the builder)\n";
+            << format_bytes(t.bytes) << "\n";
+  if (const auto& w = m->collected.set.walked(); !w.empty()) {
+    uint64_t bytes = 0;
+    for (const auto& [path, walked] : w) bytes += walked.size;
+    std::cerr << "minify: left out " << w.size() << " files (" << format_bytes(bytes)
+              << ") the program found by listing a directory and only stat'ed (report.json \"walked\"; --keep-walked ships them)\n";
+  }
   if (m->trace)
     std::cerr << "minify: trace: " << m->trace->process_count << " processes, " << m->trace->execs.size() << " execs, "
               << m->collected.traced_added << " paths used, exit status " << m->trace->exit.shell_status() << "\n";
@@ -162,6 +150,7 @@ Command add_pack_command(CLI::App& app) {
   add_run_options(sub, o->run, RunCommand::Pack, RunSection::Running);
 
   sub->add_option("--keep", o->keep, "Also ship this path or glob (repeatable)")->allow_extra_args(false)->group(kGroupKeep);
+  sub->add_flag("--keep-walked", o->keep_walked, "Also ship files the program only found by listing a directory and stat'ed")->group(kGroupKeep);
   sub->add_option("--exclude", o->exclude, "Never ship paths matching this glob (repeatable)")->allow_extra_args(false)->group(kGroupKeep);
   sub->add_flag("--no-implicit", o->no_implicit, "Leave out what inspect finds (CA bundles, NSS modules, dlopen targets)")
       ->group(kGroupKeep);

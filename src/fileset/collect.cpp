@@ -6,7 +6,9 @@
 //   syscall the tracer would attribute to the program;
 // - with implicit needs on, what the headers say the program needs at run time (CA bundles,
 //   zoneinfo, nsswitch.conf and its libnss_* modules, dlopen() targets with their closures);
-// - every path the trace saw succeed, except what the program itself created or wrote;
+// - every path the trace saw succeed, except what the program itself created or wrote, and
+//   regular files it only stat'ed after finding them by listing their directory (a walk: find,
+//   du, minify's own directory scans), unless --keep-walked; those are listed as walked;
 // - --keep; minus --exclude; /proc, /sys and /dev never (FileSet's rule);
 // - /etc/ld.so.cache when a library was found through it outside the loader's system
 //   directories, so that the minimal root's loader finds it the same way (--static-only too);
@@ -152,7 +154,30 @@ class Collector {
     }
   }
 
-  void add_trace(const TraceLog& trace, const std::optional<std::pair<uid_t, gid_t>>& image_user) {
+  // Was `path` only found by a walk: a regular file the program stat'ed (nothing more) after
+  // listing its directory, and not the source of a compiled file it read?
+  bool only_walked(const TraceLog& trace, const std::string& path, const PathUse& use) {
+    if (!use.found_by_listing || use.succeeded != AccessSet{AccessKind::Stat}) return false;
+    auto st = root_.stat(path, FollowLast::No);
+    if (!st || !S_ISREG(st->st_mode)) return false;  // directories and symlinks are kept as before
+    // Python finds a module in its cached listing of the directory (importlib's FileFinder),
+    // stats the .py for the mtime its .pyc records and reads __pycache__/NAME.TAG.pyc (PEP 3147)
+    // or NAME.pyc beside it: the .py is used, and without it the import fails.
+    std::string dir = dirname_of(path), base = path.substr(dir.size() + (dir == "/" ? 0 : 1));
+    std::string stem = base.substr(0, base.rfind('.'));
+    auto read_under = [&](const std::string& prefix) {
+      for (auto it = trace.paths.lower_bound(prefix); it != trace.paths.end() && it->first.starts_with(prefix); ++it)
+        if (it->second.succeeded.has(AccessKind::Read)) return true;
+      return false;
+    };
+    if (base.ends_with(".py") && (read_under(join_path(dir, "__pycache__/" + stem + ".")) ||
+                                  read_under(join_path(dir, stem + ".pyc"))))
+      return false;
+    walked_size_ = static_cast<uint64_t>(st->st_size);
+    return true;
+  }
+
+  void add_trace(const TraceLog& trace, const std::optional<std::pair<uid_t, gid_t>>& image_user, bool keep_walked) {
     // Outputs of the program are not inputs: a path it created, wrote, removed or renamed is
     // left out even when it was read afterwards. The directories it wrote into are not outputs:
     // the image must have them, writable by the image's user.
@@ -182,6 +207,10 @@ class Collector {
       if (!use.any_succeeded()) continue;
       if (succeeded.has(AccessKind::Socket) || succeeded.has(AccessKind::Watch)) {
         ++out_.traced_skipped;
+        continue;
+      }
+      if (!keep_walked && only_walked(trace, path, use)) {
+        out_.set.note_walked({path, dirname_of(path), walked_size_});
         continue;
       }
       std::string kinds;
@@ -231,6 +260,7 @@ class Collector {
   Collected& out_;
   Context& ctx_;
   std::string cache_needed_by_;
+  uint64_t walked_size_ = 0;  // only_walked()'s file size
 };
 
 }  // namespace
@@ -250,7 +280,7 @@ Result<Collected> build_fileset(const Root& root, const Analysis& analysis, cons
     }
     c.add_program(p, options.implicit);
   }
-  if (trace) c.add_trace(*trace, resolve_user(root, options.image_user));
+  if (trace) c.add_trace(*trace, resolve_user(root, options.image_user), options.keep_walked);
   for (const auto& [path, why] : options.repairs) c.add(path, ReasonKind::Repair, why);
   c.add_loader_cache();
   for (const auto& k : options.keep) {

@@ -275,7 +275,18 @@ Result<AddOutcome> FileSet::add(const Root& root, std::string_view path_in, cons
     if (!t) return t.error();
     e.complete_tree = *t;
   }
+  if (!walked_.empty()) {
+    walked_.erase(path);
+    walked_.erase(final_path);
+  }
   return AddOutcome::Added;
+}
+
+void FileSet::note_walked(Walked w) {
+  w.path = absolute(w.path);
+  if (entries_.contains(w.path)) return;
+  std::string key = w.path;
+  walked_.insert_or_assign(std::move(key), std::move(w));
 }
 
 Result<bool> FileSet::add_tree(const Root& root, const std::string& dir, const Reason& reason, int depth) {

@@ -104,6 +104,12 @@ std::optional<std::string> explain(const FileSet& set, std::string_view path_in)
     describe(out, *link);
     path = normalize_path(follow(link->path, link->link_target) + path.substr(link->path.size()));
   }
+  if (auto w = set.walked().find(path); w != set.walked().end()) {
+    out += path + ": walked, not used: found by listing " + w->second.listed + " and only stat'ed (" +
+           std::to_string(w->second.size) + " bytes on the builder); not shipped (--keep-walked or --keep " + path +
+           " ships it)\n";
+    return out;
+  }
   if (!found) {
     auto w = set.withheld().find(path);
     if (w == set.withheld().end()) return std::nullopt;
@@ -186,6 +192,16 @@ Result<std::string> report_json(const FileSet& set, const Root* root, const Repo
     for (const auto& [path, reason] : set.withheld()) withheld.push_back({{"path", path}, {"reason", reason}});
     doc["withheld"] = std::move(withheld);
   }
+  if (!set.walked().empty()) {
+    // Left out: found by listing a directory and only stat'ed (collect.hpp, CollectOptions::keep_walked).
+    json walked = json::array();
+    uint64_t bytes = 0;
+    for (const auto& [path, w] : set.walked()) {
+      walked.push_back({{"path", w.path}, {"listed", w.listed}, {"size", w.size}});
+      bytes += w.size;
+    }
+    doc["walked"] = {{"reason", "walked, not used"}, {"files", walked.size()}, {"bytes", bytes}, {"entries", std::move(walked)}};
+  }
   if (options.packages) doc["packages"] = packages_json(*options.packages);
   if (options.times) {
     json times = json::object();
@@ -234,6 +250,9 @@ Result<FileSet> parse_report(std::string_view text, std::string_view name) {
     }
     if (doc.contains("withheld"))
       for (const auto& w : doc.at("withheld")) set.note_withheld(w.at("path").get<std::string>(), w.value("reason", std::string()));
+    if (doc.contains("walked"))
+      for (const auto& w : doc["walked"].at("entries"))
+        set.note_walked({w.at("path").get<std::string>(), w.value("listed", std::string()), w.value("size", uint64_t{0})});
   } catch (const std::exception& ex) {
     return bad_input("read report", std::string(name), ex.what());
   }
