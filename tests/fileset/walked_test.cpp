@@ -33,6 +33,8 @@ class Walked : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "the sandboxed verify run needs root here";
     if (!testing::have_program("cc")) GTEST_SKIP() << "no C compiler";
+    // The verify run is the image's user: the temporary directory must be traversable (mkdtemp's 0700 is not).
+    fs::permissions(tmp_.path(), fs::perms(0755));
     data_ = fs::canonical(tmp_.path()) / "data";
     // Files compiled at test time: real ELF objects of real sizes, and one large file.
     for (int i = 0; i < 4; ++i)
