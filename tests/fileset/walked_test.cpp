@@ -153,5 +153,25 @@ int main(int argc, char** argv) {
   EXPECT_TRUE(walked.contains((data_ / "tool1").string()));
 }
 
+TEST_F(Walked, PythonSourcesOfTheCachedModulesItReadShip) {
+  // importlib lists each directory on sys.path, stats a module's .py for the mtime its
+  // __pycache__ .pyc records and reads the .pyc: the .py is found by listing and only stat'ed,
+  // and the import fails without it.
+  std::string python = system_program("python3");
+  if (python.empty()) GTEST_SKIP() << "no python3";
+  fs::path app = data_ / "app";
+  write_file(app / "helper.py", "VALUE = 42\n");
+  auto compiled = run({python, "-c", "import py_compile; py_compile.compile('" + (app / "helper.py").string() + "')"});
+  ASSERT_EQ(compiled.status, 0) << compiled.err;
+  auto r = pack({"--env", "PYTHONPATH=" + app.string(), python, "-c", "import helper; print(helper.VALUE)"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("minify: verify: ok"), std::string::npos) << r.err;
+  auto trace = nlohmann::json::parse(testing::read_file(out_ / "trace.json"));
+  ASSERT_TRUE(trace["paths"].contains((app / "helper.py").string()));
+  EXPECT_TRUE(trace["paths"][(app / "helper.py").string()].value("found_by_listing", false));
+  EXPECT_TRUE(shipped(app / "helper.py"));
+  EXPECT_FALSE(walked_paths(report()).contains((app / "helper.py").string()));
+}
+
 }  // namespace
 }  // namespace minify
