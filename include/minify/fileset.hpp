@@ -206,10 +206,24 @@ struct PackageReport;  // packages.hpp
 // its package and a "packages" section gives per package the kept and dropped files and the bytes
 // saved, the packages dropped entirely and the files no package owns. With `times`, a "times"
 // object gives the seconds each phase took: the one part of the report two runs do not share.
+//
+// How the runner stage of the Dockerfile meets one runtime need (pack's plan_runner()): the
+// base provides it, the container runtime does, or the builder's files are copied.
+struct RunnerNeed {
+  std::string need;    // "ca-certificates", "zoneinfo", "user-database", "nsswitch", ...
+  std::string met_by;  // "provided by the base", "provided by the container runtime", "copied"
+  std::string detail;  // what the base has, or why something is copied anyway
+  std::vector<std::string> not_copied;  // entries of the set the runner stage leaves out
+  std::vector<std::string> copied;      // entries it copies for this need
+};
+
+// With `runner_needs`, a "runner" section: the base and how each need is met.
 struct ReportOptions {
   bool with_sha256 = false;
   const PackageReport* packages = nullptr;
   const std::vector<std::pair<std::string, double>>* times = nullptr;  // {"trace", 0.21}, ...
+  const std::vector<RunnerNeed>* runner_needs = nullptr;
+  std::string runner_base = {};  // "gcr.io/distroless/static-debian12:nonroot@sha256:..."
 };
 Result<std::string> report_json(const FileSet& set, const Root* root, const ReportOptions& options = {});
 // Writes report_json() to `out_file` through a temporary file and rename.

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +19,7 @@
 #include "minify/base.hpp"
 #include "minify/elf.hpp"
 #include "minify/fileset.hpp"
+#include "minify/packages.hpp"
 #include "minify/result.hpp"
 #include "minify/rootfs.hpp"
 
@@ -121,19 +123,50 @@ Result<OciDigests> write_docker_archive(const FileSet& set, const Root& root, co
 // the files when the set has none at those paths.
 Status add_scratch_basics(FileSet& set);
 
-// Writes only the generated entries of the set (and their parent directories) as a root tree in
-// `out_dir`, skipping what `base` provides: the build-context source of the lines-style COPY of
-// generated entries. COPY of a directory's contents keeps the modes of the directories inside it
-// (/tmp 1777) and their symlinks, which a COPY naming the directory itself does not (buildah,
-// BuildKit: the destination directory gets 0755).
+// How the runner stage ships a set on a base: which entries the base (or the container runtime)
+// already provides, by runtime need; which directories go in one COPY; who each file belongs to.
+struct RunnerPlanOptions {
+  Base base = Base::Scratch;
+  // The root the set came from: directories are copied whole when everything in them there is
+  // in the set. Without it only Entry::complete_tree directories are.
+  const Root* root = nullptr;
+  // Owners of the set's files (the builder's package database): a file of a package the base
+  // installs is the base's, and comments name packages. Without it: by path.
+  const PackageDb* packages = nullptr;
+};
+
+struct RunnerPlan {
+  Base base = Base::Scratch;
+  std::map<std::string, std::string> not_copied;  // entry path -> the need the base meets
+  std::vector<RunnerNeed> needs;                  // for report.json
+  std::set<std::string> whole_dirs;               // one COPY each (topmost only)
+  std::map<std::string, std::string> package_of;  // file path -> owning package
+  // Files the runner stage copies although the base meets their need, and why (a certificate
+  // only the builder trusts): written above their COPY.
+  std::map<std::string, std::string> kept_because;
+  // Generated entries and package metadata (status.d, copyright, release files) that come from
+  // the build context (write_generated()), not from the builder stage.
+  std::set<std::string> from_context;
+};
+RunnerPlan plan_runner(const FileSet& set, const RunnerPlanOptions& options);
+
+// Writes what plan.from_context names (and their parent directories) as a root tree in
+// `out_dir`: the build-context source of the lines-style COPY. Generated entries come from the
+// set; package metadata files from `root`. COPY of a directory's contents keeps the modes of the
+// directories inside it (/tmp 1777) and their symlinks, which a COPY naming the directory itself
+// does not (buildah, BuildKit: the destination directory gets 0755).
+Status write_generated(const FileSet& set, const RunnerPlan& plan, const Root* root, const std::string& out_dir);
+// The same with a root-less plan on `base` (generated entries only).
 Status write_generated(const FileSet& set, Base base, const std::string& out_dir);
 
 enum class CopyStyle { Lines, Rootfs };
 
 struct DockerfileOptions {
   Base base = Base::Scratch;
-  std::string pin_digest;            // "sha256:..."
+  std::string pin_digest;            // "sha256:..."; empty: the base's tag alone
   std::string from_stage = "builder";
+  // When set, the Dockerfile starts with `FROM <builder_image> AS <from_stage>` and builds alone.
+  std::string builder_image;
   CopyStyle copy_style = CopyStyle::Lines;
   std::vector<std::string> entrypoint;
   std::vector<std::string> cmd;
@@ -141,16 +174,24 @@ struct DockerfileOptions {
   std::string workdir;
   std::optional<std::string> user;   // unset: kNonRootUser
   std::vector<std::string> exposed_ports;
-  // Lines style: generated entries (/etc/passwd, /tmp of a scratch image) do not exist in the
-  // builder; they are copied from this directory of the build context, which write_generated()
-  // fills, with one `COPY ["minify-out/generated/", "/"]`.
-  std::string generated_context_dir = "minify-out/generated";
+  // The plan the lines style follows; null: plan_runner() without a root or package database.
+  const RunnerPlan* plan = nullptr;
+  // Lines style: what plan.from_context names is copied from this directory of the build
+  // context (write_generated() fills it), relative to `context_dir`, with one COPY.
+  std::string generated_context_dir = "generated";
+  // The build context: the directory the Dockerfile is written to. Named in the first comment's
+  // build command; empty: "DIR".
+  std::string context_dir;
   // Rootfs style: the builder runs `minify_command`, which writes `builder_out_dir`/rootfs.
   std::string minify_command = "minify pack -o /minify-out PROGRAM";
   std::string builder_out_dir = "/minify-out";
 };
 
-// The runner stage: FROM, COPY lines, then ENV/WORKDIR/USER/EXPOSE/ENTRYPOINT/CMD.
+// `buildah bud -f DIR/Dockerfile DIR`: the command that builds the Dockerfile written into
+// `context_dir` (the first comment of render_dockerfile()'s output says it too).
+std::string build_command(std::string_view context_dir, std::string_view tool = "buildah bud");
+
+// The runner stage: comments, FROM, COPY lines, then ENV/WORKDIR/USER/EXPOSE/ENTRYPOINT/CMD.
 //
 // Lines style. COPY dereferences a source symlink (moby/moby#40449) and cannot make one, so:
 // each regular file is copied once under each name it was asked for (Entry::names: the soname,
@@ -159,13 +200,12 @@ struct DockerfileOptions {
 // usr/lib64 on merged /usr) becomes a real directory in the image holding the files asked for
 // through it, so the loader's path keeps working; when the base already has the link, COPY
 // follows it. COPY sources are named through their real directory (buildah resolves a relative
-// link met after a symlinked directory against the unresolved path). Files are grouped by
-// destination directory in the JSON form; a directory added whole (Entry::complete_tree, e.g.
-// --keep /usr/lib/python3.11) is one COPY of the directory, links and modes inside it kept.
-// Generated entries come from the build context (write_generated()) in one COPY. The groups are
-// ordered by how often their content changes: the loader and libc, other libraries, certificates
-// and data, other files, the program last. Files the base provides are skipped. Past 100 COPY
-// lines (a layer each; overlay stops at 127) a note recommends the rootfs style.
+// link met after a symlinked directory against the unresolved path). A directory shipped whole
+// (plan.whole_dirs) is one COPY, links and modes inside it kept; other files are grouped by
+// destination directory, one COPY each, under a comment naming their package. What the plan
+// takes from the build context is one COPY. Groups are ordered by how often their content
+// changes: the loader and libc, other libraries, certificates and data, other files, the program
+// last. Past 100 COPY lines (a layer each; overlay stops at 127) a note recommends the rootfs style.
 //
 // Rootfs style: `COPY --from=<stage> <builder_out_dir>/rootfs/ /`, one layer, links kept.
 std::string render_dockerfile(const FileSet& set, const DockerfileOptions& options);

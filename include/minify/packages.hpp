@@ -179,7 +179,8 @@ enum class Granularity {
   Package,  // a touched file pulls in every file of its package (docs only with --with-docs)
   Module,   // a touched file under node_modules/NAME pulls in that directory; under a Python
             // site-packages/dist-packages, its distribution (dist-info RECORD, else the top-level
-            // package directory)
+            // package directory); in the standard library (/usr/lib/python3.X), its package
+            // directory
 };
 std::string_view granularity_name(Granularity g);  // "file", "package", "module"
 std::optional<Granularity> parse_granularity(std::string_view name);

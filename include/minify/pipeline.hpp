@@ -70,8 +70,10 @@ struct Job {
   // or Cmd it runs the program as traced; an empty architecture is the program's.
   std::optional<Base> base;
   ImageConfig image;
-  std::string pin_digest;
+  std::string pin_digest;      // empty: minify's table of known digests, or the registry's
+  bool resolve_digest = false;  // ask the registry (skopeo) for the base's digest
   std::string from_stage = "builder";
+  std::string builder_image;  // set: the Dockerfile starts with FROM IMAGE AS from_stage
   CopyStyle copy_style = CopyStyle::Lines;
   std::optional<int64_t> source_date_epoch;  // also the SBOM's timestamp when set
 
@@ -201,6 +203,11 @@ struct Minimized {
   Base base = Base::Scratch;
   std::vector<std::string> base_why;  // why inspect recommended this base (when not given)
   ImageConfig image;               // the config written (or that would be)
+  // The Dockerfile's runner stage (with out.dockerfile): the base's digest, how each need is met,
+  // and the command that builds it.
+  BasePin pin;
+  RunnerPlan runner;
+  std::string build_command;
   std::optional<OciDigests> image_digests;
   std::optional<std::string> sbom_digest;
   std::optional<VerifyReport> verify;  // the last verify run, when verify ran

@@ -26,7 +26,8 @@ struct PackOptions {
   RunOptions run;
   std::string root = "/";
   std::vector<std::string> keep, exclude;
-  std::string base = "auto", from_stage = "builder", copy_style = "lines", pin_digest;
+  std::string base = "auto", from_stage = "builder", copy_style = "lines", pin_digest, builder_image;
+  bool resolve_digest = false;
   std::vector<std::string> command;  // PROGRAM ARGS...
   PackageFlags packages;
 };
@@ -56,6 +57,8 @@ Result<Job> make_job(const PackOptions& o) {
     return bad_input("--copy-style", o.copy_style, "neither lines nor rootfs");
   job.copy_style = o.copy_style == "rootfs" ? CopyStyle::Rootfs : CopyStyle::Lines;
   job.pin_digest = o.pin_digest;
+  job.resolve_digest = o.resolve_digest;
+  job.builder_image = o.builder_image;
   job.from_stage = o.from_stage;
   job.image.architecture.clear();  // the program's
   job.image.working_dir = o.run.workdir;
@@ -113,7 +116,15 @@ int run_pack(const PackOptions& o) {
   std::string why;
   for (const auto& w : m->base_why) why += (why.empty() ? "" : "; ") + w;
   std::cerr << "minify: base: " << base_name(m->base) << (why.empty() ? "" : " (" + why + ")") << "\n";
+  if (!m->pin.digest.empty())
+    std::cerr << "minify: base pinned: " << base_image(m->base, m->pin.digest) << ", " << m->pin.how << "\n";
+  for (const auto& n : m->runner.needs)
+    if (n.met_by != "copied")
+      std::cerr << "minify: runner: " << n.need << " " << n.met_by << " (" << n.not_copied.size() << " entries not copied)\n";
   if (m->committed) {
+    if (!m->build_command.empty())
+      std::cerr << "minify: build the runner stage (after your builder stage \"" << o.from_stage << "\") with: " << m->build_command
+                << "\n";
     std::cerr << "minify: wrote " << o.out_dir << "/{rootfs,Dockerfile,report.json" << (m->trace ? ",trace.json" : "") << "}";
     if (!o.tar.empty()) std::cerr << ", " << o.tar;
     if (!o.sbom.empty()) std::cerr << ", " << o.sbom;
@@ -179,7 +190,12 @@ Command add_pack_command(CLI::App& app) {
   sub->add_option("--base", o->base, "Runner base: scratch, distroless-static, distroless-base, distroless-cc or auto (default)")
       ->check(CLI::IsMember({"auto", "scratch", "distroless-static", "distroless-base", "distroless-cc"}))
       ->group(kGroupConfig);
-  sub->add_option("--pin-digest", o->pin_digest, "Pin the base image to this sha256 digest")->group(kGroupConfig);
+  sub->add_option("--pin-digest", o->pin_digest, "Pin the base image to this sha256 digest (default: minify's table of known digests)")
+      ->group(kGroupConfig);
+  sub->add_flag("--resolve-digest", o->resolve_digest, "Ask the registry for the base's current digest (skopeo inspect)")
+      ->group(kGroupConfig);
+  sub->add_option("--builder-image", o->builder_image, "Start the Dockerfile with FROM IMAGE AS <from-stage>, so that it builds alone")
+      ->group(kGroupOutputs);
 
   add_run_options(sub, o->run, RunCommand::Pack, RunSection::Verify);
 

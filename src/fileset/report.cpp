@@ -208,6 +208,13 @@ Result<std::string> report_json(const FileSet& set, const Root* root, const Repo
     for (const auto& [phase, seconds] : *options.times) times[phase] = std::round(seconds * 1000) / 1000;  // ms
     doc["times"] = std::move(times);
   }
+  if (options.runner_needs) {
+    json needs = json::array();
+    for (const auto& n : *options.runner_needs)
+      needs.push_back({{"need", n.need}, {"met_by", n.met_by}, {"detail", n.detail}, {"not_copied", n.not_copied},
+                       {"copied", n.copied}});
+    doc["runner"] = {{"base", options.runner_base}, {"needs", std::move(needs)}};
+  }
   return doc.dump(2) + "\n";
 }
 

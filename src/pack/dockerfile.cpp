@@ -1,4 +1,4 @@
-// The runner stage of a multi-stage Dockerfile, and what each base image already provides.
+// The runner stage of a multi-stage Dockerfile, following a RunnerPlan (runner_plan.cpp).
 //
 // COPY cannot make a symlink and dereferences one given as a source (moby/moby#40449), so the
 // lines style copies each regular file under the names it was asked for (Entry::names) and no
@@ -6,8 +6,15 @@
 // asked for as /lib64/ld-linux-x86-64.so.2 through the merged-/usr link /lib64 -> usr/lib64 is
 // copied to "/lib64/" (a real directory on scratch; on a base that has the link, COPY follows it
 // at the destination). Sources are named through their real directory
-// (/usr/lib64/ld-linux-x86-64.so.2), the destination keeps the name's directory. The rootfs
+// (/usr/lib64/ld-linux-x86-64.so.2), the destination keeps the name's directory. A directory the
+// plan ships whole is one COPY of the directory, which keeps the links inside it. The rootfs
 // style copies the tree minify wrote, links and all.
+//
+// What minify writes itself (users and /tmp of a scratch image, dpkg status.d, the copyright and
+// release files scanners read) comes from the build context in one COPY. Debian 12's buildah
+// (1.28) has no heredocs: `COPY <<EOF /etc/passwd` fails with `copier: stat: "/<<EOF": no such
+// file or directory` (heredoc support came with buildah 1.33), so minify writes the context
+// directory beside the Dockerfile and names it relative to the Dockerfile's directory.
 //
 // Line order follows how often content changes (docs.docker.com/build/cache/): the loader and
 // libc, then other libraries, then certificates and data, then other files, and the program
@@ -30,6 +37,10 @@ constexpr std::array<std::string_view, 12> kLibcLibs = {
 
 // Beyond this many COPY lines the stage gets a note pointing to the rootfs style.
 constexpr size_t kMaxCopyLines = 100;
+
+bool under(std::string_view path, std::string_view dir) {
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+}
 
 bool has_reason(const Entry& e, ReasonKind k) {
   for (const auto& r : e.reasons)
@@ -118,14 +129,24 @@ void copy_line(std::string& out, const std::string& from, const std::vector<std:
   out += quote(dest) + "]\n";
 }
 
-// A generated entry the image must get from the build context: not one the base provides, and
-// not a directory made only to hold another generated entry.
-bool from_context(const Entry& e, Base base) {
-  if (!e.generated || base_provides(base, e.path)) return false;
-  if (e.type != EntryType::Directory) return true;
-  for (const auto& r : e.reasons)
-    if (r.kind != ReasonKind::Directory) return true;
-  return false;
+std::string human_bytes(uint64_t b) {
+  char buf[32];
+  if (b >= 1ull << 20)
+    std::snprintf(buf, sizeof buf, "%.1f MB", b / 1048576.0);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f KB", b / 1024.0);
+  return buf;
+}
+
+// "a, b, c and 4 more".
+std::string name_list(const std::set<std::string>& names, size_t max = 4) {
+  std::string out;
+  size_t i = 0;
+  for (const auto& n : names) {
+    if (i == max) return out + " and " + std::to_string(names.size() - max) + " more";
+    out += (i++ ? ", " : "") + n;
+  }
+  return out;
 }
 
 }  // namespace
@@ -149,10 +170,16 @@ Status add_scratch_basics(FileSet& set) {
   return Ok{};
 }
 
-Status write_generated(const FileSet& set, Base base, const std::string& out_dir) {
+std::string build_command(std::string_view context_dir, std::string_view tool) {
+  std::string dir = context_dir.empty() ? "DIR" : std::string(context_dir);
+  return std::string(tool) + " -f " + dir + "/Dockerfile " + dir;
+}
+
+Status write_generated(const FileSet& set, const RunnerPlan& plan, const Root* root, const std::string& out_dir) {
   FileSet gen;
-  for (const auto& [path, e] : set) {
-    if (!from_context(e, base)) continue;
+  for (const auto& path : plan.from_context) {
+    const Entry* e = set.find(path);
+    if (!e) continue;
     // Parent directories as they are in the set (their modes), or 0755.
     for (std::string d = dirname_of(path); d != "/"; d = dirname_of(d)) {
       if (gen.find(d)) break;
@@ -164,96 +191,218 @@ Status write_generated(const FileSet& set, Base base, const std::string& out_dir
       de.generated = true;
       gen.put(std::move(de));
     }
-    gen.put(e);
+    Entry copy = *e;
+    if (!copy.generated && copy.type == EntryType::File) {
+      if (!root) return bad_input("write", out_dir, path + " is a file of the builder and no root was given");
+      auto text = root->read_file(path);
+      if (!text) return text.error();
+      copy.content = std::move(*text);
+    }
+    copy.generated = true;
+    gen.put(std::move(copy));
   }
-  auto root = Root::open("/");  // nothing is read from it: every entry is generated
-  if (!root) return root.error();
-  return write_rootfs(gen, *root, out_dir);
+  auto host = Root::open("/");  // nothing is read from it: every entry has its content
+  if (!host) return host.error();
+  return write_rootfs(gen, *host, out_dir);
+}
+
+Status write_generated(const FileSet& set, Base base, const std::string& out_dir) {
+  RunnerPlanOptions o;
+  o.base = base;
+  return write_generated(set, plan_runner(set, o), nullptr, out_dir);
 }
 
 std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
-  Totals t = set.totals();
-  std::string out;
-  out += "# Runner stage written by minify: " + std::to_string(t.files) + " files, " + std::to_string(t.bytes) +
-         " bytes. Its builder stage is named \"" + o.from_stage + "\".\n";
+  RunnerPlan own_plan;
+  const RunnerPlan* plan = o.plan;
+  if (!plan || plan->base != o.base) {
+    RunnerPlanOptions po;
+    po.base = o.base;
+    own_plan = plan_runner(set, po);
+    plan = &own_plan;
+  }
   std::string image = base_image(o.base, o.pin_digest);
-  out += "FROM " + image + "\n";
 
-  if (o.copy_style == CopyStyle::Rootfs) {
-    out += "# The builder stage runs:\n#   RUN " + o.minify_command + "\n";
-    out += "COPY --from=" + o.from_stage + " " + dir_with_slash(o.builder_out_dir) + "rootfs/ /\n";
-  } else {
-    // (layer, kind, destination directory) -> sources. std::map keeps it all sorted.
-    enum class Kind { Files, Tree, Generated };
-    struct Key {
-      Layer layer;
-      Kind kind;
-      std::string dir;
-      auto operator<=>(const Key&) const = default;
+  // (layer, kind, destination directory) -> sources and what they are. Groups are then sorted
+  // by layer, then by their comment (the packages of their files), so that the directories of one
+  // package sit together under one comment.
+  enum class Kind { Files, Tree, Context };
+  struct Key {
+    Layer layer;
+    Kind kind;
+    std::string dir;
+    auto operator<=>(const Key&) const = default;
+  };
+  struct Group {
+    std::set<std::string> sources, packages;
+    std::string note;  // why files the base would meet are copied
+    bool unowned = false;
+  };
+  std::map<Key, Group> groups;
+  uint64_t files = 0, bytes = 0;
+  auto count = [&](const Entry& e) {
+    ++files;
+    bytes += e.size;
+  };
+  const bool named = !plan->package_of.empty();
+  auto note_package = [&](Group& g, const std::string& p) {
+    if (!named) return;
+    auto i = plan->package_of.find(p);
+    if (i == plan->package_of.end())
+      g.unowned = true;
+    else
+      g.packages.insert(i->second);
+  };
+
+  if (o.copy_style == CopyStyle::Lines) {
+    const auto& trees = plan->whole_dirs;
+    auto tree_of = [&](const std::string& p) -> const std::string* {
+      for (const auto& t : trees)
+        if (under(p, t)) return &t;
+      return nullptr;
     };
-    std::map<Key, std::set<std::string>> groups;
-    // Whole directories (a recursive --keep of /usr/lib/python3.11) go in one COPY each, which
-    // keeps their symlinks and subdirectory modes; one COPY per directory inside them would
-    // also run into the 127-layer limit of overlay storage.
-    std::vector<std::string> trees;
-    auto in_tree = [&](const std::string& p) {
-      for (const auto& tree : trees)
-        if (p.size() > tree.size() && p.compare(0, tree.size(), tree) == 0 && p[tree.size()] == '/') return true;
-      return false;
+    // A name lies in a tree's COPY only when reaching it crosses no symlinked directory: on
+    // scratch /lib64 -> usr/lib64 is no link, so /lib64/ld.so needs its own COPY.
+    auto brought_by_tree = [&](const std::string& name) {
+      return tree_of(name) && real_dir(set, dirname_of(name)) == dirname_of(name);
     };
-    for (const auto& [path, e] : set) {
-      if (e.type == EntryType::Directory && e.complete_tree && !e.generated && !in_tree(path) &&
-          !base_provides(o.base, path)) {
-        trees.push_back(path);
-        Layer l = in_library_dir(path + "/") ? Layer::Libraries
-                  : path.rfind("/etc/", 0) == 0 || path.rfind("/usr/share/", 0) == 0 ? Layer::Data
-                                                                                       : Layer::Other;
-        groups[{l, Kind::Tree, path}];
-      }
+    for (const auto& t : trees) {
+      // The layer of a directory is the latest of its files' (a Python package of .py files and
+      // one extension module is "other files", not "libraries").
+      std::optional<Layer> l;
+      Group g;
+      for (const auto& [p, pe] : set)
+        if (under(p, t) && pe.type == EntryType::File) {
+          count(pe);
+          note_package(g, p);
+          Layer fl = layer_of(pe, p);
+          if (!l || fl > *l) l = fl;
+        }
+      groups[{l.value_or(Layer::Other), Kind::Tree, t}] = std::move(g);
     }
+    bool any_context = false;
     for (const auto& [path, e] : set) {
-      if (e.generated) {
-        // Not in the builder: all of them come from the tree write_generated() made, in one
-        // COPY of its contents, which keeps directory modes (/tmp 1777) and symlinks.
-        if (from_context(e, o.base)) groups[{Layer::Data, Kind::Generated, "/"}];
+      if (plan->from_context.count(path)) {
+        any_context = true;
+        if (e.type == EntryType::File) count(e);
         continue;
       }
-      if (e.type != EntryType::File) continue;  // links: their targets are copied under the links' names
+      if (e.type != EntryType::File || e.generated) continue;  // links: their targets are copied under the links' names
       std::vector<std::string> names = e.names.empty() ? std::vector<std::string>{path} : e.names;
-      if (base_provides(o.base, path)) continue;
+      bool kept = plan->kept_because.count(path) > 0;
+      bool skipped = !kept && plan->not_copied.count(path) > 0;
       bool linked_from_tree = false;
       std::set<std::string> copied;
       for (const auto& n : names) {
-        if (base_provides(o.base, n)) continue;
+        bool name_kept = kept || plan->kept_because.count(n) > 0;
+        if (!name_kept && (skipped || plan->not_copied.count(n))) continue;
         std::string src = join_path(real_dir(set, dirname_of(n)), basename_of(n));
-        if (in_tree(src)) {
+        if (brought_by_tree(n)) {
           // The tree's COPY brings this name: the file itself, or a link to it (kept as a link
           // by a directory COPY), whose target must then be there under its own path.
           linked_from_tree = linked_from_tree || src != path;
           continue;
         }
         copied.insert(src);
-        groups[{layer_of(e, n), Kind::Files, dirname_of(n)}].insert(src);
+        Group& g = groups[{layer_of(e, n), Kind::Files, dirname_of(n)}];
+        g.sources.insert(src);
+        note_package(g, path);
+        if (auto why = plan->kept_because.find(kept ? path : n); name_kept && why != plan->kept_because.end())
+          g.note = why->second;
       }
-      if (linked_from_tree && !in_tree(path) && !copied.count(path))
-        groups[{layer_of(e, path), Kind::Files, dirname_of(path)}].insert(path);
+      if (linked_from_tree && !tree_of(path) && !copied.count(path)) {
+        copied.insert(path);
+        Group& g = groups[{layer_of(e, path), Kind::Files, dirname_of(path)}];
+        g.sources.insert(path);
+        note_package(g, path);
+      }
+      if (!copied.empty()) count(e);
     }
-    std::optional<Layer> current;
+    if (any_context) groups[{Layer::Data, Kind::Context, "/"}];
+  } else {
+    Totals t = set.totals();
+    files = t.files;
+    bytes = t.bytes;
+  }
+
+  // The header: how to build it, then what it is.
+  std::string out;
+  out += "# Build: " + build_command(o.context_dir) + "  (or: " + build_command(o.context_dir, "docker build") + ")\n";
+  out += "# Runner stage written by minify: " + std::to_string(files) + " files, " + human_bytes(bytes) + ".";
+  if (o.builder_image.empty())
+    out += " It copies from the stage \"" + o.from_stage + "\": put your builder stage above this one.\n";
+  else
+    out += "\n";
+  if (o.base != Base::Scratch && o.pin_digest.empty())
+    out += "# The base is not pinned: no digest of " + image + " is known (--pin-digest, --resolve-digest).\n";
+  if (!o.builder_image.empty()) out += "FROM " + o.builder_image + " AS " + o.from_stage + "\n";
+  out += "FROM " + image + "\n";
+
+  if (o.copy_style == CopyStyle::Rootfs) {
+    out += "# The builder stage runs:\n#   RUN " + o.minify_command + "\n";
+    out += "COPY --from=" + o.from_stage + " " + dir_with_slash(o.builder_out_dir) + "rootfs/ /\n";
+  } else {
+    // The comment over a group: why it is copied against the base, else its packages.
+    auto label_of = [&](const Key& key, const Group& g) -> std::string {
+      if (!g.note.empty()) return g.note;
+      if (key.kind == Kind::Context || !named) return "";
+      std::string pk = name_list(g.packages);
+      if (key.layer == Layer::Program) return pk;
+      if (g.packages.empty()) return "not from a package";
+      return pk;
+    };
+    struct Line {
+      Layer layer;
+      std::string label;
+      Key key;
+      const Group* group;
+    };
+    std::vector<Line> ordered;
+    for (const auto& [key, g] : groups) ordered.push_back({key.layer, label_of(key, g), key, &g});
+    std::stable_sort(ordered.begin(), ordered.end(), [](const Line& a, const Line& b) {
+      if (a.layer != b.layer) return a.layer < b.layer;
+      if ((a.key.kind == Kind::Context) != (b.key.kind == Kind::Context)) return a.key.kind == Kind::Context;
+      return a.label < b.label;
+    });
+    std::optional<Layer> layer;
+    std::optional<std::string> label;
     size_t lines = 0;
-    for (const auto& [key, sources] : groups) {
-      if (!current || *current != key.layer) {
-        out += std::string(layer_comment(key.layer)) + "\n";
-        current = key.layer;
+    for (const auto& [l, text, key, g] : ordered) {
+      if (!layer || *layer != l) {
+        out += std::string(layer_comment(l)) + "\n";
+        layer = l;
+        label.reset();
       }
       ++lines;
+      if (!text.empty() && text != label) out += "# " + text + "\n";
+      label = text;
       switch (key.kind) {
-        case Kind::Generated:
-          out += "# Made by minify (users, /tmp): copied from the build context.\n";
+        case Kind::Context: {
+          std::set<std::string> what;
+          size_t packages = 0;
+          for (const auto& p : plan->from_context) {
+            const Entry* e = set.find(p);
+            if (!e || e->type == EntryType::Directory) {
+              if (e && e->generated) what.insert(p == "/tmp" ? "/tmp" : "writable directories");
+              continue;
+            }
+            if (p.rfind("/var/lib/dpkg/status.d/", 0) == 0) {
+              if (p.size() < 8 || p.substr(p.size() - 8) != ".md5sums") ++packages;
+            } else if (p == "/etc/passwd" || p == "/etc/group") {
+              what.insert("users");
+            } else if (p.rfind("/usr/share/doc/", 0) != 0 && p.rfind("/var/lib/dpkg/", 0) != 0 && !e->generated) {
+              what.insert("release files");
+            }
+          }
+          if (packages) what.insert("dpkg status.d and copyright of " + std::to_string(packages) + " packages");
+          out += "# Written by minify (" + name_list(what, 6) + "): from the build context, " +
+                 dir_with_slash(o.generated_context_dir) + " beside this Dockerfile.\n";
           copy_line(out, "", {dir_with_slash(o.generated_context_dir)}, "/");
           break;
+        }
         case Kind::Tree: copy_line(out, o.from_stage, {key.dir + "/"}, key.dir + "/"); break;
         case Kind::Files:
-          copy_line(out, o.from_stage, {sources.begin(), sources.end()}, dir_with_slash(key.dir));
+          copy_line(out, o.from_stage, {g->sources.begin(), g->sources.end()}, dir_with_slash(key.dir));
           break;
       }
     }
@@ -262,7 +411,9 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
              "--copy-style rootfs makes one.\n";
   }
 
-  for (const auto& [k, v] : o.env) out += "ENV " + k + "=" + quote(v) + "\n";
+  // One ENV for all of them: one instruction, one layer of configuration.
+  for (size_t i = 0; i < o.env.size(); ++i)
+    out += (i == 0 ? "ENV " : "    ") + o.env[i].first + "=" + quote(o.env[i].second) + (i + 1 < o.env.size() ? " \\\n" : "\n");
   if (!o.workdir.empty()) out += "WORKDIR " + o.workdir + "\n";
   out += "USER " + o.user.value_or(kNonRootUser) + "\n";
   for (const auto& p : o.exposed_ports) out += "EXPOSE " + p + "\n";

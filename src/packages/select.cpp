@@ -5,7 +5,8 @@
 // and may read any file below it later, so one touched file keeps that directory. A Python
 // distribution lists its files in NAME.dist-info/RECORD (PEP 376/627: "path,hash,size" lines,
 // relative to the site directory); when no RECORD claims the touched top-level name (Debian's
-// dist-packages often have none), its top-level package directory stands in.
+// dist-packages often have none), its top-level package directory stands in. In the standard
+// library (/usr/lib/python3.X) a touched file keeps its top-level package directory.
 #include <fcntl.h>
 
 #include <algorithm>
@@ -134,6 +135,19 @@ class Selector {
         return;
       }
       if (end != std::string::npos) add(site_dir + "/" + top, "Python package of " + path, true);
+      return;
+    }
+    // The standard library: /usr/lib/python3.11/json/decoder.py keeps the package json/.
+    for (std::string_view lib : {"/usr/lib/python3.", "/usr/local/lib/python3."}) {
+      if (!path.starts_with(lib)) continue;
+      size_t version_end = path.find('/', lib.size());
+      if (version_end == std::string::npos) return;
+      size_t end = path.find('/', version_end + 1);
+      if (end == std::string::npos) return;  // a module file directly in the library directory
+      std::string top = path.substr(version_end + 1, end - version_end - 1);
+      if (top == "__pycache__" || top == "lib-dynload" || top.starts_with("config-")) return;
+      std::string dir = path.substr(0, end);
+      if (modules_.insert(dir).second) add(dir, "Python standard-library package of " + path, true);
       return;
     }
   }

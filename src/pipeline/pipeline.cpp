@@ -87,11 +87,20 @@ void restore_unpacked_metadata(FileSet& set, const Job& job) {
     }
 }
 
+std::string dockerfile_context(const Job& job) {
+  std::error_code ec;
+  std::string dir = fs::absolute(job.out.dir.empty() ? "minify-out" : job.out.dir, ec).lexically_normal().string();
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
 DockerfileOptions dockerfile_options(const Job& job, const Minimized& m) {
   DockerfileOptions d;
   d.base = m.base;
-  d.pin_digest = job.pin_digest;
+  d.pin_digest = m.pin.digest;
   d.from_stage = job.from_stage;
+  d.builder_image = job.builder_image;
+  d.plan = &m.runner;
   d.copy_style = job.copy_style;
   d.entrypoint = m.image.entrypoint;
   d.cmd = m.image.cmd;
@@ -102,8 +111,8 @@ DockerfileOptions dockerfile_options(const Job& job, const Minimized& m) {
   d.workdir = m.image.working_dir;
   d.user = m.image.user;
   d.exposed_ports = m.image.exposed_ports;
-  std::string out_name = fs::path(job.out.dir).filename().string();
-  d.generated_context_dir = (out_name.empty() ? "minify-out" : out_name) + "/generated";
+  // The Dockerfile's directory is its build context: generated/ beside it.
+  d.context_dir = dockerfile_context(job);
   d.minify_command = "minify pack -o /minify-out " + command_line(job.command);
   return d;
 }
@@ -122,6 +131,10 @@ Status write_report_json(const Minimized& m, const Root& root, const std::string
   report.packages = &m.collected.packages;
   auto times = phase_times(m.times, packed, verified);
   report.times = &times;
+  if (!m.build_command.empty()) {  // a Dockerfile was written
+    report.runner_needs = &m.runner.needs;
+    report.runner_base = base_image(m.base, m.pin.digest);
+  }
   return write_report(m.collected.set, &root, dir + "/report.json", report);
 }
 
@@ -335,8 +348,16 @@ Status write_outputs(const Job& job, const Root& root, const std::vector<std::st
   if (::geteuid() == 0) ropt.owner_shift = 0;
   if (auto st = write_rootfs(set, root, dir + "/rootfs", ropt); !st) return st;
   if (job.out.dockerfile) {
+    // The runner stage leaves out what the base provides, by need (the base is pinned once,
+    // in minimize()).
+    RunnerPlanOptions popt;
+    popt.base = m.base;
+    popt.root = &root;
+    popt.packages = &m.collected.package_db;
+    m.runner = plan_runner(set, popt);
+    m.build_command = build_command(dockerfile_context(job));
     fs::remove_all(dir + "/generated", ec);
-    if (auto st = write_generated(set, m.base, dir + "/generated"); !st) return st;
+    if (auto st = write_generated(set, m.runner, &root, dir + "/generated"); !st) return st;
     if (auto st = write_file_atomic(dir + "/Dockerfile", render_dockerfile(set, dockerfile_options(job, m))); !st) return st;
   }
   if (auto st = write_report_json(m, root, dir, false, false); !st) return st;
@@ -427,8 +448,17 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
     if (auto st = interrupted(job); !st) return st.error();
     m.times.analyze += seconds_since(t1);
 
-    // 4. Every output, staged.
+    // 4. Every output, staged. The Dockerfile's FROM is pinned by digest, once.
     auto t2 = Clock::now();
+    if (round == 0 && job.out.dockerfile) {
+      auto pin = pin_base(m.base, job.pin_digest, job.resolve_digest);
+      if (!pin) return pin.error();
+      m.pin = std::move(*pin);
+      if (m.base != Base::Scratch && m.pin.digest.empty())
+        ctx.warn("pack", "no digest of " + base_image(m.base) +
+                             " is known: the FROM line carries the tag alone (--pin-digest sha256:..., or "
+                             "--resolve-digest with registry access)");
+    }
     if (auto st = write_outputs(job, *root, command, *out, m, ctx); !st) return st.error();
     if (auto st = interrupted(job); !st) return st.error();
     m.times.pack += seconds_since(t2);

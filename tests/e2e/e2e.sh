@@ -170,7 +170,7 @@ PY
     need_tools buildah skopeo umoci runc
     make_temp
     buildah_init "$tmp"
-    build_runner "$work" "$work/minify/Dockerfile" "$work/image.tar" "$tmp/runner.oci.tar" "$tmp/bud.log"
+    build_runner "$work/minify" "$work/minify/Dockerfile" "$work/image.tar" "$tmp/runner.oci.tar" "$tmp/bud.log"
     oci_unpack "$tmp/runner.oci.tar" "$tmp/bundle"
     if [ "$sample" = node-app ]; then
       found="$(cd "$tmp/bundle/rootfs" && find . -path '*/node_modules/is-number*' | head)"

@@ -143,18 +143,81 @@ buildah_init() {
 # build_runner CONTEXT DOCKERFILE BUILDER_TAR ARCHIVE LOG: builds minify's runner stage with
 # `buildah bud --isolation chroot` (storage of buildah_init) against a builder image made of exactly
 # the host files it copies (BUILDER_TAR, minify's --tar), and pushes the result to the OCI archive
-# ARCHIVE. CONTEXT is the directory holding minify's output (the runner stage copies
-# OUT/generated/ from it, as it would from a project checkout); the builder stage goes in front of
-# the runner stage. The build gets $build_timeout seconds (default 300).
+# ARCHIVE. CONTEXT is the directory holding the Dockerfile (its first comment says so: the runner
+# stage copies generated/ beside it); the builder stage goes in front of the runner stage. A
+# distroless base is a local stand-in (distroless_standin) under the same name, and the FROM line
+# loses its digest (the stand-in has another one; the runner check looks at the digest). The build
+# gets $build_timeout seconds (default 300).
 build_runner() {
-  local context=$1 dockerfile=$2 builder_tar=$3 archive=$4 log=$5 ctr
+  local context=$1 dockerfile=$2 builder_tar=$3 archive=$4 log=$5 ctr from base_ref
   ctr="$(buildah_ from scratch)"
   buildah_ add "$ctr" "$builder_tar" / >/dev/null
   buildah_ commit -q "$ctr" localhost/minify-e2e-builder:1 >/dev/null
   buildah_ rm "$ctr" >/dev/null
-  { echo "FROM localhost/minify-e2e-builder:1 AS builder"; cat "$dockerfile"; } >"$buildah_dir/Dockerfile"
+  from="$(grep -m1 '^FROM ' "$dockerfile" | cut -d' ' -f2)"
+  base_ref="${from%@sha256:*}"
+  [ "$base_ref" = scratch ] || distroless_standin "$base_ref"
+  { echo "FROM localhost/minify-e2e-builder:1 AS builder"; sed "s|^FROM $from\$|FROM $base_ref|" "$dockerfile"; } >"$buildah_dir/Dockerfile"
   timeout "${build_timeout:-300}" buildah --root "$buildah_dir/storage" --runroot "$buildah_dir/run" --storage-driver vfs \
     bud --isolation chroot --pull=never -q -t localhost/minify-e2e-runner:1 -f "$buildah_dir/Dockerfile" "$context" \
     >"$log" 2>&1 || { rc=$?; cat "$buildah_dir/Dockerfile" "$log" >&2; fail "buildah bud exited $rc"; }
   buildah_ push -q localhost/minify-e2e-runner:1 "oci-archive:$archive:e2e" >/dev/null 2>&1 || fail "buildah push"
+}
+
+# distroless_standin REF: builds, in the private buildah storage, a local stand-in for the
+# Debian 12 distroless base REF ("gcr.io/distroless/cc-debian12:nonroot"; no registry here) out
+# of this machine's own Debian 12 packages, the way GoogleContainerTools/distroless assembles it
+# (static/static.bzl, base/config.bzl, cc/config.bzl, common/BUILD.bazel): the packages'
+# files unpacked where dpkg lists them (no usr-merge: distroless debian12 has none), a CA bundle
+# that is the concatenation of the ca-certificates package's certificates (rules_distroless
+# cacerts.sh), its passwd, group, nsswitch.conf, /tmp and /home/nonroot, its Env, User and
+# WorkingDir. minify's own description of the bases (src/base/base.cpp) is not used here.
+distroless_standin() {
+  local ref=$1 flavor pkgs dir p f ctr
+  flavor=${ref#gcr.io/distroless/}
+  flavor=${flavor%%-debian12*}
+  pkgs=(base-files netbase tzdata media-types)
+  case $flavor in
+    static) ;;
+    base) pkgs+=(libc6 libssl3) ;;
+    cc) pkgs+=(libc6 libssl3 libgomp1 libstdc++6 libgcc-s1 gcc-12-base) ;;
+    *) fail "no stand-in for $ref" ;;
+  esac
+  dir="$buildah_dir/standin-$flavor"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || skip "$p is not installed (stand-in for $ref)"
+    while IFS= read -r f; do
+      # Regular files and links dpkg lists, at the listed path (their parents made as real
+      # directories); what the host reaches through its merged-/usr links is read through them.
+      [ -d "$f" ] && continue  # directories (and the host's merged-/usr links to them) come with their files
+      if [ -L "$f" ] || [ -f "$f" ]; then
+        mkdir -p "$dir$(dirname "$f")"
+        cp -a "$f" "$dir$f"
+      fi
+    done < <(dpkg -L "$p" | grep -v '^/usr/share/\(doc\|man\|info\|lintian\)/' )
+    if [ -f "/usr/share/doc/$p/copyright" ]; then
+      mkdir -p "$dir/usr/share/doc/$p"
+      cp "/usr/share/doc/$p/copyright" "$dir/usr/share/doc/$p/"
+    fi
+  done
+  mkdir -p "$dir/etc/ssl/certs" "$dir/tmp" "$dir/root" "$dir/home/nonroot"
+  find /usr/share/ca-certificates -type f -name '*.crt' | LC_ALL=C sort | xargs cat >"$dir/etc/ssl/certs/ca-certificates.crt"
+  printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' 'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin' \
+    'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' >"$dir/etc/passwd"
+  printf '%s\n' 'root:x:0:' 'nobody:x:65534:' 'tty:x:5:' 'staff:x:50:' 'nonroot:x:65532:' >"$dir/etc/group"
+  printf '%s\n' 'passwd:         compat' 'group:          compat' 'shadow:         compat' 'gshadow:        files' \
+    'hosts:          files dns' 'networks:       files' 'protocols:      db files' 'services:       db files' \
+    'ethers:         db files' 'rpc:            db files' 'netgroup:       nis' >"$dir/etc/nsswitch.conf"
+  chmod 1777 "$dir/tmp"
+  chmod 700 "$dir/root" "$dir/home/nonroot"
+  chown 65532:65532 "$dir/home/nonroot"
+  ctr="$(buildah_ from scratch)"
+  buildah_ copy "$ctr" "$dir/" / >/dev/null
+  buildah_ config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt --user 65532 --workingdir /home/nonroot "$ctr"
+  buildah_ commit -q "$ctr" "$ref" >/dev/null
+  buildah_ rm "$ctr" >/dev/null
+  rm -rf "$dir"
 }

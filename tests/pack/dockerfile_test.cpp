@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "minify/pack.hpp"
+#include "pack/dockerfile_lines.hpp"
 #include "support/fixture.hpp"
 
 namespace minify {
@@ -16,56 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-struct Copy {
-  std::string from;                  // "--from=builder" or ""
-  std::vector<std::string> sources;
-  std::string dest;
-};
-
-// Joins continuation lines, then parses every COPY into its JSON array.
-std::vector<Copy> copies(const std::string& dockerfile) {
-  std::string joined;
-  std::istringstream in(dockerfile);
-  std::string line, cur;
-  std::vector<std::string> lines;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\\') {
-      cur += line.substr(0, line.size() - 1);
-      continue;
-    }
-    lines.push_back(cur + line);
-    cur.clear();
-  }
-  std::vector<Copy> out;
-  for (const auto& l : lines) {
-    if (l.rfind("COPY ", 0) != 0) continue;
-    Copy c;
-    std::string rest = l.substr(5);
-    if (rest.rfind("--from=", 0) == 0) {
-      c.from = rest.substr(0, rest.find(' '));
-      rest = rest.substr(rest.find(' ') + 1);
-    }
-    if (rest.front() != '[') {
-      c.sources = {rest.substr(0, rest.find(' '))};
-      c.dest = rest.substr(rest.find(' ') + 1);
-    } else {
-      auto arr = json::parse(rest).get<std::vector<std::string>>();
-      c.dest = arr.back();
-      arr.pop_back();
-      c.sources = arr;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
-size_t index_of(const std::vector<Copy>& cs, const std::string& source) {
-  for (size_t i = 0; i < cs.size(); ++i)
-    for (const auto& s : cs[i].sources)
-      if (s == source) return i;
-  return std::string::npos;
-}
 
 class DockerfileTest : public ::testing::Test {
  protected:
@@ -291,7 +242,7 @@ TEST_F(DockerfileTest, ScratchBasicsForANonRootImage) {
   auto cs = copies(df);
   // Generated entries come from the tree write_generated() made in the build context, in one
   // COPY of its contents.
-  size_t i = index_of(cs, "minify-out/generated/");
+  size_t i = index_of(cs, "generated/");
   ASSERT_NE(i, std::string::npos) << df;
   EXPECT_EQ(cs[i].from, "");
   EXPECT_EQ(cs[i].dest, "/");
@@ -306,11 +257,11 @@ TEST_F(DockerfileTest, ScratchBasicsForANonRootImage) {
   EXPECT_FALSE(fs::exists(ctx.path() / "generated/usr")) << "only generated entries";
   // A distroless base has them all: no line, nothing written.
   opts_.base = Base::DistrolessStatic;
-  EXPECT_EQ(render_dockerfile(set_, opts_).find("minify-out/generated"), std::string::npos);
+  EXPECT_EQ(render_dockerfile(set_, opts_).find("\"generated/\""), std::string::npos);
   FileSet only_parents;
   ASSERT_TRUE(only_parents.add_generated("/etc/passwd", "x\n", 0644, {ReasonKind::Generated, "x"}));
   EXPECT_TRUE(only_parents.find("/etc")->generated);
-  EXPECT_EQ(render_dockerfile(only_parents, opts_).find("minify-out/generated"), std::string::npos)
+  EXPECT_EQ(render_dockerfile(only_parents, opts_).find("\"generated/\""), std::string::npos)
       << "/etc made only to hold /etc/passwd, which the base has";
   // A second call does not replace what is there.
   ASSERT_TRUE(set_.add_generated("/etc/passwd", "custom\n", 0644, {ReasonKind::Generated, "x"}));
@@ -357,8 +308,8 @@ TEST_F(DockerfileTest, BuildahBuildsTheRunnerStage) {
   ASSERT_TRUE(set_.keep(*root_, "/usr/lib/python3.11", {ReasonKind::Kept, "--keep"}));
   ASSERT_TRUE(add_scratch_basics(set_));
   fs::path ctx = work.path() / "ctx";
-  fs::create_directories(ctx / "minify-out");
-  auto g = write_generated(set_, Base::Scratch, (ctx / "minify-out/generated").string());
+  fs::create_directories(ctx);
+  auto g = write_generated(set_, Base::Scratch, (ctx / "generated").string());
   ASSERT_TRUE(g) << g.error().message();
   testing::write_file(ctx / "Dockerfile",
                       "FROM localhost/minify-test-builder AS builder\n" + render_dockerfile(set_, opts_));

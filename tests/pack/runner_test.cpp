@@ -1,0 +1,308 @@
+// The runner plan (runner_plan.cpp) and what the Dockerfile makes of it: needs a base meets are
+// not copied, whatever the paths (the CA store, the zone database, the user database,
+// nsswitch.conf, what the container runtime mounts); a certificate only the builder trusts is;
+// directories everything of which is in the set are one COPY; the base is pinned by digest;
+// generated files come from the context directory beside the Dockerfile.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "minify/pack.hpp"
+#include "pack/dockerfile_lines.hpp"
+#include "support/fixture.hpp"
+
+namespace minify {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Two distinct PEM certificates (their bodies need not be valid DER: the plan compares text).
+const std::string kCertA = "-----BEGIN CERTIFICATE-----\nQUFBQUFBQUFBQUFB\nQUFB\n-----END CERTIFICATE-----\n";
+const std::string kCertLocal = "-----BEGIN CERTIFICATE-----\nTE9DQUxMT0NBTA==\n-----END CERTIFICATE-----\n";
+
+class RunnerPlanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto& r = src_.path();
+    // A Debian trust store after update-ca-certificates with one local CA.
+    testing::write_file(r / "usr/share/ca-certificates/mozilla/A.crt", kCertA);
+    testing::write_file(r / "usr/local/share/ca-certificates/local.crt", kCertLocal);
+    fs::create_directories(r / "etc/ssl/certs");
+    fs::create_symlink("/usr/share/ca-certificates/mozilla/A.crt", r / "etc/ssl/certs/A.pem");
+    fs::create_symlink("A.pem", r / "etc/ssl/certs/aaaa1111.0");
+    fs::create_symlink("/usr/local/share/ca-certificates/local.crt", r / "etc/ssl/certs/local.pem");
+    testing::write_file(r / "etc/ssl/certs/ca-certificates.crt", kCertA + kCertLocal);
+    testing::write_file(r / "etc/ssl/certs/java/cacerts", "a Java keystore, not PEM");
+    testing::write_file(r / "usr/share/zoneinfo/Etc/UTC", "TZif utc");
+    testing::write_file(r / "usr/share/zoneinfo/Europe/Paris", "TZif paris");
+    testing::write_file(r / "usr/share/zoneinfo/Europe/Berlin", "TZif berlin");
+    testing::write_file(r / "usr/share/zoneinfo/Asia/Tokyo", "TZif tokyo");
+    fs::create_symlink("/usr/share/zoneinfo/Etc/UTC", r / "etc/localtime");
+    testing::write_file(r / "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+    testing::write_file(r / "etc/group", "root:x:0:\n");
+    testing::write_file(r / "etc/shadow", "root:$6$secret:19000::::::\n");
+    testing::write_file(r / "etc/nsswitch.conf", "passwd: files systemd\nhosts: files dns\n");
+    testing::write_file(r / "etc/hosts", "127.0.0.1 localhost\n");
+    testing::write_file(r / "etc/resolv.conf", "nameserver 10.0.0.1\n");
+    testing::write_file(r / "etc/ld.so.cache", "cache");
+    testing::write_file(r / "usr/local/bin/server", "server");
+    testing::write_file(r / "usr/local/bin/other-tool", "not used");
+    auto root = Root::open(r.string());
+    ASSERT_TRUE(root);
+    root_.emplace(std::move(*root));
+  }
+
+  void add(const std::string& p, ReasonKind kind, bool recursive = false) {
+    auto r = set_.add(*root_, p, {kind, "test"}, recursive);
+    ASSERT_TRUE(r) << r.error().message();
+  }
+  // What a traced Go server on Debian leaves in the set: every file of /etc/ssl/certs (Go reads
+  // them all), the bundle, the zone database (time.LoadLocation), the user and host files.
+  void go_server_set() {
+    add("/usr/local/bin/server", ReasonKind::Program);
+    add("/etc/ssl/certs", ReasonKind::Implicit, true);
+    for (const char* p : {"/etc/ssl/certs/A.pem", "/etc/ssl/certs/aaaa1111.0", "/etc/ssl/certs/local.pem",
+                          "/etc/ssl/certs/ca-certificates.crt"})
+      add(p, ReasonKind::Opened);
+    add("/usr/share/zoneinfo", ReasonKind::Implicit, true);
+    add("/etc/localtime", ReasonKind::Opened);
+    add("/usr/share/zoneinfo/Europe/Paris", ReasonKind::Opened);
+    for (const char* p : {"/etc/passwd", "/etc/group", "/etc/shadow", "/etc/nsswitch.conf", "/etc/hosts",
+                          "/etc/resolv.conf", "/etc/ld.so.cache"})
+      add(p, ReasonKind::Opened);
+  }
+  std::string render(Base base, RunnerPlan* keep_plan = nullptr) {
+    RunnerPlanOptions po;
+    po.base = base;
+    po.root = &*root_;
+    plan_ = plan_runner(set_, po);
+    if (keep_plan) *keep_plan = plan_;
+    DockerfileOptions o;
+    o.base = base;
+    o.plan = &plan_;
+    o.entrypoint = {"/usr/local/bin/server"};
+    o.context_dir = "/work/out";
+    return render_dockerfile(set_, o);
+  }
+  const RunnerNeed* need(const std::string& name) const {
+    for (const auto& n : plan_.needs)
+      if (n.need == name) return &n;
+    return nullptr;
+  }
+
+  testing::TempDir src_;
+  std::optional<Root> root_;
+  FileSet set_;
+  RunnerPlan plan_;
+};
+
+// Where each COPY puts each source: the destination directory + the source's name.
+std::vector<std::string> destinations(const std::string& df) {
+  std::vector<std::string> out;
+  for (const auto& c : copies(df))
+    for (const auto& s : c.sources) out.push_back(c.dest + basename_of(s));
+  return out;
+}
+
+TEST_F(RunnerPlanTest, NeedsTheBaseMeetsAreNotCopied) {
+  go_server_set();
+  std::string df = render(Base::DistrolessStatic);
+  auto dest = destinations(df);
+  // The program, plus what only the builder trusts; no zone, no user, no host file, no nsswitch.
+  EXPECT_NE(std::find(dest.begin(), dest.end(), "/usr/local/bin/server"), dest.end()) << df;
+  for (const auto& d : dest) {
+    EXPECT_EQ(d.find("zoneinfo"), std::string::npos) << d << "\n" << df;
+    EXPECT_EQ(d.find("localtime"), std::string::npos) << d;
+    for (const char* gone : {"/etc/passwd", "/etc/group", "/etc/shadow", "/etc/nsswitch.conf", "/etc/hosts",
+                             "/etc/resolv.conf", "/etc/ld.so.cache", "/etc/ssl/certs/A.pem",
+                             "/etc/ssl/certs/aaaa1111.0", "/etc/ssl/certs/java/cacerts"})
+      EXPECT_NE(d, gone) << df;
+  }
+  ASSERT_NE(need("ca-certificates"), nullptr);
+  EXPECT_EQ(need("ca-certificates")->met_by, "provided by the base");
+  EXPECT_EQ(need("zoneinfo")->met_by, "provided by the base");
+  EXPECT_EQ(need("user-database")->met_by, "provided by the base");
+  EXPECT_EQ(need("nsswitch")->met_by, "provided by the base");
+  EXPECT_EQ(need("host-files")->met_by, "provided by the container runtime");
+  EXPECT_EQ(need("password-hashes")->met_by, "not copied");
+  // report.json says it per need.
+  ReportOptions ro;
+  ro.runner_needs = &plan_.needs;
+  ro.runner_base = "gcr.io/distroless/static-debian12:nonroot";
+  auto text = report_json(set_, &*root_, ro);
+  ASSERT_TRUE(text);
+  auto report = nlohmann::json::parse(*text);
+  ASSERT_TRUE(report.contains("runner"));
+  bool found = false;
+  for (const auto& n : report["runner"]["needs"])
+    if (n["need"] == "zoneinfo") {
+      found = true;
+      EXPECT_EQ(n["met_by"], "provided by the base");
+      EXPECT_GT(n["not_copied"].size(), 3u);
+    }
+  EXPECT_TRUE(found) << report["runner"].dump(2);
+}
+
+TEST_F(RunnerPlanTest, ACertificateOnlyTheBuilderTrustsIsCopiedAndSaidSo) {
+  go_server_set();
+  std::string df = render(Base::DistrolessStatic);
+  auto cs = copies(df);
+  size_t i = index_of(cs, "/etc/ssl/certs/local.pem");
+  ASSERT_NE(i, std::string::npos) << df;
+  EXPECT_EQ(cs[i].dest, "/etc/ssl/certs/");
+  // The builder's bundle holds the local CA too: it replaces the base's.
+  EXPECT_EQ(i, index_of(cs, "/etc/ssl/certs/ca-certificates.crt")) << df;
+  EXPECT_NE(df.find("# the builder also trusts local.crt, which the base does not: copied\n"), std::string::npos) << df;
+  EXPECT_EQ(df.find("A.pem"), std::string::npos) << "Debian's own certificates are the base's";
+
+  // Without a local CA, nothing of the trust store is copied: FROM, the program, USER, ENTRYPOINT.
+  fs::remove(src_.path() / "etc/ssl/certs/local.pem");
+  fs::remove(src_.path() / "usr/local/share/ca-certificates/local.crt");
+  testing::write_file(src_.path() / "etc/ssl/certs/ca-certificates.crt", kCertA);
+  set_ = FileSet();
+  add("/usr/local/bin/server", ReasonKind::Program);
+  add("/etc/ssl/certs", ReasonKind::Implicit, true);
+  add("/usr/share/zoneinfo", ReasonKind::Implicit, true);
+  df = render(Base::DistrolessStatic);
+  EXPECT_EQ(instructions(df).size(), 4u) << df;
+  EXPECT_EQ(copies(df).size(), 1u) << df;
+}
+
+TEST_F(RunnerPlanTest, OnScratchTheBundleStandsForTheCertificatesInIt) {
+  go_server_set();
+  std::string df = render(Base::Scratch);
+  auto dest = destinations(df);
+  auto has = [&](const std::string& d) { return std::find(dest.begin(), dest.end(), d) != dest.end(); };
+  EXPECT_TRUE(has("/etc/ssl/certs/ca-certificates.crt")) << df;
+  EXPECT_FALSE(has("/etc/ssl/certs/A.pem")) << "its certificate is in the bundle\n" << df;
+  EXPECT_FALSE(has("/etc/ssl/certs/aaaa1111.0")) << df;
+  EXPECT_FALSE(has("/etc/ssl/certs/local.pem")) << "in the bundle too";
+  ASSERT_NE(need("ca-certificates"), nullptr);
+  EXPECT_EQ(need("ca-certificates")->met_by, "copied");
+}
+
+TEST_F(RunnerPlanTest, OnScratchOnlyTheZonesTheProgramRead) {
+  go_server_set();
+  std::string df = render(Base::Scratch);
+  auto dest = destinations(df);
+  auto has = [&](const std::string& d) { return std::find(dest.begin(), dest.end(), d) != dest.end(); };
+  EXPECT_TRUE(has("/usr/share/zoneinfo/Europe/Paris")) << df;
+  EXPECT_TRUE(has("/etc/localtime")) << "the zone /etc/localtime names, under that name\n" << df;
+  EXPECT_FALSE(has("/usr/share/zoneinfo/Asia/Tokyo")) << df;
+  ASSERT_NE(need("zoneinfo"), nullptr);
+  EXPECT_EQ(need("zoneinfo")->met_by, "copied");
+  EXPECT_NE(need("zoneinfo")->detail.find("only the zones the program read"), std::string::npos);
+}
+
+TEST_F(RunnerPlanTest, ALocalZoneOtherThanUtcIsCopiedOnABaseWithTzdata) {
+  fs::remove(src_.path() / "etc/localtime");
+  fs::create_symlink("/usr/share/zoneinfo/Europe/Paris", src_.path() / "etc/localtime");
+  go_server_set();
+  std::string df = render(Base::DistrolessStatic);
+  auto cs = copies(df);
+  size_t i = index_of(cs, "/etc/localtime");
+  ASSERT_NE(i, std::string::npos) << df;
+  EXPECT_EQ(cs[i].dest, "/etc/");
+  EXPECT_NE(df.find("the builder's zone is Europe/Paris"), std::string::npos) << df;
+}
+
+TEST_F(RunnerPlanTest, ADirectoryIsOneCopyOnlyWhenAllOfItIsInTheSet) {
+  const auto& r = src_.path();
+  testing::write_file(r / "srv/app/main.py", "main");
+  testing::write_file(r / "srv/README", "not used: /srv itself is not whole");
+  testing::write_file(r / "srv/app/lib/util.py", "util");
+  fs::create_symlink("main.py", r / "srv/app/entry.py");
+  add("/usr/local/bin/server", ReasonKind::Program);
+  add("/srv/app/main.py", ReasonKind::Opened);
+  add("/srv/app/lib/util.py", ReasonKind::Opened);
+  add("/srv/app/entry.py", ReasonKind::Opened);
+  std::string df = render(Base::Scratch);
+  auto cs = copies(df);
+  size_t i = index_of(cs, "/srv/app/");
+  ASSERT_NE(i, std::string::npos) << df;
+  EXPECT_EQ(cs[i].dest, "/srv/app/");
+  EXPECT_EQ(df.find("util.py"), std::string::npos) << "inside the directory's COPY\n" << df;
+  // One more file on the builder that the program never used: the files go one directory each.
+  testing::write_file(r / "srv/app/unused.py", "unused");
+  df = render(Base::Scratch);
+  cs = copies(df);
+  EXPECT_EQ(index_of(cs, "/srv/app/"), std::string::npos) << df;
+  EXPECT_NE(index_of(cs, "/srv/app/main.py"), std::string::npos) << df;
+  EXPECT_NE(index_of(cs, "/srv/app/lib/"), std::string::npos) << "lib/ is still whole\n" << df;
+  EXPECT_EQ(df.find("unused.py"), std::string::npos);
+}
+
+TEST_F(RunnerPlanTest, GeneratedFilesComeFromTheContextBesideTheDockerfile) {
+  add("/usr/local/bin/server", ReasonKind::Program);
+  ASSERT_TRUE(add_scratch_basics(set_));
+  std::string df = render(Base::Scratch);
+  // The first comment is the build command, with the directory the Dockerfile is in.
+  EXPECT_EQ(df.rfind("# Build: buildah bud -f /work/out/Dockerfile /work/out", 0), 0u) << df;
+  auto cs = copies(df);
+  size_t i = index_of(cs, "generated/");
+  ASSERT_NE(i, std::string::npos) << df;
+  EXPECT_EQ(cs[i].from, "") << "from the build context";
+  EXPECT_EQ(cs[i].dest, "/");
+  testing::TempDir ctx;
+  ASSERT_TRUE(write_generated(set_, plan_, &*root_, (ctx.path() / "generated").string()));
+  EXPECT_EQ(testing::read_file(ctx.path() / "generated/etc/passwd"), set_.find("/etc/passwd")->content);
+  // On distroless the base has users and /tmp: no context at all.
+  df = render(Base::DistrolessStatic);
+  EXPECT_EQ(index_of(copies(df), "generated/"), std::string::npos) << df;
+}
+
+TEST(RunnerBase, PinnedByDigestWhenOneIsKnown) {
+  const std::regex digest("sha256:[0-9a-f]{64}");
+  for (Base b : {Base::DistrolessStatic, Base::DistrolessBase, Base::DistrolessCc}) {
+    auto k = known_digest(b);
+    if (!k) continue;  // the README lists the bases without one
+    EXPECT_TRUE(std::regex_match(std::string(k->digest), digest)) << k->digest;
+    EXPECT_TRUE(std::regex_match(std::string(k->taken), std::regex("20[0-9]{2}-[0-9]{2}-[0-9]{2}"))) << k->taken;
+    EXPECT_FALSE(k->source.empty());
+    FileSet set;
+    DockerfileOptions o;
+    o.base = b;
+    o.pin_digest = std::string(k->digest);
+    std::string df = render_dockerfile(set, o);
+    std::smatch m;
+    std::string from = df.substr(df.find("\nFROM ") + 1);
+    from = from.substr(0, from.find('\n'));
+    EXPECT_TRUE(std::regex_match(from, m, std::regex("FROM gcr\\.io/distroless/[a-z]+-debian12:nonroot@sha256:[0-9a-f]{64}")))
+        << from;
+  }
+  EXPECT_TRUE(known_digest(Base::DistrolessStatic)) << "the default base of static programs has a digest";
+  EXPECT_FALSE(known_digest(Base::Scratch));
+  // Without a digest the stage says so.
+  FileSet set;
+  DockerfileOptions o;
+  o.base = Base::DistrolessBase;
+  EXPECT_NE(render_dockerfile(set, o).find("# The base is not pinned"), std::string::npos);
+}
+
+// --resolve-digest: the sha256 of the manifest skopeo reads, checked against an OCI archive
+// minify wrote itself (no registry here).
+TEST(RunnerBase, ResolveDigestHashesTheManifestSkopeoReads) {
+  if (!testing::have_program("skopeo")) GTEST_SKIP() << "needs skopeo";
+  testing::TempDir dir;
+  testing::write_file(dir.path() / "root/app", "app");
+  auto root = Root::open((dir.path() / "root").string());
+  ASSERT_TRUE(root);
+  FileSet set;
+  ASSERT_TRUE(set.add(*root, "/app", {ReasonKind::Program, "test"}));
+  std::string archive = (dir.path() / "image.oci.tar").string();
+  ImageConfig config;
+  config.entrypoint = {"/app"};
+  auto written = write_oci(set, *root, archive, config);
+  ASSERT_TRUE(written) << written.error().message();
+  auto d = resolve_digest("oci-archive:" + archive);
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(*d, written->manifest);
+  auto bad = resolve_digest("oci-archive:" + (dir.path() / "missing.tar").string());
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("skopeo"), std::string::npos) << bad.error().message();
+}
+
+}  // namespace
+}  // namespace minify
