@@ -147,11 +147,19 @@ struct RunnerPlan {
   // Files the runner stage copies although the base meets their need, and why (a certificate
   // only the builder trusts): written above their COPY.
   std::map<std::string, std::string> kept_because;
-  // Generated entries and package metadata (status.d, copyright, release files) that come from
-  // the build context (write_generated()), not from the builder stage.
+  // Generated entries, package metadata (status.d, copyright, release files), and what a COPY
+  // from the builder cannot make (links to a file in another directory, directories whose mode
+  // is not 0755 or that hold nothing): they come from the build context (write_generated()),
+  // not from the builder stage.
   std::set<std::string> from_context;
 };
 RunnerPlan plan_runner(const FileSet& set, const RunnerPlanOptions& options);
+
+// The real directory of `dir` in the set: directory symlinks in the set are followed, lexically,
+// as the kernel would inside the root (/lib/x86_64-linux-gnu -> /usr/lib/x86_64-linux-gnu).
+// COPY sources use it, because buildah resolves a link met after a symlinked directory against
+// the unresolved path (/lib64/ld.so -> ../lib/... is looked up as /lib/..., not /usr/lib/...).
+std::string real_dir_in_set(const FileSet& set, const std::string& dir);
 
 // Writes what plan.from_context names (and their parent directories) as a root tree in
 // `out_dir`: the build-context source of the lines-style COPY. Generated entries come from the

@@ -72,32 +72,8 @@ std::string_view layer_comment(Layer l) {
   return "";
 }
 
-// The real directory of `dir` in the set: directory symlinks in the set are followed, lexically,
-// as the kernel would inside the root (/lib/x86_64-linux-gnu -> /usr/lib/x86_64-linux-gnu).
-// COPY sources use it, because buildah resolves a link met after a symlinked directory against
-// the unresolved path (/lib64/ld.so -> ../lib/... is looked up as /lib/..., not /usr/lib/...).
-std::string real_dir(const FileSet& set, const std::string& dir) {
-  std::string done = "/";
-  std::string rest = dir;
-  for (int hops = 0; hops <= kMaxSymlinks;) {
-    while (!rest.empty() && rest.front() == '/') rest.erase(0, 1);
-    if (rest.empty()) return done;
-    size_t slash = rest.find('/');
-    std::string comp = rest.substr(0, slash);
-    rest = slash == std::string::npos ? "" : rest.substr(slash);
-    std::string next = done == "/" ? "/" + comp : done + "/" + comp;
-    const Entry* e = set.find(next);
-    if (e && e->type == EntryType::Symlink) {
-      ++hops;
-      std::string target = e->link_target;
-      std::string base = target.front() == '/' ? target : join_path(done, target);
-      rest = normalize_path(base) + rest;
-      done = "/";
-      continue;
-    }
-    done = next;
-  }
-  return dir;  // a loop: leave the name as it is
+bool is_release(std::string_view p) {
+  return p == "/etc/os-release" || p == "/usr/lib/os-release" || p == "/etc/debian_version";
 }
 
 std::string quote(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
@@ -168,6 +144,30 @@ Status add_scratch_basics(FileSet& set) {
   }
   if (!set.find("/tmp")) return set.add_directory("/tmp", 01777, {ReasonKind::Generated, "a writable /tmp (mode 1777)"});
   return Ok{};
+}
+
+std::string real_dir_in_set(const FileSet& set, const std::string& dir) {
+  std::string done = "/";
+  std::string rest = dir;
+  for (int hops = 0; hops <= kMaxSymlinks;) {
+    while (!rest.empty() && rest.front() == '/') rest.erase(0, 1);
+    if (rest.empty()) return done;
+    size_t slash = rest.find('/');
+    std::string comp = rest.substr(0, slash);
+    rest = slash == std::string::npos ? "" : rest.substr(slash);
+    std::string next = done == "/" ? "/" + comp : done + "/" + comp;
+    const Entry* e = set.find(next);
+    if (e && e->type == EntryType::Symlink) {
+      ++hops;
+      std::string target = e->link_target;
+      std::string base = target.front() == '/' ? target : join_path(done, target);
+      rest = normalize_path(base) + rest;
+      done = "/";
+      continue;
+    }
+    done = next;
+  }
+  return dir;  // a loop: leave the name as it is
 }
 
 std::string build_command(std::string_view context_dir, std::string_view tool) {
@@ -264,7 +264,7 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
     // A name lies in a tree's COPY only when reaching it crosses no symlinked directory: on
     // scratch /lib64 -> usr/lib64 is no link, so /lib64/ld.so needs its own COPY.
     auto brought_by_tree = [&](const std::string& name) {
-      return tree_of(name) && real_dir(set, dirname_of(name)) == dirname_of(name);
+      return tree_of(name) && real_dir_in_set(set, dirname_of(name)) == dirname_of(name);
     };
     for (const auto& t : trees) {
       // The layer of a directory is the latest of its files' (a Python package of .py files and
@@ -291,16 +291,22 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
       std::vector<std::string> names = e.names.empty() ? std::vector<std::string>{path} : e.names;
       bool kept = plan->kept_because.count(path) > 0;
       bool skipped = !kept && plan->not_copied.count(path) > 0;
-      bool linked_from_tree = false;
+      bool needs_own_path = false;
       std::set<std::string> copied;
       for (const auto& n : names) {
         bool name_kept = kept || plan->kept_because.count(n) > 0;
         if (!name_kept && (skipped || plan->not_copied.count(n))) continue;
-        std::string src = join_path(real_dir(set, dirname_of(n)), basename_of(n));
+        std::string src = join_path(real_dir_in_set(set, dirname_of(n)), basename_of(n));
+        if (src == n && n != path && plan->from_context.count(n)) {
+          // A link the build context makes (to a file in another directory): the file goes
+          // under its own path.
+          needs_own_path = true;
+          continue;
+        }
         if (brought_by_tree(n)) {
           // The tree's COPY brings this name: the file itself, or a link to it (kept as a link
           // by a directory COPY), whose target must then be there under its own path.
-          linked_from_tree = linked_from_tree || src != path;
+          needs_own_path = needs_own_path || src != path;
           continue;
         }
         copied.insert(src);
@@ -310,7 +316,7 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
         if (auto why = plan->kept_because.find(kept ? path : n); name_kept && why != plan->kept_because.end())
           g.note = why->second;
       }
-      if (linked_from_tree && !tree_of(path) && !copied.count(path)) {
+      if (needs_own_path && !tree_of(path) && !copied.count(path)) {
         copied.insert(path);
         Group& g = groups[{layer_of(e, path), Kind::Files, dirname_of(path)}];
         g.sources.insert(path);
@@ -383,7 +389,12 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
           for (const auto& p : plan->from_context) {
             const Entry* e = set.find(p);
             if (!e || e->type == EntryType::Directory) {
-              if (e && e->generated) what.insert(p == "/tmp" ? "/tmp" : "writable directories");
+              if (e) what.insert(p == "/tmp" ? "/tmp" : e->generated ? "writable directories" : "directories with their modes");
+              continue;
+            }
+            if (e->type == EntryType::Symlink && !e->generated && p.rfind("/usr/share/doc/", 0) != 0 &&
+                !is_release(p)) {
+              what.insert("links");
               continue;
             }
             if (p.rfind("/var/lib/dpkg/status.d/", 0) == 0) {

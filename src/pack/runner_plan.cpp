@@ -139,6 +139,7 @@ class Planner {
     base_packages();
     metadata();
     whole_directories();
+    links_and_directories();
     return std::move(plan_);
   }
 
@@ -588,13 +589,82 @@ class Planner {
       memo[dir] = ok;
       return ok;
     };
+    // An empty directory comes from the context (no instruction of its own); one inside a whole
+    // directory comes with it.
+    std::set<std::string> holders;
     for (const auto& [path, e] : set_)
-      if (e.type == EntryType::Directory && whole(path, e)) {
+      for (std::string d = dirname_of(path); d.size() > 1 && holders.insert(d).second; d = dirname_of(d)) {
+      }
+    for (const auto& [path, e] : set_)
+      if (e.type == EntryType::Directory && holders.count(path) && whole(path, e)) {
         bool parent_whole = false;
         for (std::string d = dirname_of(path); d != "/" && !parent_whole; d = dirname_of(d))
           parent_whole = plan_.whole_dirs.count(d) > 0;
         if (!parent_whole) plan_.whole_dirs.insert(path);
       }
+  }
+
+  // What a COPY from the builder cannot make comes from the build context, where
+  // write_generated() writes it as it is in the set (a directory COPY keeps both inside it):
+  // - A link that leads to a file in another directory (/usr/bin/java -> /etc/alternatives/java
+  //   -> /usr/lib/jvm/java-17-openjdk-amd64/bin/java). COPY dereferences a source link
+  //   (moby/moby#40449): a copy under the link's name finds its libraries through $ORIGIN
+  //   relative to the wrong directory (bin/java's RUNPATH is $ORIGIN/../lib). The links of the
+  //   chain come from the context and the file is copied under its own path. A link within one
+  //   directory (libssl.so.3 -> libssl.so.3.0.11) is still copied under its name: the same bytes
+  //   in the same place. A name reached through a directory link (/bin/x on merged /usr) keeps
+  //   its copy: the base may have that directory as a real one.
+  // - A directory whose mode is not 0755 (/tmp 1777: COPY makes destination directories 0755)
+  //   or that holds nothing in the set (COPY makes no empty directory).
+  void links_and_directories() {
+    auto in_whole = [&](const std::string& p) {
+      for (std::string d = dirname_of(p); d.size() > 1; d = dirname_of(d))
+        if (plan_.whole_dirs.count(d)) return true;
+      return false;
+    };
+    auto real_name = [&](const std::string& p) { return join_path(real_dir_in_set(set_, dirname_of(p)), basename_of(p)); };
+    std::set<std::string> links;
+    for (const auto& [path, e] : set_) {
+      if (e.type != EntryType::File || e.generated || plan_.not_copied.count(path) || plan_.from_context.count(path)) continue;
+      for (const auto& name : e.names) {
+        if (name == path || plan_.not_copied.count(name) || real_name(name) != name || dirname_of(name) == dirname_of(path))
+          continue;
+        // The chain of links from the name to the file, each as it is in the set.
+        std::vector<std::string> chain;
+        std::string at = name;
+        for (int hops = 0; hops <= kMaxSymlinks && at != path; ++hops) {
+          const Entry* l = set_.find(at);
+          if (!l || l->type != EntryType::Symlink || l->link_target.empty()) break;
+          chain.push_back(at);
+          at = real_name(normalize_path(l->link_target.front() == '/' ? l->link_target
+                                                                        : join_path(dirname_of(at), l->link_target)));
+        }
+        if (at != path) continue;
+        for (const auto& c : chain)
+          if (!in_whole(c) && !base_provides(o_.base, c)) links.insert(c);
+      }
+    }
+    if (!links.empty()) {
+      RunnerNeed& n = need("links");
+      n.met_by = "copied";
+      n.detail = std::to_string(links.size()) +
+                 " links to files in other directories, made as links from the build context (COPY would copy "
+                 "what they point to)";
+      for (const auto& l : links) {
+        plan_.from_context.insert(l);
+        n.copied.push_back(l);
+      }
+    }
+    std::set<std::string> holders;  // directories with something of the set below them
+    for (const auto& [path, e] : set_)
+      for (std::string d = dirname_of(path); d.size() > 1 && holders.insert(d).second; d = dirname_of(d)) {
+      }
+    for (const auto& [path, e] : set_) {
+      if (e.type != EntryType::Directory || path == "/" || e.generated || plan_.not_copied.count(path) ||
+          plan_.from_context.count(path) || plan_.whole_dirs.count(path) || in_whole(path) || base_provides(o_.base, path))
+        continue;
+      if ((e.mode & 07777) != 0755 || !holders.count(path)) plan_.from_context.insert(path);
+    }
   }
 
   const FileSet& set_;

@@ -324,11 +324,13 @@ Status build(const Job& job, const Root& root, const std::vector<std::string>& e
     m.image.entrypoint = {m.program};
     m.image.cmd.assign(job.command.begin() + 1, job.command.end());
   }
-  if (m.image.architecture.empty() && main_prog.closure) {
-    auto [arch, variant] = oci_platform(main_prog.closure->objects[0].elf->ident);
-    m.image.architecture = arch;
-    m.image.variant = variant;
-  }
+  // The program's architecture; a script's is its interpreter's (the first ELF program that ran).
+  for (const auto& p : analysis.programs)
+    if (m.image.architecture.empty() && p.closure && !p.closure->objects.empty() && p.closure->objects[0].elf) {
+      auto [arch, variant] = oci_platform(p.closure->objects[0].elf->ident);
+      m.image.architecture = arch;
+      m.image.variant = variant;
+    }
   if (auto st = add_image_entries(set, root, m.image); !st) return st;
   restore_unpacked_metadata(set, job);
   return ctx.checkpoint();
@@ -354,7 +356,7 @@ Status write_outputs(const Job& job, const Root& root, const std::vector<std::st
     popt.base = m.base;
     popt.root = &root;
     popt.packages = &m.collected.package_db;
-    popt.outputs = outputs_inside_root(job, *root);
+    popt.outputs = outputs_inside_root(job, root);
     m.runner = plan_runner(set, popt);
     m.build_command = build_command(dockerfile_context(job));
     fs::remove_all(dir + "/generated", ec);

@@ -301,6 +301,20 @@ TEST_F(DockerfileTest, BuildahBuildsTheRunnerStage) {
   testing::write_file(src_.path() / "usr/share/ca/cert.crt", "cert");
   fs::create_symlink("../../share/ca/cert.crt", src_.path() / "usr/lib/python3.11/cert.pem");
   ::chmod((src_.path() / "usr/lib/python3.11/json").c_str(), 0750);
+  // The alternatives system: a link chain into another directory (the program's $ORIGIN must be
+  // its own directory); a traced /tmp and an empty private directory, modes to keep.
+  testing::write_file(src_.path() / "opt/tool/bin/tool", "tool");
+  fs::create_directories(src_.path() / "etc/alternatives");
+  fs::create_directories(src_.path() / "usr/bin");
+  fs::create_symlink("/opt/tool/bin/tool", src_.path() / "etc/alternatives/tool");
+  fs::create_symlink("/etc/alternatives/tool", src_.path() / "usr/bin/tool");
+  fs::create_directories(src_.path() / "tmp");
+  ::chmod((src_.path() / "tmp").c_str(), 01777);
+  fs::create_directories(src_.path() / "var/spool/app");
+  ::chmod((src_.path() / "var/spool/app").c_str(), 0700);
+  add("/usr/bin/tool", {ReasonKind::Program, "/usr/bin/tool"});
+  add("/tmp", {ReasonKind::Opened, "opened by /usr/bin/tool"});
+  add("/var/spool/app", {ReasonKind::Opened, "opened by /usr/bin/tool"});
   std::string builder = buildah({"from", "scratch"});
   buildah({"copy", builder, src_.path().string() + "/", "/"});
   buildah({"commit", "-q", builder, "localhost/minify-test-builder"});
@@ -334,6 +348,14 @@ TEST_F(DockerfileTest, BuildahBuildsTheRunnerStage) {
   EXPECT_EQ(testing::read_file(mnt / "usr/share/ca/cert.crt"), "cert") << "the link in the tree resolves";
   ASSERT_EQ(::lstat((mnt / "usr/lib/python3.11/json").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0750u);
+  // Links into another directory stay links, and the file is under its own path.
+  EXPECT_EQ(fs::read_symlink(mnt / "usr/bin/tool").string(), "/etc/alternatives/tool");
+  EXPECT_EQ(fs::read_symlink(mnt / "etc/alternatives/tool").string(), "/opt/tool/bin/tool");
+  ASSERT_EQ(::lstat((mnt / "opt/tool/bin/tool").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  ASSERT_EQ(::lstat((mnt / "var/spool/app").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0700u) << "an empty directory with its mode";
   ASSERT_EQ(::lstat((mnt / "lib/x86_64-linux-gnu/libssl.so.3").c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode)) << "COPY dereferences the soname link";
   json image = json::parse(buildah({"inspect", "--type", "image", "localhost/minify-test-runner"}));

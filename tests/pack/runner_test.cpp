@@ -4,6 +4,7 @@
 // directories everything of which is in the set are one COPY; the base is pinned by digest;
 // generated files come from the context directory beside the Dockerfile.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -189,7 +190,10 @@ TEST_F(RunnerPlanTest, OnScratchOnlyTheZonesTheProgramRead) {
   auto dest = destinations(df);
   auto has = [&](const std::string& d) { return std::find(dest.begin(), dest.end(), d) != dest.end(); };
   EXPECT_TRUE(has("/usr/share/zoneinfo/Europe/Paris")) << df;
-  EXPECT_TRUE(has("/etc/localtime")) << "the zone /etc/localtime names, under that name\n" << df;
+  // /etc/localtime is a link into the zone database: a link from the context, its zone copied.
+  EXPECT_EQ(plan_.from_context.count("/etc/localtime"), 1u) << df;
+  EXPECT_TRUE(has("/usr/share/zoneinfo/Etc/UTC") || plan_.whole_dirs.count("/usr/share/zoneinfo/Etc"))
+      << "the zone /etc/localtime names\n" << df;
   EXPECT_FALSE(has("/usr/share/zoneinfo/Asia/Tokyo")) << df;
   ASSERT_NE(need("zoneinfo"), nullptr);
   EXPECT_EQ(need("zoneinfo")->met_by, "copied");
@@ -259,6 +263,55 @@ TEST_F(RunnerPlanTest, GeneratedFilesComeFromTheContextBesideTheDockerfile) {
   // On distroless the base has users and /tmp: no context at all.
   df = render(Base::DistrolessStatic);
   EXPECT_EQ(index_of(copies(df), "generated/"), std::string::npos) << df;
+}
+
+// What COPY from the builder cannot make comes from the context, as it is in the set: a link
+// chain into another directory (the alternatives system), a directory's mode, an empty directory.
+TEST_F(RunnerPlanTest, LinksToOtherDirectoriesAndDirectoryModesComeFromTheContext) {
+  const auto& r = src_.path();
+  testing::write_file(r / "usr/lib/jvm/jdk/bin/java", "java");
+  testing::write_file(r / "usr/lib/jvm/jdk/bin/javac", "javac");
+  fs::create_directories(r / "etc/alternatives");
+  fs::create_directories(r / "usr/bin");
+  fs::create_symlink("/usr/lib/jvm/jdk/bin/java", r / "etc/alternatives/java");
+  fs::create_symlink("/etc/alternatives/java", r / "usr/bin/java");
+  // Neither directory is used whole (a whole directory's COPY would keep the links itself).
+  fs::create_symlink("/usr/lib/jvm/jdk/bin/javac", r / "etc/alternatives/javac");
+  testing::write_file(r / "usr/bin/unused", "unused");
+  testing::write_file(r / "usr/lib/jvm/jdk/lib/libjli.so", "jli");
+  testing::write_file(r / "usr/lib/jvm/jdk/lib/libjli.so.1.0", "jli1");
+  fs::create_symlink("libjli.so.1.0", r / "usr/lib/jvm/jdk/lib/libjli.so.1");
+  fs::create_directories(r / "tmp");
+  ::chmod((r / "tmp").c_str(), 01777);
+  fs::create_directories(r / "var/cache/app");
+  ::chmod((r / "var/cache/app").c_str(), 0700);
+  testing::write_file(r / "var/cache/unused", "unused");
+  add("/usr/bin/java", ReasonKind::Program);
+  add("/usr/lib/jvm/jdk/lib/libjli.so.1", ReasonKind::Needed);
+  add("/tmp", ReasonKind::Opened);
+  add("/var/cache/app", ReasonKind::Opened);
+  std::string df = render(Base::Scratch);
+  auto dest = destinations(df);
+  EXPECT_NE(std::find(dest.begin(), dest.end(), "/usr/lib/jvm/jdk/bin/java"), dest.end()) << "under its own path\n" << df;
+  EXPECT_EQ(std::find(dest.begin(), dest.end(), "/usr/bin/java"), dest.end()) << "not a copy under the link's name\n" << df;
+  EXPECT_NE(std::find(dest.begin(), dest.end(), "/usr/lib/jvm/jdk/lib/libjli.so.1"), dest.end())
+      << "a link within one directory is still copied under its name\n" << df;
+  for (const char* p : {"/usr/bin/java", "/etc/alternatives/java", "/tmp", "/var/cache/app"})
+    EXPECT_EQ(plan_.from_context.count(p), 1u) << p;
+  EXPECT_EQ(plan_.from_context.count("/usr/lib/jvm/jdk/lib/libjli.so.1"), 0u);
+  EXPECT_EQ(plan_.from_context.count("/var"), 0u) << "0755 and not empty: made by the COPY of its content";
+  testing::TempDir ctx;
+  ASSERT_TRUE(write_generated(set_, plan_, &*root_, (ctx.path() / "generated").string()));
+  EXPECT_EQ(fs::read_symlink(ctx.path() / "generated/usr/bin/java").string(), "/etc/alternatives/java");
+  EXPECT_EQ(fs::read_symlink(ctx.path() / "generated/etc/alternatives/java").string(), "/usr/lib/jvm/jdk/bin/java");
+  struct stat st;
+  ASSERT_EQ(::lstat((ctx.path() / "generated/tmp").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 01777u);
+  EXPECT_TRUE(fs::is_directory(ctx.path() / "generated/var/cache/app"));
+  // On distroless /tmp is the base's.
+  render(Base::DistrolessStatic);
+  EXPECT_EQ(plan_.from_context.count("/tmp"), 0u);
+  EXPECT_EQ(plan_.from_context.count("/usr/bin/java"), 1u);
 }
 
 TEST(RunnerBase, PinnedByDigestWhenOneIsKnown) {
