@@ -152,6 +152,18 @@ struct RunnerPlan {
   // is not 0755 or that hold nothing): they come from the build context (write_generated()),
   // not from the builder stage.
   std::set<std::string> from_context;
+  // Directories the image's user must own (the program wrote into them while traced: the file
+  // set gives them its owner). COPY makes what it creates root's, and `COPY --chown` also gives
+  // its owner to every directory it creates on the way (buildah 1.28), so each group is the
+  // topmost owned directories under one existing parent, with the owned directories below them,
+  // copied from their own context directory (write_writable()) into that parent with --chown,
+  // right after the generated COPY has made the parent.
+  struct OwnedGroup {
+    std::string parent;             // exists by then: the base's, or from the build context
+    uint32_t uid = 0, gid = 0;
+    std::vector<std::string> dirs;  // the owned directories, topmost first
+  };
+  std::vector<OwnedGroup> owned;
 };
 RunnerPlan plan_runner(const FileSet& set, const RunnerPlanOptions& options);
 
@@ -167,6 +179,10 @@ std::string real_dir_in_set(const FileSet& set, const std::string& dir);
 // directories inside it (/tmp 1777) and their symlinks, which a COPY naming the directory itself
 // does not (buildah, BuildKit: the destination directory gets 0755).
 Status write_generated(const FileSet& set, const RunnerPlan& plan, const Root* root, const std::string& out_dir);
+// Writes each of plan.owned's groups as `out_dir`/N/ (N from 1, in plan order): its directories
+// below that, relative to the group's parent, with their modes. The build-context source of the
+// `COPY --chown` lines.
+Status write_writable(const FileSet& set, const RunnerPlan& plan, const std::string& out_dir);
 // The same with a root-less plan on `base` (generated entries only).
 Status write_generated(const FileSet& set, Base base, const std::string& out_dir);
 
@@ -190,6 +206,8 @@ struct DockerfileOptions {
   // Lines style: what plan.from_context names is copied from this directory of the build
   // context (write_generated() fills it), relative to `context_dir`, with one COPY.
   std::string generated_context_dir = "generated";
+  // Lines style: the groups of plan.owned come from N/ below this directory (write_writable()).
+  std::string writable_context_dir = "writable";
   // The build context: the directory the Dockerfile is written to. Named in the first comment's
   // build command; empty: "DIR".
   std::string context_dir;

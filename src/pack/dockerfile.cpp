@@ -15,11 +15,15 @@
 // (1.28) has no heredocs: `COPY <<EOF /etc/passwd` fails with `copier: stat: "/<<EOF": no such
 // file or directory` (heredoc support came with buildah 1.33), so minify writes the context
 // directory beside the Dockerfile and names it relative to the Dockerfile's directory.
+// Directories the image's user must own come from writable/N/ beside it with `COPY --chown`,
+// into a parent that exists by then (pack.hpp: RunnerPlan::owned).
 //
 // Line order follows how often content changes (docs.docker.com/build/cache/): the loader and
 // libc, then other libraries, then certificates and data, then other files, and the program
 // last, so that rebuilding after a code change reuses every layer but the last.
 #include <array>
+#include <cstdio>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -206,6 +210,30 @@ Status write_generated(const FileSet& set, const RunnerPlan& plan, const Root* r
   return write_rootfs(gen, *host, out_dir);
 }
 
+Status write_writable(const FileSet& set, const RunnerPlan& plan, const std::string& out_dir) {
+  if (plan.owned.empty()) return Ok{};
+  auto host = Root::open("/");  // nothing is read from it: the entries are directories
+  if (!host) return host.error();
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return Error{ec.value(), "mkdir", out_dir, ""};
+  for (size_t i = 0; i < plan.owned.size(); ++i) {
+    const RunnerPlan::OwnedGroup& g = plan.owned[i];
+    FileSet tree;
+    for (const auto& d : g.dirs) {
+      const Entry* e = set.find(d);
+      Entry de;
+      de.path = "/" + (g.parent == "/" ? d.substr(1) : d.substr(g.parent.size() + 1));
+      de.type = EntryType::Directory;
+      de.mode = e ? e->mode & 07777 : 0755;
+      de.generated = true;
+      tree.put(std::move(de));
+    }
+    if (auto st = write_rootfs(tree, *host, out_dir + "/" + std::to_string(i + 1)); !st) return st;
+  }
+  return Ok{};
+}
+
 Status write_generated(const FileSet& set, Base base, const std::string& out_dir) {
   RunnerPlanOptions o;
   o.base = base;
@@ -226,7 +254,7 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
   // (layer, kind, destination directory) -> sources and what they are. Groups are then sorted
   // by layer, then by their comment (the packages of their files), so that the directories of one
   // package sit together under one comment.
-  enum class Kind { Files, Tree, Context };
+  enum class Kind { Files, Tree, Context, Owned };
   struct Key {
     Layer layer;
     Kind kind;
@@ -325,6 +353,12 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
       if (!copied.empty()) count(e);
     }
     if (any_context) groups[{Layer::Data, Kind::Context, "/"}];
+    // Directories the image's user owns: right after the context COPY, which makes their parents.
+    char index[32];
+    for (size_t i = 0; i < plan->owned.size(); ++i) {
+      std::snprintf(index, sizeof index, "%06zu", i);
+      groups[{Layer::Data, Kind::Owned, index}];
+    }
   } else {
     Totals t = set.totals();
     files = t.files;
@@ -351,6 +385,12 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
     // The comment over a group: why it is copied against the base, else its packages.
     auto label_of = [&](const Key& key, const Group& g) -> std::string {
       if (!g.note.empty()) return g.note;
+      if (key.kind == Kind::Owned) {
+        const auto& og = plan->owned[std::stoul(key.dir)];
+        std::set<std::string> dirs(og.dirs.begin(), og.dirs.end());
+        return "Directories the program wrote into, for its user (" + std::to_string(og.uid) + ":" +
+               std::to_string(og.gid) + "): " + name_list(dirs);
+      }
       if (key.kind == Kind::Context || !named) return "";
       std::string pk = name_list(g.packages);
       if (key.layer == Layer::Program) return pk;
@@ -365,10 +405,12 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
     };
     std::vector<Line> ordered;
     for (const auto& [key, g] : groups) ordered.push_back({key.layer, label_of(key, g), key, &g});
-    std::stable_sort(ordered.begin(), ordered.end(), [](const Line& a, const Line& b) {
+    // In a layer: the context COPY, then the owned directories in plan order, then by label.
+    auto rank = [](Kind k) { return k == Kind::Context ? 0 : k == Kind::Owned ? 1 : 2; };
+    std::stable_sort(ordered.begin(), ordered.end(), [&](const Line& a, const Line& b) {
       if (a.layer != b.layer) return a.layer < b.layer;
-      if ((a.key.kind == Kind::Context) != (b.key.kind == Kind::Context)) return a.key.kind == Kind::Context;
-      return a.label < b.label;
+      if (rank(a.key.kind) != rank(b.key.kind)) return rank(a.key.kind) < rank(b.key.kind);
+      return rank(a.key.kind) == 2 && a.label < b.label;
     });
     std::optional<Layer> layer;
     std::optional<std::string> label;
@@ -409,6 +451,14 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
           out += "# Written by minify (" + name_list(what, 6) + "): from the build context, " +
                  dir_with_slash(o.generated_context_dir) + " beside this Dockerfile.\n";
           copy_line(out, "", {dir_with_slash(o.generated_context_dir)}, "/");
+          break;
+        }
+        case Kind::Owned: {
+          size_t i = std::stoul(key.dir);
+          const auto& og = plan->owned[i];
+          out += "COPY --chown=" + std::to_string(og.uid) + ":" + std::to_string(og.gid) + " " +
+                 json_array({dir_with_slash(o.writable_context_dir) + std::to_string(i + 1) + "/", dir_with_slash(og.parent)}) +
+                 "\n";
           break;
         }
         case Kind::Tree: copy_line(out, o.from_stage, {key.dir + "/"}, key.dir + "/"); break;

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <span>
 
 #include "minify/pack.hpp"
 
@@ -44,6 +45,10 @@ constexpr std::string_view kBundleNames[] = {"ca-certificates.crt", "ca-bundle.c
 constexpr std::string_view kRuntimeFiles[] = {"/etc/hosts", "/etc/resolv.conf", "/etc/hostname"};
 // Services the distroless nsswitch.conf names (static/nsswitch.conf).
 constexpr std::string_view kBaseNssServices[] = {"compat", "files", "dns", "db", "nis"};
+// The accounts of the distroless bases (common/BUILD.bazel): users root, nobody, nonroot;
+// groups root, nobody, tty, staff, nonroot.
+constexpr uint32_t kBaseUids[] = {0, 65534, 65532};
+constexpr uint32_t kBaseGids[] = {0, 65534, 5, 50, 65532};
 // Zones that are UTC: the zone a base without /etc/localtime runs in.
 constexpr std::string_view kUtcZones[] = {"UTC", "Etc/UTC", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu",
                                           "UCT", "Etc/UCT"};
@@ -138,6 +143,7 @@ class Planner {
     python_metadata();
     base_packages();
     metadata();
+    owned_directories();
     whole_directories();
     links_and_directories();
     return std::move(plan_);
@@ -361,9 +367,50 @@ class Planner {
       if (set_.find(p)) files.emplace_back(p);
     if (files.empty()) return;
     RunnerNeed& n = need("user-database");
+    // The base's accounts are enough when every account of the set's files is one of them, by
+    // id (the set's /etc/passwd is minify's, with the accounts the image needs: its User and
+    // the owners of its files). Otherwise the set's files come from the build context.
+    std::set<std::string> missing;
+    for (const auto& f : files)
+      for (const auto& [name, id] : accounts(f)) {
+        std::span<const uint32_t> known = f == "/etc/passwd" ? std::span<const uint32_t>(kBaseUids) : kBaseGids;
+        if (std::find(known.begin(), known.end(), id) == known.end())
+          missing.insert(name + " (" + std::to_string(id) + ")");
+      }
+    if (!missing.empty()) {
+      n.met_by = "copied";
+      n.detail = "the image needs accounts " + base_ref() + " does not have: " + name_list(missing);
+      for (const auto& f : files) {
+        n.copied.push_back(f);
+        plan_.from_context.insert(f);
+      }
+      return;
+    }
     n.met_by = "provided by the base";
     n.detail = base_ref() + " has /etc/passwd and /etc/group with root, nobody (65534) and nonroot (65532)";
     for (const auto& f : files) skip(n, f);
+  }
+  // The accounts of a passwd or group file of the set: name and id (the third field).
+  std::vector<std::pair<std::string, uint32_t>> accounts(const std::string& path) const {
+    std::vector<std::pair<std::string, uint32_t>> out;
+    const Entry* e = set_.find(path);
+    if (!e || e->type != EntryType::File) return out;
+    std::string text = e->content;
+    if (!e->generated && o_.root)
+      if (auto t = o_.root->read_file(path, 1 << 20)) text = std::move(*t);
+    size_t at = 0;
+    while (at < text.size()) {
+      size_t nl = text.find('\n', at);
+      std::string line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+      at = nl == std::string::npos ? text.size() : nl + 1;
+      size_t c1 = line.find(':'), c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
+      size_t c3 = c2 == std::string::npos ? c2 : line.find(':', c2 + 1);
+      if (c3 == std::string::npos || line.empty() || line[0] == '#') continue;
+      std::string id = line.substr(c2 + 1, c3 - c2 - 1);
+      if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos || id.size() > 9) continue;
+      out.emplace_back(line.substr(0, c1), static_cast<uint32_t>(std::stoul(id)));
+    }
+    return out;
   }
 
   void nsswitch() {
@@ -556,6 +603,47 @@ class Planner {
     }
   }
 
+  // Directories the image's user must own (the file set gives them a non-root owner: the program
+  // wrote into them while traced). A COPY gives what it creates to root, so they come from the
+  // build context with --chown, grouped under a parent that exists by then (pack.hpp): the
+  // parent comes from the context (the generated COPY runs first), unless the base has it or it
+  // is owned itself; an owned directory inside an owned directory of the same owner goes with it.
+  void owned_directories() {
+    std::map<std::string, const Entry*> dirs;  // sorted: a parent before its children
+    for (const auto& [path, e] : set_)
+      if (e.type == EntryType::Directory && path != "/" && (e.uid != 0 || e.gid != 0) && !plan_.not_copied.count(path) &&
+          !base_provides(o_.base, path))
+        dirs[path] = &e;
+    if (dirs.empty()) return;
+    RunnerNeed& n = need("writable-directories");
+    n.met_by = "copied";
+    std::map<std::string, size_t> group_of;  // owned directory -> its group
+    for (const auto& [path, e] : dirs) {
+      owned_.insert(path);
+      plan_.from_context.erase(path);
+      n.copied.push_back(path);
+      std::string parent = dirname_of(path);
+      auto up = dirs.find(parent);
+      if (up != dirs.end() && up->second->uid == e->uid && up->second->gid == e->gid) {
+        size_t g = group_of.at(parent);
+        plan_.owned[g].dirs.push_back(path);
+        group_of[path] = g;
+        continue;
+      }
+      size_t g = plan_.owned.size();
+      for (size_t i = 0; i < plan_.owned.size(); ++i)
+        if (plan_.owned[i].parent == parent && plan_.owned[i].uid == e->uid && plan_.owned[i].gid == e->gid) g = i;
+      if (g == plan_.owned.size()) plan_.owned.push_back({parent, e->uid, e->gid, {}});
+      plan_.owned[g].dirs.push_back(path);
+      group_of[path] = g;
+      if (parent != "/" && up == dirs.end() && !base_provides(o_.base, parent)) plan_.from_context.insert(parent);
+    }
+    std::set<std::string> owners;
+    for (const auto& g : plan_.owned) owners.insert(std::to_string(g.uid) + ":" + std::to_string(g.gid));
+    n.detail = std::to_string(dirs.size()) + " directories the program wrote into, owned by " + name_list(owners) +
+               " in the image: from the build context with COPY --chown";
+  }
+
   // A directory is shipped whole when everything in it on the builder is in the set and copied
   // from the builder: one COPY then brings it, links and modes inside it kept.
   void whole_directories() {
@@ -563,7 +651,7 @@ class Planner {
     std::function<bool(const std::string&, const Entry&)> whole = [&](const std::string& dir, const Entry& e) -> bool {
       if (auto m = memo.find(dir); m != memo.end()) return m->second;
       // COPY makes the destination directory itself 0755: another mode needs its own entry.
-      bool ok = !e.generated && !plan_.not_copied.count(dir) && !plan_.from_context.count(dir) && dir != "/" &&
+      bool ok = !e.generated && !plan_.not_copied.count(dir) && !plan_.from_context.count(dir) && !owned_.count(dir) && dir != "/" &&
                 (e.mode & 07777) == 0755 &&
                 std::none_of(o_.outputs.begin(), o_.outputs.end(), [&](const std::string& out) { return at_or_under(out, dir); });
       if (ok && o_.root) {
@@ -572,7 +660,7 @@ class Planner {
         for (size_t i = 0; ok && names && i < names->size(); ++i) {
           std::string child = join_path(dir, (*names)[i]);
           const Entry* c = set_.find(child);
-          ok = c && !c->generated && !plan_.not_copied.count(child) && !plan_.from_context.count(child) &&
+          ok = c && !c->generated && !plan_.not_copied.count(child) && !plan_.from_context.count(child) && !owned_.count(child) &&
                !plan_.kept_because.count(child) && (c->type != EntryType::Directory || whole(child, *c));
           // A link the COPY keeps must not point at something left out that the base lacks.
           if (ok && c->type == EntryType::Symlink) {
@@ -584,7 +672,8 @@ class Planner {
       } else if (ok) {
         ok = e.complete_tree;
         for (const auto& [p, c] : set_)
-          if (ok && under(p, dir) && (plan_.not_copied.count(p) || plan_.from_context.count(p) || c.generated)) ok = false;
+          if (ok && under(p, dir) && (plan_.not_copied.count(p) || plan_.from_context.count(p) || owned_.count(p) || c.generated))
+            ok = false;
       }
       memo[dir] = ok;
       return ok;
@@ -661,7 +750,7 @@ class Planner {
       }
     for (const auto& [path, e] : set_) {
       if (e.type != EntryType::Directory || path == "/" || e.generated || plan_.not_copied.count(path) ||
-          plan_.from_context.count(path) || plan_.whole_dirs.count(path) || in_whole(path) || base_provides(o_.base, path))
+          plan_.from_context.count(path) || owned_.count(path) || plan_.whole_dirs.count(path) || in_whole(path) || base_provides(o_.base, path))
         continue;
       if ((e.mode & 07777) != 0755 || !holders.count(path)) plan_.from_context.insert(path);
     }
@@ -671,6 +760,7 @@ class Planner {
   const RunnerPlanOptions& o_;
   const BaseContents& base_;
   RunnerPlan plan_;
+  std::set<std::string> owned_;  // the directories of plan_.owned
   bool traced_ = false;
 };
 

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "minify/atomic.hpp"
 #include "minify/image.hpp"
@@ -361,6 +362,8 @@ Status write_outputs(const Job& job, const Root& root, const std::vector<std::st
     m.build_command = build_command(dockerfile_context(job));
     fs::remove_all(dir + "/generated", ec);
     if (auto st = write_generated(set, m.runner, &root, dir + "/generated"); !st) return st;
+    fs::remove_all(dir + "/writable", ec);
+    if (auto st = write_writable(set, m.runner, dir + "/writable"); !st) return st;
     if (auto st = write_file_atomic(dir + "/Dockerfile", render_dockerfile(set, dockerfile_options(job, m))); !st) return st;
   }
   if (auto st = write_report_json(m, root, dir, false, false); !st) return st;
@@ -400,6 +403,27 @@ Status write_outputs(const Job& job, const Root& root, const std::vector<std::st
     m.image_digests = *r;
   }
   return Ok{};
+}
+
+// The directory a trace on the host ran in when no --workdir was given (the caller's), when
+// the program read or listed something below it other than what it executed: it named those
+// files relative to it, or found them through it. The tracer records absolute paths only, so
+// this is the evidence there is.
+std::optional<std::string> implied_workdir(const Job& job, const Root& root, const TraceLog& trace) {
+  if (!job.workdir.empty() || !job.image.working_dir.empty() || !root.is_host()) return std::nullopt;
+  std::error_code ec;
+  std::string cwd = fs::current_path(ec).string();
+  if (ec || cwd == "/") return std::nullopt;
+  std::set<std::string> executed;
+  for (const auto& e : trace.execs) {
+    executed.insert(e.path);
+    executed.insert(e.interpreters.begin(), e.interpreters.end());
+  }
+  for (const auto& [path, use] : trace.paths)
+    if (path.size() > cwd.size() && path.compare(0, cwd.size(), cwd) == 0 && path[cwd.size()] == '/' &&
+        !executed.count(path) && (use.succeeded.has(AccessKind::Read) || use.succeeded.has(AccessKind::List)))
+      return cwd;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -444,17 +468,28 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
   }
   m.times.trace = seconds_since(t0);
 
+  // The image's WorkingDir when none is given: the directory the program ran in, when it used
+  // files there (`python3 app.py`, gunicorn importing app:app from it). Verify runs it there too.
+  Job with_workdir;
+  if (m.trace)
+    if (auto wd = implied_workdir(job, *root, *m.trace)) {
+      ctx.note("pack", "WorkingDir " + *wd + ": the program ran there and used files under it (--workdir sets another)");
+      with_workdir = job;
+      with_workdir.workdir = with_workdir.image.working_dir = *wd;
+    }
+  const Job& run = with_workdir.command.empty() ? job : with_workdir;
+
   for (int round = 0;; ++round) {
     // 2-3. Analyse what ran, merge it with the trace into the file set; base and image config.
     auto t1 = Clock::now();
-    if (auto st = build(job, *root, env, m, ctx); !st) return st.error();
-    if (auto st = interrupted(job); !st) return st.error();
+    if (auto st = build(run, *root, env, m, ctx); !st) return st.error();
+    if (auto st = interrupted(run); !st) return st.error();
     m.times.analyze += seconds_since(t1);
 
     // 4. Every output, staged. The Dockerfile's FROM is pinned by digest, once.
     auto t2 = Clock::now();
-    if (round == 0 && job.out.dockerfile) {
-      auto pin = pin_base(m.base, job.pin_digest, job.resolve_digest);
+    if (round == 0 && run.out.dockerfile) {
+      auto pin = pin_base(m.base, run.pin_digest, run.resolve_digest);
       if (!pin) return pin.error();
       m.pin = std::move(*pin);
       if (m.base != Base::Scratch && m.pin.digest.empty())
@@ -462,38 +497,38 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
                              " is known: the FROM line carries the tag alone (--pin-digest sha256:..., or "
                              "--resolve-digest with registry access)");
     }
-    if (auto st = write_outputs(job, *root, command, *out, m, ctx); !st) return st.error();
-    if (auto st = interrupted(job); !st) return st.error();
+    if (auto st = write_outputs(run, *root, command, *out, m, ctx); !st) return st.error();
+    if (auto st = interrupted(run); !st) return st.error();
     m.times.pack += seconds_since(t2);
 
     // 5. Verify: the program once more, in the image's tree, as the image runs it.
-    if (!m.trace || !job.verify) break;
+    if (!m.trace || !run.verify) break;
     auto t3 = Clock::now();
     ctx.note("verify", "verifying: running " + command_line(command) + " in the image's tree as " +
                            (m.image.user.empty() ? "root" : m.image.user));
-    auto rep = verify_in_image_tree(m.collected.set, *root, job, command, m.trace, job.out.dir.empty() ? "minify-out" : job.out.dir);
+    auto rep = verify_in_image_tree(m.collected.set, *root, run, command, m.trace, run.out.dir.empty() ? "minify-out" : run.out.dir);
     m.times.verify += seconds_since(t3);
-    if (auto st = interrupted(job); !st) return st.error();
+    if (auto st = interrupted(run); !st) return st.error();
     if (!rep) {
       m.verify_error = rep.error();
       m.verify.reset();
       break;
     }
-    m.findings = verify_findings(*rep, job, m.image.user.empty() ? "root" : m.image.user);
+    m.findings = verify_findings(*rep, run, m.image.user.empty() ? "root" : m.image.user);
     bool ok = rep->ok();
     m.verify = std::move(*rep);
     if (ok) break;
     // Repair: what the minimal run could not find and the source has goes in; then again.
     auto add = repair_candidates(*m.verify, m.collected.set, *root);
     if (add.empty()) break;
-    if (round >= job.repair_rounds) {
+    if (round >= run.repair_rounds) {
       // Name them: the original run may never have asked for them (it ran as another user).
       for (const auto& [path, err] : add)
         if (std::none_of(m.findings.begin(), m.findings.end(), [&](const VerifyFinding& f) { return f.path == path; }))
           m.findings.insert(m.findings.begin(), {VerifyFinding::Kind::Missing, path,
                                                  "missing " + path + " (the minimal run got " + errno_name(err) +
                                                      " for it; the source has it" +
-                                                     (job.repair_rounds == 0 ? "; repair is off)" : ")")});
+                                                     (run.repair_rounds == 0 ? "; repair is off)" : ")")});
       break;
     }
     for (const auto& [path, err] : add) {
@@ -507,7 +542,7 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
   if (auto st = write_report_json(m, *root, out->dir(), true, m.verify || m.verify_error); !st) return st.error();
 
   // 6. Commit, or keep what was written under OUT.failed and leave the previous output alone.
-  bool verified = !job.verify || !m.trace || (m.verify && m.verify->ok());
+  bool verified = !run.verify || !m.trace || (m.verify && m.verify->ok());
   if (verified) {
     if (auto st = out->commit(); !st) return st.error();
     m.committed = true;

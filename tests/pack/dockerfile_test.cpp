@@ -315,6 +315,18 @@ TEST_F(DockerfileTest, BuildahBuildsTheRunnerStage) {
   add("/usr/bin/tool", {ReasonKind::Program, "/usr/bin/tool"});
   add("/tmp", {ReasonKind::Opened, "opened by /usr/bin/tool"});
   add("/var/spool/app", {ReasonKind::Opened, "opened by /usr/bin/tool"});
+  // Directories the program wrote into, handed to the image's user (the file set's owner): one
+  // beside a file the builder stage copies, one inside it with its own mode.
+  testing::write_file(src_.path() / "srv/app/app.py", "app");
+  fs::create_directories(src_.path() / "srv/app/cache/private");
+  ::chmod((src_.path() / "srv/app/cache/private").c_str(), 0700);
+  add("/srv/app/app.py", {ReasonKind::Opened, "opened by /usr/bin/tool"});
+  add("/srv/app/cache/private", {ReasonKind::Writable, "the program wrote into it"});
+  for (const char* d : {"/srv/app/cache", "/srv/app/cache/private"}) {
+    Entry owned = *set_.find(d);
+    owned.uid = owned.gid = 65532;
+    set_.put(std::move(owned));
+  }
   std::string builder = buildah({"from", "scratch"});
   buildah({"copy", builder, src_.path().string() + "/", "/"});
   buildah({"commit", "-q", builder, "localhost/minify-test-builder"});
@@ -323,8 +335,16 @@ TEST_F(DockerfileTest, BuildahBuildsTheRunnerStage) {
   ASSERT_TRUE(add_scratch_basics(set_));
   fs::path ctx = work.path() / "ctx";
   fs::create_directories(ctx);
-  auto g = write_generated(set_, Base::Scratch, (ctx / "generated").string());
+  RunnerPlanOptions po;
+  RunnerPlan plan = plan_runner(set_, po);
+  ASSERT_EQ(plan.owned.size(), 1u);
+  EXPECT_EQ(plan.owned[0].parent, "/srv/app");
+  EXPECT_EQ(plan.owned[0].dirs, (std::vector<std::string>{"/srv/app/cache", "/srv/app/cache/private"}));
+  opts_.plan = &plan;
+  auto g = write_generated(set_, plan, nullptr, (ctx / "generated").string());
   ASSERT_TRUE(g) << g.error().message();
+  auto w = write_writable(set_, plan, (ctx / "writable").string());
+  ASSERT_TRUE(w) << w.error().message();
   testing::write_file(ctx / "Dockerfile",
                       "FROM localhost/minify-test-builder AS builder\n" + render_dockerfile(set_, opts_));
   buildah({"bud", "--isolation", "chroot", "--pull=never", "-q", "-t", "localhost/minify-test-runner", "-f",
@@ -356,6 +376,17 @@ TEST_F(DockerfileTest, BuildahBuildsTheRunnerStage) {
   ASSERT_EQ(::lstat((mnt / "var/spool/app").c_str(), &st), 0);
   EXPECT_TRUE(S_ISDIR(st.st_mode));
   EXPECT_EQ(st.st_mode & 07777, 0700u) << "an empty directory with its mode";
+  // The writable directories are the image user's, with their modes; their parent stays root's.
+  ASSERT_EQ(::lstat((mnt / "srv/app/cache").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65532u);
+  EXPECT_EQ(st.st_gid, 65532u);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  ASSERT_EQ(::lstat((mnt / "srv/app/cache/private").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65532u);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_EQ(::lstat((mnt / "srv/app").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u) << "COPY --chown gives its owner to the directories it creates on the way";
+  EXPECT_EQ(testing::read_file(mnt / "srv/app/app.py"), "app");
   ASSERT_EQ(::lstat((mnt / "lib/x86_64-linux-gnu/libssl.so.3").c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode)) << "COPY dereferences the soname link";
   json image = json::parse(buildah({"inspect", "--type", "image", "localhost/minify-test-runner"}));

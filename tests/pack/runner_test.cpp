@@ -265,6 +265,32 @@ TEST_F(RunnerPlanTest, GeneratedFilesComeFromTheContextBesideTheDockerfile) {
   EXPECT_EQ(index_of(copies(df), "generated/"), std::string::npos) << df;
 }
 
+// minify's /etc/passwd and /etc/group name the accounts the image needs: on a base that has
+// them all (root, nobody, nonroot) nothing is copied; an account the base lacks (the image's
+// User is the builder's app user) brings both files from the context.
+TEST_F(RunnerPlanTest, AccountsTheBaseLacksComeFromTheContext) {
+  add("/usr/local/bin/server", ReasonKind::Program);
+  const Reason why{ReasonKind::Generated, "accounts the image needs"};
+  ASSERT_TRUE(set_.add_generated("/etc/passwd",
+                                 "root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n",
+                                 0644, why));
+  ASSERT_TRUE(set_.add_generated("/etc/group", "root:x:0:\nnonroot:x:65532:\n", 0644, why));
+  std::string df = render(Base::DistrolessStatic);
+  EXPECT_EQ(index_of(copies(df), "generated/"), std::string::npos) << df;
+  ASSERT_NE(need("user-database"), nullptr);
+  EXPECT_EQ(need("user-database")->met_by, "provided by the base");
+
+  ASSERT_TRUE(set_.add_generated("/etc/passwd",
+                                 "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/srv:/sbin/nologin\n", 0644, why));
+  ASSERT_TRUE(set_.add_generated("/etc/group", "root:x:0:\napp:x:1000:\n", 0644, why));
+  df = render(Base::DistrolessStatic);
+  EXPECT_NE(index_of(copies(df), "generated/"), std::string::npos) << df;
+  EXPECT_EQ(need("user-database")->met_by, "copied");
+  EXPECT_NE(need("user-database")->detail.find("app (1000)"), std::string::npos) << need("user-database")->detail;
+  EXPECT_EQ(plan_.from_context.count("/etc/passwd"), 1u);
+  EXPECT_EQ(plan_.from_context.count("/etc/group"), 1u);
+}
+
 // What COPY from the builder cannot make comes from the context, as it is in the set: a link
 // chain into another directory (the alternatives system), a directory's mode, an empty directory.
 TEST_F(RunnerPlanTest, LinksToOtherDirectoriesAndDirectoryModesComeFromTheContext) {
@@ -363,6 +389,35 @@ TEST(RunnerBase, ResolveDigestHashesTheManifestSkopeoReads) {
   auto bad = resolve_digest("oci-archive:" + (dir.path() / "missing.tar").string());
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("skopeo"), std::string::npos) << bad.error().message();
+}
+
+// `minify pack` without --workdir, started in a directory whose file the program reads by a
+// relative name: the runner stage's WORKDIR is that directory, the image config's WorkingDir
+// too, and verify runs the program there. A program that uses nothing there gets no WORKDIR.
+TEST(RunnerWorkdir, TheDirectoryTheProgramRanInWhenItUsedFilesThere) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (the tracer's chroot-free run and verify's sandbox)";
+  if (!testing::have_program("cat")) GTEST_SKIP() << "needs cat";
+  testing::TempDir tmp;
+  ::chmod(tmp.path().c_str(), 0755);  // the image's user (nonroot) goes through it
+  fs::path app = tmp.path() / "app";
+  testing::write_file(app / "data.txt", "data\n");
+  auto pack = [&](const std::string& out, const std::string& program) {
+    return testing::run({"/bin/sh", "-c",
+                         "cd '" + app.string() + "' && exec '" + testing::minify_bin() + "' pack -o '" + out +
+                             "' --base scratch " + program});
+  };
+  std::string out = (tmp.path() / "out").string();
+  auto r = pack(out, "/bin/cat data.txt");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string df = testing::read_file(fs::path(out) / "Dockerfile");
+  EXPECT_NE(df.find("\nWORKDIR " + app.string() + "\n"), std::string::npos) << df;
+  EXPECT_TRUE(fs::is_directory(fs::path(out) / "rootfs" / app.relative_path())) << "the WorkingDir is in the image";
+
+  std::string out2 = (tmp.path() / "out2").string();
+  r = pack(out2, "/bin/cat /etc/debian_version");
+  ASSERT_EQ(r.status, 0) << r.err;
+  df = testing::read_file(fs::path(out2) / "Dockerfile");
+  EXPECT_EQ(df.find("WORKDIR"), std::string::npos) << df;
 }
 
 }  // namespace
