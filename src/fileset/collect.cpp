@@ -233,9 +233,12 @@ class Collector {
   // handed over.
   void make_writable(const std::string& dir, const std::optional<std::pair<uid_t, gid_t>>& user) {
     auto st = root_.stat(dir, FollowLast::Yes);
-    if (!st || !S_ISDIR(st->st_mode) || (st->st_mode & 0002)) return;
+    if (!st || !S_ISDIR(st->st_mode)) return;
     if (out_.set.is_excluded(dir)) return;
     add(dir, ReasonKind::Writable, "the program wrote into it during the trace");
+    // World-writable (/tmp, 1777) is writable as it is; an image without it (no base under the
+    // layer) would have none.
+    if (st->st_mode & 0002) return;
     const Entry* e = out_.set.find(dir);
     if (!e || e->type != EntryType::Directory || !user || user->first == 0) return;
     static const std::set<std::string> kSystem = {"/", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/var", "/opt", "/srv", "/home"};

@@ -126,6 +126,10 @@ run_bundle() {
   # As docker run --network host: the host's /etc/hosts and /etc/resolv.conf mounted over the
   # image's (the runner stage leaves them to the runtime).
   oci_set "$bundle" "c['mounts'] += [{'destination': d, 'type': 'bind', 'source': d, 'options': ['rbind', 'ro']} for d in ('/etc/hosts', '/etc/resolv.conf')]"
+  # As `docker run --read-only --tmpfs /tmp`: a read-only root keeps a writable /tmp where the
+  # image has one (gunicorn's worker needs a temporary directory).
+  [ ! -d "$bundle/rootfs/tmp" ] || oci_set "$bundle" \
+    "c['mounts'].append({'destination': '/tmp', 'type': 'tmpfs', 'source': 'tmpfs', 'options': ['nosuid', 'nodev', 'mode=1777']})"
   # As its USER: the image's, never root.
   /usr/bin/python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["process"]["user"]; sys.exit(u.get("uid", 0) == 0)' \
     "$bundle/config.json" || fail "$label: the image runs as root"
@@ -213,6 +217,10 @@ PY
     listing() { (cd "$1" && find . -printf '%p %y %#m %l\n' | LC_ALL=C sort); }
     diff -u <(listing "$work/minify/rootfs") <(listing "$tmp/bundle/rootfs") >&2 ||
       fail "the OCI image's files differ from the rootfs"
+    if [ "$sample" = gunicorn-app ]; then
+      # gunicorn writes into /tmp: a one-layer image (no base under it) must carry it, 1777.
+      [ "$(stat -c %a "$tmp/bundle/rootfs/tmp" 2>/dev/null)" = 1777 ] || fail "the OCI image has no /tmp (1777)"
+    fi
     run_bundle "$tmp/bundle" "$(free_port)" "runc (OCI archive)"
     ;;
 
