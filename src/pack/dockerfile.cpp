@@ -445,6 +445,8 @@ std::string render_dockerfile(const FileSet& set, const DockerfileOptions& o) {
               what.insert("users");
             } else if (p.rfind("/usr/share/doc/", 0) != 0 && p.rfind("/var/lib/dpkg/", 0) != 0 && !e->generated) {
               what.insert("release files");
+            } else if (e->generated) {
+              what.insert(p);  // /etc/hosts, /etc/shadow: minify's own, named
             }
           }
           if (packages) what.insert("dpkg status.d and copyright of " + std::to_string(packages) + " packages");
