@@ -523,12 +523,15 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
     if (add.empty()) break;
     if (round >= run.repair_rounds) {
       // Name them: the original run may never have asked for them (it ran as another user).
-      for (const auto& [path, err] : add)
-        if (std::none_of(m.findings.begin(), m.findings.end(), [&](const VerifyFinding& f) { return f.path == path; }))
+      for (const auto& [path, err] : add) {
+        const std::string& wanted = path;  // clang 14 cannot capture a structured binding
+        if (std::none_of(m.findings.begin(), m.findings.end(),
+                         [&](const VerifyFinding& f) { return f.path == wanted; }))
           m.findings.insert(m.findings.begin(), {VerifyFinding::Kind::Missing, path,
                                                  "missing " + path + " (the minimal run got " + errno_name(err) +
                                                      " for it; the source has it" +
                                                      (run.repair_rounds == 0 ? "; repair is off)" : ")")});
+      }
       break;
     }
     for (const auto& [path, err] : add) {
