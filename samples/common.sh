@@ -1,4 +1,4 @@
-# Shared by the samples' build.sh and minify.sh: locating minify and printing sizes.
+# Shared by the samples' build.sh and minify.sh: locating minify, packing a sample, printing sizes.
 # Sourced, not run.
 
 # The minify executable: $MINIFY, else the release build, else any build, else PATH.
@@ -25,4 +25,15 @@ print_sizes() {
   echo "OCI image archive:  $(human "$oci") compressed          ($dir/image.oci.tar)"
   echo "single-stage image: $base is about $base_size unpacked, before the program is added"
   echo "runner stage:       $dir/minify/Dockerfile"
+}
+
+# pack_sample DIR NAME MINIFY_ARGS...: minify pack into DIR/minify (replaced), DIR/image.tar and
+# DIR/image.oci.tar, tagged minify-sample/NAME:latest; the rest (options, then the program) as given.
+pack_sample() {
+  local dir=$1 name=$2 minify
+  shift 2
+  minify="$(find_minify)"
+  rm -rf "$dir/minify"
+  "$minify" pack -o "$dir/minify" --tar "$dir/image.tar" --oci "$dir/image.oci.tar" \
+    --tag "minify-sample/$name:latest" "$@"
 }

@@ -8,10 +8,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/../common.sh"
 out="$(mkdir -p "${1:-$here/out}" && cd "${1:-$here/out}" && pwd)"
 if [ $# -gt 0 ]; then shift; fi  # the rest are extra minify options, e.g. --base scratch
-minify="$(find_minify)"
 "$here/build.sh" "$out"
-rm -rf "$out/minify"
-"$minify" pack -o "$out/minify" --tar "$out/image.tar" --oci "$out/image.oci.tar" \
-  --tag minify-sample/c-resolver:latest "$@" --timeout 30s \
+pack_sample "$out" c-resolver "$@" --timeout 30s \
   "$out/resolver" localhost
 print_sizes "$out" gcc:12 "1.3 GB"

@@ -9,12 +9,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 out="$(mkdir -p "${1:-$here/out}" && cd "${1:-$here/out}" && pwd)"
 port="${PORT:-8082}"
 if [ $# -gt 0 ]; then shift; fi  # the rest are extra minify options, e.g. --base scratch
-minify="$(find_minify)"
 "$here/build.sh" "$out"
-rm -rf "$out/minify"
 # Debian's interpreter by its full path: a pyenv or venv python3 earlier on PATH has no python3-flask.
-"$minify" pack -o "$out/minify" --tar "$out/image.tar" --oci "$out/image.oci.tar" \
-  --tag minify-sample/flask-app:latest "$@" --workdir "$out/app" --env "PORT=$port" --env PYTHONDONTWRITEBYTECODE=1 \
+pack_sample "$out" flask-app "$@" --workdir "$out/app" --env "PORT=$port" --env PYTHONDONTWRITEBYTECODE=1 \
   --probe "http://127.0.0.1:$port/healthz" --probe "http://127.0.0.1:$port/" --timeout 60s \
   /usr/bin/python3 app.py
 print_sizes "$out" python:3.11 "1 GB"

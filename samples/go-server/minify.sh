@@ -9,11 +9,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 out="$(mkdir -p "${1:-$here/out}" && cd "${1:-$here/out}" && pwd)"
 port="${PORT:-8081}"
 if [ $# -gt 0 ]; then shift; fi  # the rest are extra minify options, e.g. --base scratch
-minify="$(find_minify)"
 "$here/build.sh" "$out"
-rm -rf "$out/minify"
-"$minify" pack -o "$out/minify" --tar "$out/image.tar" --oci "$out/image.oci.tar" \
-  --tag minify-sample/go-server:latest "$@" --env "PORT=$port" \
+pack_sample "$out" go-server "$@" --env "PORT=$port" \
   --probe "http://127.0.0.1:$port/healthz" --probe "http://127.0.0.1:$port/" --timeout 30s \
   "$out/go-server"
 print_sizes "$out" golang:1.19 "800 MB to 1 GB"

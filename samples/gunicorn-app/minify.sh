@@ -11,11 +11,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 out="$(mkdir -p "${1:-$here/out}" && cd "${1:-$here/out}" && pwd)"
 port="${PORT:-8084}"
 if [ $# -gt 0 ]; then shift; fi  # the rest are extra minify options, e.g. --base scratch
-minify="$(find_minify)"
 "$here/build.sh" "$out"
-rm -rf "$out/minify"
-"$minify" pack -o "$out/minify" --tar "$out/image.tar" --oci "$out/image.oci.tar" \
-  --tag minify-sample/gunicorn-app:latest --granularity module "$@" --workdir "$out/app" --env "PORT=$port" \
+pack_sample "$out" gunicorn-app --granularity module "$@" --workdir "$out/app" --env "PORT=$port" \
   --env PYTHONDONTWRITEBYTECODE=1 \
   --probe "http://127.0.0.1:$port/healthz" --probe "http://127.0.0.1:$port/" --timeout 60s \
   /usr/bin/gunicorn --workers 1 app:app

@@ -9,11 +9,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 out="$(mkdir -p "${1:-$here/out}" && cd "${1:-$here/out}" && pwd)"
 port="${PORT:-8083}"
 if [ $# -gt 0 ]; then shift; fi  # the rest are extra minify options, e.g. --base scratch
-minify="$(find_minify)"
 "$here/build.sh" "$out"
-rm -rf "$out/minify"
-"$minify" pack -o "$out/minify" --tar "$out/image.tar" --oci "$out/image.oci.tar" \
-  --tag minify-sample/node-app:latest "$@" --workdir "$out/app" --env "PORT=$port" \
+pack_sample "$out" node-app "$@" --workdir "$out/app" --env "PORT=$port" \
   --probe "http://127.0.0.1:$port/healthz" --probe "http://127.0.0.1:$port/" --timeout 60s \
   /usr/bin/node server.js
 print_sizes "$out" node:20 "1.1 GB"

@@ -265,7 +265,7 @@ namespace {
 // A base named with --base that carries glibc replaces the closure's: refuse it when something that
 // runs needs a newer glibc than the base's, as ld.so would refuse to start it there. (A base minify
 // picks itself is scratch in that case: inspect's choice.)
-Status check_base_glibc(Base base, const Analysis& analysis) {
+Status refuse_older_base_glibc(Base base, const Analysis& analysis) {
   if (base != Base::DistrolessBase && base != Base::DistrolessCc) return Ok{};
   for (const auto& p : analysis.programs) {
     if (!p.closure) continue;
@@ -311,7 +311,7 @@ Status build(const Job& job, const Root& root, const std::vector<std::string>& e
   const ProgramAnalysis& main_prog = analysis.programs.front();
   if (job.base) {
     m.base = *job.base;
-    if (auto st = check_base_glibc(m.base, analysis); !st) return st;
+    if (auto st = refuse_older_base_glibc(m.base, analysis); !st) return st;
   } else if (main_prog.report) {
     m.base = main_prog.report->base.base;
     m.base_why = main_prog.report->base.why;
