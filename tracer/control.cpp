@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -407,6 +408,13 @@ void Recorder::note(pid_t tid, pid_t tgid, std::string_view syscall, std::string
   ev.syscall = syscall;
   ev.note = std::move(note);
   opt_.on_event(ev);
+}
+
+void Recorder::socket(const SocketCall& call, const SocketState& state) {
+  auto rec = listen_record(call, state);
+  if (!rec) return;
+  auto at = std::lower_bound(log_.listens.begin(), log_.listens.end(), *rec);
+  if (at == log_.listens.end() || *at != *rec) log_.listens.insert(at, std::move(*rec));
 }
 
 std::size_t Recorder::begin_exec(pid_t tgid, ExecRecord e) {

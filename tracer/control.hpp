@@ -141,6 +141,8 @@ class Recorder {
   Recorder(const TraceOptions& opt, TraceLog& log) : opt_(opt), log_(log) {}
   void record(pid_t tid, pid_t tgid, std::string_view syscall, const Access& a, bool ok, bool known, int err);
   void note(pid_t tid, pid_t tgid, std::string_view syscall, std::string note);
+  // A successful listen/bind on a socket now in `state`: into TraceLog::listens when it listens.
+  void socket(const SocketCall& call, const SocketState& state);
   // An execve attempt: into TraceLog::execs; returns its index.
   std::size_t begin_exec(pid_t tgid, ExecRecord e);
   // Settles it: the path and the interpreters the kernel ran for it are recorded.

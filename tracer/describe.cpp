@@ -1,8 +1,10 @@
 // See describe.hpp. The access kinds each syscall records (issue 3's table): opens by their flags,
-// stats and lookups, execs, the calls that change the filesystem, AF_UNIX sockets.
+// stats and lookups, execs, the calls that change the filesystem, AF_UNIX sockets, and the
+// listening sockets (listen, bind of a datagram socket).
 #include "describe.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 
 namespace minify::tracer {
 
@@ -149,6 +151,14 @@ Described describe(const SyscallRow& row, const std::array<std::uint64_t, 6>& ar
       break;
     case Op::Bind:
     case Op::Connect: {
+      if (row.op == Op::Bind) {
+        int family = src.sockaddr_family();
+        if (family == AF_INET || family == AF_INET6) {
+          out.needs_exit = true;
+          out.socket = SocketCall{static_cast<int>(args[0]), false};
+          return out;
+        }
+      }
       // Only AF_UNIX sockets bound to a filesystem path are file accesses; the abstract
       // namespace and other families are not recorded.
       auto p = src.socket_path(out.note);
@@ -161,8 +171,19 @@ Described describe(const SyscallRow& row, const std::array<std::uint64_t, 6>& ar
       add(lay.dirfd, -1, false, {AccessKind::List}, Lookup::Directory);
       if (!out.accesses.empty()) out.accesses.back().lists = true;
       break;
+    case Op::Listen:
+      out.needs_exit = true;
+      out.socket = SocketCall{static_cast<int>(args[0]), true};
+      break;
   }
   return out;
+}
+
+std::optional<ListenRecord> listen_record(const SocketCall& call, const SocketState& state) {
+  if ((state.family != AF_INET && state.family != AF_INET6) || state.port == 0) return std::nullopt;
+  if (call.listen && state.type == SOCK_STREAM) return ListenRecord{state.port, "tcp"};
+  if (!call.listen && state.type == SOCK_DGRAM) return ListenRecord{state.port, "udp"};
+  return std::nullopt;
 }
 
 }  // namespace minify::tracer

@@ -51,7 +51,29 @@ class ArgSource {
   virtual std::optional<std::string> socket_path(std::string& note) = 0;
   // execve's argv (argument `arg`), capped at 256 strings.
   virtual std::vector<std::string> argv(int arg) = 0;
+  // bind: the sockaddr's family (AF_INET...); 0 when it cannot be read.
+  virtual int sockaddr_family() = 0;
 };
+
+// listen, and bind of an AF_INET/AF_INET6 address: the socket whose port is read after a
+// successful call (each tracer its own way: the ptrace one duplicates the fd with pidfd_getfd,
+// the eBPF one reads the struct sock at the syscall's exit).
+struct SocketCall {
+  int fd = -1;
+  bool listen = false;  // listen(); else bind()
+};
+
+// A socket as it is after the call.
+struct SocketState {
+  int family = 0;  // AF_INET, AF_INET6, ...
+  int type = 0;    // SOCK_STREAM, SOCK_DGRAM, ...
+  std::uint16_t port = 0;
+};
+
+// What a successful call on a socket in `state` listened on: a listen on an AF_INET/6 stream
+// socket is "tcp", a bind of an AF_INET/6 datagram socket "udp"; nothing for the rest (a TCP
+// client that binds before connecting, netlink, a port of 0).
+std::optional<ListenRecord> listen_record(const SocketCall& call, const SocketState& state);
 
 struct Described {
   std::vector<Access> accesses;
@@ -60,6 +82,8 @@ struct Described {
   bool chdir = false;
   // execve/execveat: the attempt; whether it succeeded is known later.
   std::optional<ExecRecord> exec;
+  // listen/bind: read the socket's port when the call succeeded (needs_exit is set).
+  std::optional<SocketCall> socket;
   std::string note;  // why a path could not be recorded
 };
 

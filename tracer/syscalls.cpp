@@ -18,6 +18,7 @@ constexpr std::array kX86_64 = {
     SyscallRow{21, "access", Op::Access},
     SyscallRow{42, "connect", Op::Connect},
     SyscallRow{49, "bind", Op::Bind},
+    SyscallRow{50, "listen", Op::Listen},
     SyscallRow{59, "execve", Op::Execve},
     SyscallRow{76, "truncate", Op::Truncate},
     SyscallRow{78, "getdents", Op::Getdents},
@@ -99,6 +100,7 @@ constexpr std::array kAarch64 = {
     SyscallRow{79, "newfstatat", Op::FstatAt},
     SyscallRow{88, "utimensat", Op::SetAttrAt},
     SyscallRow{200, "bind", Op::Bind},
+    SyscallRow{201, "listen", Op::Listen},
     SyscallRow{203, "connect", Op::Connect},
     SyscallRow{221, "execve", Op::Execve},
     SyscallRow{276, "renameat2", Op::RenameAt},
@@ -132,6 +134,7 @@ static_assert(nr_of(kNative, "openat") == __NR_openat && nr_of(kNative, "execvea
 static_assert(nr_of(kNative, "getdents64") == __NR_getdents64);
 static_assert(nr_of(kNative, "statx") == __NR_statx && nr_of(kNative, "renameat2") == __NR_renameat2);
 static_assert(nr_of(kNative, "fchdir") == __NR_fchdir && nr_of(kNative, "connect") == __NR_connect);
+static_assert(nr_of(kNative, "bind") == __NR_bind && nr_of(kNative, "listen") == __NR_listen);
 static_assert(nr_of(kNative, "lremovexattr") == __NR_lremovexattr && nr_of(kNative, "symlinkat") == __NR_symlinkat);
 
 }  // namespace
@@ -176,6 +179,7 @@ OpLayout op_layout(Op op) {
     case Op::Bind: return {.path = 1};
     case Op::Connect: return {.path = 1};
     case Op::Getdents: return {.dirfd = 0};
+    case Op::Listen: return {};  // the fd is argument 0; no path
   }
   return {};
 }

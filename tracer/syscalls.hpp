@@ -48,9 +48,10 @@ enum class Op : std::uint8_t {
   ListXattr,    // listxattr(path)
   LListXattr,   // llistxattr(path)
   Watch,        // inotify_add_watch(fd, path, mask)
-  Bind,         // bind(fd, sockaddr*, len): AF_UNIX with a path
+  Bind,         // bind(fd, sockaddr*, len): AF_UNIX with a path; AF_INET/6 datagram: a port
   Connect,      // connect(fd, sockaddr*, len): AF_UNIX with a path
   Getdents,     // getdents64(fd, buf, count), getdents(fd, ...): reads a directory's entries
+  Listen,       // listen(fd, backlog): no path; an AF_INET/6 stream socket's port (ListenRecord)
 };
 
 struct SyscallRow {

@@ -1,5 +1,6 @@
 // The TraceLog value type's helpers: access-kind names, duration parsing and the JSON forms of
 // trace.json and of one --events line (nlohmann_json).
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -143,6 +144,9 @@ nlohmann::json log_json_without_paths(const TraceLog& log) {
                      {"interpreters", e.interpreters},
                      {"succeeded", e.succeeded}});
   j["execs"] = std::move(execs);
+  nlohmann::json listens = nlohmann::json::array();
+  for (const auto& l : log.listens) listens.push_back({{"port", l.port}, {"proto", l.proto}});
+  j["listens"] = std::move(listens);
   j["notes"] = log.notes;
   j["stats"] = {{"ptrace_stops", log.stats.ptrace_stops},
                 {"seccomp_stops", log.stats.seccomp_stops},
@@ -233,6 +237,13 @@ Result<TraceLog> trace_log_from_json(const nlohmann::json& j) {
       r.succeeded = e.value("succeeded", false);
       log.execs.push_back(std::move(r));
     }
+    for (const auto& l : j.value("listens", nlohmann::json::array())) {
+      ListenRecord r{l.at("port").get<std::uint16_t>(), l.at("proto").get<std::string>()};
+      if (r.proto != "tcp" && r.proto != "udp") return bad_input("read trace", "", "unknown listen protocol " + r.proto);
+      log.listens.push_back(std::move(r));
+    }
+    std::sort(log.listens.begin(), log.listens.end());
+    log.listens.erase(std::unique(log.listens.begin(), log.listens.end()), log.listens.end());
     log.notes = j.value("notes", std::vector<std::string>{});
     if (j.contains("stats")) {
       const auto& s = j["stats"];

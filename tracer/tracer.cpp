@@ -41,6 +41,7 @@
 #include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -161,6 +162,7 @@ struct Thread {
   std::string_view pending_syscall;
   std::vector<Access> pending;  // completed at the syscall-exit stop
   bool pending_chdir = false;
+  std::optional<SocketCall> pending_socket;  // listen/bind: read the socket's port at the exit
   std::optional<std::size_t> exec_index;  // into TraceLog::execs
   std::string_view exec_syscall;          // "execve" or "execveat"
   std::string cwd;                        // cached /proc/TID/cwd, valid while cwd_gen matches
@@ -207,6 +209,27 @@ std::string file_creds(const std::string& status_path) {
   }
   std::fclose(f);
   return out;
+}
+
+// The socket open as `fd` in thread group `tgid` (stopped at a syscall exit): a duplicate taken
+// with pidfd_getfd(2) (Linux 5.6; the tracer passes its PTRACE_MODE_ATTACH check) answers
+// getsockopt and getsockname as the program's own fd would. nullopt when it is gone.
+std::optional<SocketState> socket_state(pid_t tgid, int fd) {
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, tgid, 0)));
+  if (pidfd.get() < 0) return std::nullopt;
+  UniqueFd sock(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
+  if (sock.get() < 0) return std::nullopt;
+  SocketState st;
+  socklen_t len = sizeof st.family;
+  if (::getsockopt(sock.get(), SOL_SOCKET, SO_DOMAIN, &st.family, &len) != 0) return std::nullopt;
+  len = sizeof st.type;
+  if (::getsockopt(sock.get(), SOL_SOCKET, SO_TYPE, &st.type, &len) != 0) return std::nullopt;
+  sockaddr_storage sa{};
+  len = sizeof sa;
+  if (::getsockname(sock.get(), reinterpret_cast<sockaddr*>(&sa), &len) != 0) return std::nullopt;
+  if (sa.ss_family == AF_INET) st.port = ntohs(reinterpret_cast<const sockaddr_in&>(sa).sin_port);
+  else if (sa.ss_family == AF_INET6) st.port = ntohs(reinterpret_cast<const sockaddr_in6&>(sa).sin6_port);
+  return st;
 }
 
 Thread new_thread(pid_t tgid) {
@@ -710,6 +733,12 @@ class TraceeArgs final : public ArgSource {
     return av ? std::move(*av) : std::vector<std::string>{};
   }
 
+  int sockaddr_family() override {
+    sa_family_t family = 0;
+    if (args_[2] < sizeof family || !read_bytes(tid_, args_[1], &family, sizeof family)) return 0;
+    return family;
+  }
+
  private:
   Tracer& tracer_;
   pid_t tid_;
@@ -768,6 +797,7 @@ void Tracer::handle_seccomp(pid_t tid, Thread& t) {
     return;
   }
   if (d.chdir) t.pending_chdir = true;
+  t.pending_socket = d.socket;
   if (d.needs_exit || opt_.exact_results || !same_creds(tid, t)) {
     t.awaiting_exit = true;
     t.pending_syscall = row.name;
@@ -799,6 +829,7 @@ void Tracer::handle_syscall_exit(pid_t tid, Thread& t) {
   long n = ::ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
   std::vector<Access> pending = std::move(t.pending);
   t.pending.clear();
+  std::optional<SocketCall> socket = std::exchange(t.pending_socket, std::nullopt);
   if (t.pending_chdir) {
     t.pending_chdir = false;
     ++cwd_gen_;  // every thread sharing this cwd re-reads it
@@ -808,6 +839,9 @@ void Tracer::handle_syscall_exit(pid_t tid, Thread& t) {
   // -ERESTARTSYS and friends: interrupted by a signal and restarted, which stops again.
   if (err >= 512 && err <= 516) return;
   for (const Access& a : pending) record(tid, t, t.pending_syscall, a, err == 0, true, err);
+  if (socket && err == 0) {
+    if (auto state = socket_state(t.tgid, socket->fd)) recorder_.socket(*socket, *state);
+  }
 }
 
 void Tracer::tick() {

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <compare>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -93,6 +94,16 @@ struct ExecRecord {
   friend bool operator==(const ExecRecord&, const ExecRecord&) = default;
 };
 
+// A port the program listened on: a successful listen() on an AF_INET/AF_INET6 stream socket
+// ("tcp"), or a successful bind() of an AF_INET/AF_INET6 datagram socket ("udp"). The port is the
+// socket's local port after the call (getsockname), so a listen on port 0 records the port the
+// kernel picked. The runner stage EXPOSEs these; a policy grants binding below 1024 from them.
+struct ListenRecord {
+  std::uint16_t port = 0;
+  std::string proto;  // "tcp" or "udp"
+  friend auto operator<=>(const ListenRecord&, const ListenRecord&) = default;
+};
+
 // One traced syscall, for --events and debugging.
 struct TraceEvent {
   pid_t tid = 0;
@@ -151,6 +162,7 @@ struct TraceLog {
   std::vector<ProbeResult> probes;
   std::map<std::string, PathUse> paths;  // sorted by path
   std::vector<ExecRecord> execs;         // in the order they happened
+  std::vector<ListenRecord> listens;     // sorted, each once
   // What the tracer did to the program that a reader of the trace should know, a sentence each
   // (the ptrace tracer refuses io_uring_setup, so the program ran without io_uring).
   std::vector<std::string> notes;

@@ -63,9 +63,14 @@ std::vector<sc_desc> descriptor_table(std::span<const SyscallRow> rows) {
     } else if (row.op == Op::OpenAt2) {
       d.kind = SC_OPENAT2;
     } else if (row.op == Op::Bind || row.op == Op::Connect) {
-      // No path argument: the kernel side copies the sockaddr instead.
+      // No path argument: the kernel side copies the sockaddr instead, and after a bind the
+      // socket's port.
       d.kind = SC_SOCKADDR;
       d.path = -1;
+      if (row.op == Op::Bind) d.aux = 0;
+    } else if (row.op == Op::Listen) {
+      d.kind = SC_SOCKET;
+      d.aux = 0;
     } else if (row.op == Op::FstatAt || row.op == Op::Statx) {
       // fstat() as newfstatat(fd, "", AT_EMPTY_PATH) is no lookup; the ptrace tracer's filter
       // lets it through unstopped, and so does this.
@@ -143,6 +148,13 @@ class RecordArgs final : public ArgSource {
       case F_ARGV: argv_ = std::string(f.data); break;
       case F_SOCKADDR: sockaddr_ = std::string(f.data); break;
       case F_TRUNCATED: truncated_ = true; break;
+      case F_SOCKET:
+        if (f.data.size() >= sizeof(ev_socket)) {
+          ev_socket e;
+          std::memcpy(&e, f.data.data(), sizeof e);
+          socket_ = SocketState{e.family, e.type, e.port};
+        }
+        break;
       case F_ARGV_HOLES:
         for (std::size_t i = 0; i < f.data.size() && i < sizeof holes_; ++i)
           holes_[i] = static_cast<std::uint8_t>(f.data[i]);
@@ -191,6 +203,16 @@ class RecordArgs final : public ArgSource {
     if (!base) return std::nullopt;
     return join_under(*base, p);
   }
+
+  int sockaddr_family() override {
+    sa_family_t family = 0;
+    if (!sockaddr_ || sockaddr_->size() < sizeof family) return 0;
+    std::memcpy(&family, sockaddr_->data(), sizeof family);
+    return family;
+  }
+
+  // bind/listen: the socket after the call (the exit record's F_SOCKET).
+  const std::optional<SocketState>& socket() const { return socket_; }
 
   // A successful exec, from the kernel's exec record: the argv as the new program has it (the
   // strings passed to execve may not have been readable at the call), and the name it executed
@@ -255,6 +277,7 @@ class RecordArgs final : public ArgSource {
   Slot slots_[2];
   std::optional<std::string> argv_;
   std::optional<std::string> sockaddr_;
+  std::optional<SocketState> socket_;
   bool truncated_ = false;
   std::uint8_t holes_[kMaxArgv / 8] = {};  // argv strings the call's record could not read
   std::optional<std::string> exec_argv_;    // the new program's argv, after a successful exec
@@ -703,6 +726,7 @@ void BpfTracer::complete(pid_t tid, pid_t tgid, const SyscallRow& row, std::stri
     return;
   }
   for (const Access& a : d.accesses) recorder_.record(tid, tgid, name, a, ok, true, err);
+  if (d.socket && ok && source.socket()) recorder_.socket(*d.socket, *source.socket());
 }
 
 }  // namespace

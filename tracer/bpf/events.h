@@ -24,7 +24,10 @@ enum sc_kind {
   SC_OPENAT2 = 2,    /* openat2: also read struct open_how's flags (argument `aux`) */
   SC_SOCKADDR = 3,   /* bind/connect: copy the sockaddr (argument 1, length argument 2) */
   SC_SKIP_EMPTY = 4, /* newfstatat/statx: nothing to record when argument `aux` has AT_EMPTY_PATH */
+  SC_SOCKET = 5,     /* listen: no path; the socket (fd argument `aux`) is read at the exit */
 };
+/* SC_SOCKADDR and SC_SOCKET with `aux` >= 0 (bind, listen): a successful call's exit record carries
+ * an F_SOCKET field, the socket open as argument `aux` as it is then. */
 
 /* One syscall, from the same table the ptrace tracer uses (syscalls.cpp): where its path
  * arguments are. -1 means none; a dirfd without a path (fchdir) names the fd itself. */
@@ -127,6 +130,15 @@ enum field_tag {
   F_SOCKADDR = 7, /* bind/connect: the struct sockaddr as passed */
   F_TRUNCATED = 8, /* something did not fit (a path over PATH_MAX, argv over the cap) */
   F_ARGV_HOLES = 9, /* 256 bits: the F_ARGV strings that could not be read (written empty) */
+  F_SOCKET = 10,  /* struct ev_socket */
+};
+
+/* A socket after a successful bind or listen: sock->type, sk_family and the local port. */
+struct ev_socket {
+  __u16 family;
+  __u16 type;
+  __u16 port; /* host order (inet_sk's num) */
+  __u16 pad;
 };
 
 struct ev_field {

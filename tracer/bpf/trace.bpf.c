@@ -273,6 +273,28 @@ __noinline __u32 add_base(__u32 off, __u32 slot, __s64 dirfd) {
   return add_path_field(off, F_BASE, slot, (__u64)f + bpf_core_field_offset(struct file, f_path), 0);
 }
 
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+/* The socket open as `fd` after a successful bind or listen (F_SOCKET): its type, family and the
+ * local port the kernel keeps in host order (skc_num), the port an ephemeral bind picked too. */
+__noinline __u32 add_socket(__u32 off, __s64 fd) {
+  struct scratch *s = get_scratch();
+  long data = field_start(off);
+  if (!s || data < 0) return off;
+  struct file *f = fd_file(bpf_get_current_task_btf(), (int)fd);
+  if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK) return off;
+  struct socket *sock = BPF_CORE_READ(f, private_data);
+  struct sock *sk = BPF_CORE_READ(sock, sk);
+  if (!sk) return off;
+  struct ev_socket e = {};
+  e.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  e.type = BPF_CORE_READ(sock, type);
+  e.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+  bpf_probe_read_kernel(&s->buf[at(data)], sizeof e, &e);
+  return field_end(s, off, F_SOCKET, 0, sizeof e);
+}
+
 enum proc_link { LINK_NONE, LINK_FD, LINK_CWD, LINK_ROOT, LINK_EXE };
 
 static __always_inline int byte_at(struct scratch *s, __u32 start, __u32 i) { return s->buf[at(start + i)]; }
@@ -617,6 +639,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
     }
     *f = 0;
   }
+  if ((d.kind == SC_SOCKADDR || d.kind == SC_SOCKET) && d.aux >= 0 && ret == 0)
+    off = add_socket(off, (long)arg_of(regs, d.aux & 7));
   send(s, off);
   return 0;
 }
