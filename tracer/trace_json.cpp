@@ -148,6 +148,10 @@ nlohmann::json log_json_without_paths(const TraceLog& log) {
   for (const auto& l : log.listens) listens.push_back({{"port", l.port}, {"proto", l.proto}});
   j["listens"] = std::move(listens);
   j["notes"] = log.notes;
+  if (!log.syscall_arch.empty()) {
+    j["syscalls"] = log.syscalls;
+    j["syscall_arch"] = log.syscall_arch;
+  }
   j["stats"] = {{"ptrace_stops", log.stats.ptrace_stops},
                 {"seccomp_stops", log.stats.seccomp_stops},
                 {"exit_stops", log.stats.exit_stops},
@@ -245,6 +249,8 @@ Result<TraceLog> trace_log_from_json(const nlohmann::json& j) {
     std::sort(log.listens.begin(), log.listens.end());
     log.listens.erase(std::unique(log.listens.begin(), log.listens.end()), log.listens.end());
     log.notes = j.value("notes", std::vector<std::string>{});
+    log.syscalls = j.value("syscalls", std::vector<std::string>{});
+    log.syscall_arch = j.value("syscall_arch", "");
     if (j.contains("stats")) {
       const auto& s = j["stats"];
       log.stats.ptrace_stops = s.value("ptrace_stops", std::uint64_t{0});

@@ -76,6 +76,8 @@ constexpr std::uint32_t kBadArchData = 0xffff;
 constexpr std::uint32_t kCredsData = 0xfffe;
 // SECCOMP_RET_DATA of io_uring_setup, which the tracer refuses (see refuse_syscall()).
 constexpr std::uint32_t kIoUringData = 0xfffd;
+// SECCOMP_RET_DATA of every other syscall when TraceOptions::record_syscalls asks for them all.
+constexpr std::uint32_t kRecordData = 0xfffc;
 constexpr std::uint32_t kNativeAuditArch =
 #if defined(__x86_64__)
     AUDIT_ARCH_X86_64;
@@ -98,8 +100,10 @@ constexpr int kFdCwd = AT_FDCWD;
 
 // Builds the filter in the parent and exports it as BPF, so the forked child only has to load it
 // with async-signal-safe calls. `tracer` lists the tracer's own pid and tid: see below.
-Result<std::vector<sock_filter>> build_filter(std::span<const SyscallRow> rows, std::span<const pid_t> tracer) {
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+// With `record_all`, every syscall no rule stops stops too (the default action), to be counted.
+Result<std::vector<sock_filter>> build_filter(std::span<const SyscallRow> rows, std::span<const pid_t> tracer,
+                                              bool record_all) {
+  scmp_filter_ctx ctx = seccomp_init(record_all ? SCMP_ACT_TRACE(kRecordData) : SCMP_ACT_ALLOW);
   if (ctx == nullptr) return bad_input("seccomp_init", "", "libseccomp failed to initialise");
   std::unique_ptr<void, void (*)(void*)> guard(ctx, [](void* c) { seccomp_release(c); });
   // Another ABI (i386 or x32 on x86-64) stops too, so it can be refused with a clear message.
@@ -281,6 +285,7 @@ class Tracer {
   }
   void finish_exec(pid_t tid, Thread& t, bool succeeded);
 
+  void name_syscalls();
   void tick();
   void signal_tree(int sig);
   void kill_all_and_reap();
@@ -303,6 +308,8 @@ class Tracer {
   std::uint64_t cwd_gen_ = 1;
   std::optional<Error> fatal_;
   std::string tracer_creds_;  // see same_creds()
+  std::vector<bool> syscalls_seen_;  // TraceOptions::record_syscalls, indexed by number
+  std::unordered_set<pid_t> syscall_tgids_;  // TraceOptions::record_syscalls_after: recorded ones
 
   // CPU pinning while there is one tracee thread.
   cpu_set_t original_cpus_{};
@@ -323,7 +330,7 @@ Status Tracer::prepare() {
   log_.command = opt_.command;
   log_.tracer = "ptrace";
   const pid_t self[] = {::getpid(), static_cast<pid_t>(::syscall(SYS_gettid))};
-  auto filter = build_filter(rows_, self);
+  auto filter = build_filter(rows_, self, opt_.record_syscalls);
   if (!filter) return filter.error();
   filter_ = std::move(*filter);
   return Ok{};
@@ -387,6 +394,7 @@ Status Tracer::run() {
 
   // Did the child fail before or at execve?
   if (auto st = child_.failure(opt_, launch_); !st) return st;
+  if (opt_.record_syscalls) name_syscalls();
   if (std::uint64_t n = log_.stats.io_uring_refused; n > 0)
     log_.notes.push_back("io_uring_setup was refused with ENOSYS " + std::to_string(n) + (n == 1 ? " time" : " times") +
                          ": ptrace cannot see io_uring operations, so the program fell back to plain syscalls");
@@ -431,17 +439,22 @@ Thread& Tracer::thread(pid_t tid) {
 // A task we have not seen: a new thread or process, reported before or after its creator's
 // PTRACE_EVENT_FORK/VFORK/CLONE (the order is not defined).
 void Tracer::handle_new_task(pid_t tid) {
-  pid_t tgid = tid;
+  pid_t tgid = tid, ppid = 0;
   std::string status_path = "/proc/" + std::to_string(tid) + "/status";
   if (FILE* f = std::fopen(status_path.c_str(), "re")) {
     char line[256];
-    while (std::fgets(line, sizeof line, f))
-      if (std::strncmp(line, "Tgid:", 5) == 0) {
-        tgid = static_cast<pid_t>(std::atoi(line + 5));
-        break;
+    while (std::fgets(line, sizeof line, f)) {
+      if (std::strncmp(line, "Tgid:", 5) == 0) tgid = static_cast<pid_t>(std::atoi(line + 5));
+      if (std::strncmp(line, "PPid:", 5) == 0) {
+        ppid = static_cast<pid_t>(std::atoi(line + 5));
+        break;  // after Tgid in every kernel's status
       }
+    }
     std::fclose(f);
   }
+  // Read here, not at the creator's fork event: the order of the two reports is not defined,
+  // and the new task may run (and make syscalls) before its creator's event is seen.
+  if (!opt_.record_syscalls_after.empty() && syscall_tgids_.contains(ppid)) syscall_tgids_.insert(tgid);
   threads_[tid] = new_thread(tgid);
   ++log_.thread_count;
   bool new_process = live_per_tgid_[tgid]++ == 0 && all_tgids_.insert(tgid).second;
@@ -750,6 +763,12 @@ void Tracer::handle_seccomp(pid_t tid, Thread& t) {
   ptrace_syscall_info info{};
   long n = ::ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
   if (n <= 0 || info.op != PTRACE_SYSCALL_INFO_SECCOMP) return;
+  if (opt_.record_syscalls && info.arch == kNativeAuditArch && info.seccomp.nr < 4096 &&
+      (opt_.record_syscalls_after.empty() || syscall_tgids_.contains(t.tgid))) {
+    auto nr = static_cast<std::size_t>(info.seccomp.nr);
+    if (syscalls_seen_.size() <= nr) syscalls_seen_.resize(nr + 1);
+    syscalls_seen_[nr] = true;
+  }
   // A thread whose execve didn't produce PTRACE_EVENT_EXEC is making another syscall: it failed.
   if (t.exec_index) finish_exec(tid, t, false);
   std::uint32_t data = info.seccomp.ret_data;
@@ -768,6 +787,7 @@ void Tracer::handle_seccomp(pid_t tid, Thread& t) {
     ::kill(tid, SIGKILL);
     return;
   }
+  if (data == kRecordData) return;
   if (data == kCredsData) {
     t.creds = Thread::Creds::Unknown;  // changed by the time the thread next stops
     return;
@@ -789,6 +809,9 @@ void Tracer::handle_seccomp(pid_t tid, Thread& t) {
   std::copy(std::begin(info.seccomp.args), std::end(info.seccomp.args), args.begin());
   TraceeArgs source(*this, tid, t, info);
   Described d = describe(row, args, source);
+  if (!opt_.record_syscalls_after.empty())
+    for (const Access& a : d.accesses)
+      if (a.path == opt_.record_syscalls_after) syscall_tgids_.insert(t.tgid);
   if (!d.note.empty()) recorder_.note(tid, t.tgid, row.name, std::move(d.note));
   if (d.exec) {
     // Recorded when PTRACE_EVENT_EXEC (or the thread's next stop) settles it.
@@ -842,6 +865,24 @@ void Tracer::handle_syscall_exit(pid_t tid, Thread& t) {
   if (socket && err == 0) {
     if (auto state = socket_state(t.tgid, socket->fd)) recorder_.socket(*socket, *state);
   }
+}
+
+// TraceLog::syscalls from the numbers seen, by libseccomp's names (the ones Docker's and the OCI
+// runtime spec's seccomp profiles use).
+void Tracer::name_syscalls() {
+  log_.syscall_arch =
+#if defined(__x86_64__)
+      "x86_64";
+#elif defined(__aarch64__)
+      "aarch64";
+#endif
+  for (std::size_t nr = 0; nr < syscalls_seen_.size(); ++nr) {
+    if (!syscalls_seen_[nr]) continue;
+    char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(nr));
+    log_.syscalls.push_back(name != nullptr ? std::string(name) : "#" + std::to_string(nr));
+    std::free(name);
+  }
+  std::sort(log_.syscalls.begin(), log_.syscalls.end());
 }
 
 void Tracer::tick() {

@@ -224,6 +224,7 @@ struct ReportOptions {
   const std::vector<std::pair<std::string, double>>* times = nullptr;  // {"trace", 0.21}, ...
   const std::vector<RunnerNeed>* runner_needs = nullptr;
   std::string runner_base = {};  // "gcr.io/distroless/static-debian12:nonroot@sha256:..."
+  std::string policy_json = {};  // --policy: the runtime policy as JSON text (policy.hpp's to_json)
 };
 Result<std::string> report_json(const FileSet& set, const Root* root, const ReportOptions& options = {});
 // Writes report_json() to `out_file` through a temporary file and rename.

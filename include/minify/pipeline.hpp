@@ -27,6 +27,7 @@
 #include "minify/rootfs.hpp"
 #include "minify/sbom.hpp"
 #include "minify/trace.hpp"
+#include "minify/policy.hpp"
 #include "minify/verify.hpp"
 
 namespace minify {
@@ -91,6 +92,9 @@ struct Job {
     SbomFormat sbom_format = SbomFormat::CycloneDx;
     std::string sbom_subject;  // empty: the tag, else the program's name
     bool sbom_container = false;
+    // --policy DIR: the runtime policy (policy.hpp) the program was verified under: seccomp.json,
+    // kubernetes.yaml, run.sh, policy.json; written only when verify under it passed.
+    std::string policy;
     // Replace an existing output directory that minify did not write (never one holding the
     // root, the program or a protected path).
     bool force = false;
@@ -167,7 +171,7 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
 // `original`.
 Result<VerifyReport> verify_in_image_tree(const FileSet& set, const Root& source, const Job& job,
                                           const std::vector<std::string>& command, const std::optional<TraceLog>& original,
-                                          const std::string& beside);
+                                          const std::string& beside, const Policy* policy = nullptr);
 
 // Seconds each stage took.
 struct PhaseTimes {
@@ -210,6 +214,7 @@ struct Minimized {
   std::string build_command;
   std::optional<OciDigests> image_digests;
   std::optional<std::string> sbom_digest;
+  std::optional<Policy> policy;        // out.policy: derived from the trace, verified with the outputs
   std::optional<VerifyReport> verify;  // the last verify run, when verify ran
   std::optional<Error> verify_error;   // verify was asked for and could not run
   std::vector<VerifyFinding> findings; // why the last verify failed (empty when it passed)

@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,14 @@ struct SandboxOptions {
   // The argv prefix that runs sandbox_exec_main(): the caller's own entry point (for minify's
   // CLI, {"/proc/self/exe", "__sandbox-exec"}), followed by the launcher's arguments.
   std::vector<std::string> launcher;
+  // A runtime policy (policy.hpp) to run under, as a container runtime would apply it: a
+  // seccomp.json (host path) loaded right before the program's execve; the root read-only with a
+  // tmpfs on each `tmpfs` directory; the capabilities kept (names without CAP_), all others
+  // dropped, instead of Docker's default set.
+  std::string seccomp_profile;
+  bool read_only_root = false;
+  std::vector<std::string> tmpfs;
+  std::optional<std::vector<std::string>> capabilities;
 };
 
 // The argv that runs `command` in the sandbox through the launcher.

@@ -167,6 +167,11 @@ struct TraceLog {
   // (the ptrace tracer refuses io_uring_setup, so the program ran without io_uring).
   std::vector<std::string> notes;
   TraceStats stats;
+  // TraceOptions::record_syscalls: every syscall the traced processes entered, by libseccomp's
+  // name, sorted, and the architecture they are numbered for ("x86_64", "aarch64"). Numbers
+  // libseccomp cannot name are kept as "#NR". Empty when not recorded.
+  std::vector<std::string> syscalls;
+  std::string syscall_arch;
 
   // Did any access of any kind to `path` succeed?
   bool used(const std::string& path) const {
@@ -211,6 +216,14 @@ struct TraceOptions {
   // which saves a ptrace stop per call; calls that change the filesystem always wait for the
   // result.
   bool exact_results = false;
+  // Record the set of syscalls the program used (TraceLog::syscalls), for a seccomp profile.
+  // Under ptrace this makes every syscall stop once (the filter's default action becomes
+  // SECCOMP_RET_TRACE: a loaded filter cannot be changed to stop only unseen ones), ~4 us a call,
+  // so it is asked for only when a policy is wanted.
+  bool record_syscalls = false;
+  // Set: only the syscalls of the process that looks this path up (any traced lookup) and of
+  // the processes it starts from then on are recorded (the sandbox's launcher is not the program).
+  std::string record_syscalls_after;
   // Forward SIGINT, SIGTERM and SIGHUP sent to this process to the traced command while it runs.
   bool forward_signals = true;
   // Polled while the program runs (at least every tick, and whenever a signal interrupts the

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 struct ImageOptions {
-  std::string sbom, sbom_format = "cyclonedx";
+  std::string sbom, sbom_format = "cyclonedx", policy;
   std::string input, output, format = "oci", out_dir = "minify-out", work, platform, tag, out_tag;
   std::vector<std::string> entrypoint, cmd, keep, exclude;
   std::string max_size;
@@ -92,6 +92,9 @@ Result<Job> make_job(const ImageOptions& o, const Image& image, const std::strin
   job.out.sbom_format = *sbom_format;
   job.out.sbom_subject = o.out_tag.empty() ? fs::path(o.output).filename().string() : o.out_tag;
   job.out.sbom_container = true;
+  job.out.policy = o.policy;
+  if (!o.policy.empty() && !job.verify)
+    return bad_input("--policy", o.policy, "the policy is verified by running the image under it: not with --no-verify");
 
   job.protected_paths = {o.input};
   job.sandbox_launcher = sandbox_launcher();
@@ -216,6 +219,10 @@ Command add_image_command(CLI::App& app) {
       ->group(kGroupOutputs);
   sub->add_option("--sbom-format", o->sbom_format, "cyclonedx (CycloneDX 1.5 JSON, default) or spdx (SPDX 2.3 JSON)")
       ->check(CLI::IsMember({"cyclonedx", "spdx"}))
+      ->group(kGroupOutputs);
+  sub->add_option("--policy", o->policy,
+                  "Also write the least-privilege runtime policy the image was verified under into DIR: seccomp.json "
+                  "(Docker/Podman/OCI), kubernetes.yaml, run.sh, policy.json; traces every syscall (slower)")
       ->group(kGroupOutputs);
   add_run_options(sub, o->run, RunCommand::Image, RunSection::Outputs);
   add_run_options(sub, o->run, RunCommand::Image, RunSection::Verify);

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 struct PackOptions {
   std::string out_dir = "minify-out";
-  std::string tar, oci, tag, sbom, sbom_format = "cyclonedx";
+  std::string tar, oci, tag, sbom, sbom_format = "cyclonedx", policy;
   bool static_only = false, no_implicit = false, zstd = false, inherit_env = false;
   bool keep_walked = false;
   RunOptions run;
@@ -74,6 +74,9 @@ Result<Job> make_job(const PackOptions& o) {
   auto sbom_format = parse_sbom_format(o.sbom_format);
   if (!sbom_format) return bad_input("--sbom-format", o.sbom_format, "neither cyclonedx nor spdx");
   job.out.sbom_format = *sbom_format;
+  job.out.policy = o.policy;
+  if (!o.policy.empty() && (!job.verify || !job.trace))
+    return bad_input("--policy", o.policy, "the policy is verified by running the program under it: not with --no-verify or --static-only");
   job.sandbox_launcher = sandbox_launcher();
   return job;
 }
@@ -177,6 +180,11 @@ Command add_pack_command(CLI::App& app) {
       ->group(kGroupOutputs);
   sub->add_option("--sbom-format", o->sbom_format, "cyclonedx (CycloneDX 1.5 JSON, default) or spdx (SPDX 2.3 JSON)")
       ->check(CLI::IsMember({"cyclonedx", "spdx"}))
+      ->group(kGroupOutputs);
+  sub->add_option("--policy", o->policy,
+                  "Also write the least-privilege runtime policy the program was verified under into DIR: seccomp.json "
+                  "(Docker/Podman/OCI), kubernetes.yaml (securityContext, volumes), run.sh (docker/podman run), "
+                  "policy.json; traces every syscall (slower)")
       ->group(kGroupOutputs);
   sub->add_option("--from-stage", o->from_stage, "Name of the builder stage in the Dockerfile (default builder)")
       ->group(kGroupOutputs);

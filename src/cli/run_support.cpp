@@ -204,6 +204,25 @@ int print_outcome(const Minimized& m, const Job& job) {
   if (!m.findings.empty() && as_other_user && job.run_as.empty())
     std::cerr << "minify: hint: the program ran as root while traced and as " << m.image.user
               << " in the image; if it needs root (a port below 1024, chown), give --user 0\n";
+  if (m.policy) {
+    const Policy& p = *m.policy;
+    std::string caps;
+    for (const auto& c : p.capabilities) caps += (caps.empty() ? "" : ",") + c;
+    std::string dirs;
+    for (const auto& d : p.writable) dirs += (dirs.empty() ? "" : ",") + d;
+    std::cerr << "minify: policy: " << p.syscalls.size() << " syscalls allowed (" << p.syscalls_seen << " used), "
+              << (p.read_only_root ? "read-only root, tmpfs on " + (dirs.empty() ? std::string("nothing") : dirs)
+                                   : std::string("writable root"))
+              << ", capabilities " << (caps.empty() ? "none" : caps)
+              << (p.allow_privilege_escalation ? ", privilege escalation allowed" : "") << "\n";
+    for (const auto& n : p.notes) std::cerr << "minify: policy: " << n << "\n";
+    if (m.committed)
+      std::cerr << "minify: policy: verified under it; wrote " << job.out.policy
+                << "/{seccomp.json,kubernetes.yaml,run.sh,policy.json}\n";
+    else
+      print_error("verify ran under the generated policy (seccomp profile, read-only root, capabilities) and failed: "
+                  "the policy is not written");
+  }
   if (!m.committed) {
     std::cerr << "minify: verify: FAILED: what was written is in " << m.failed_dir << " (verify.json says why); "
               << (job.out.dir.empty() ? "minify-out" : job.out.dir) << " is unchanged\n";

@@ -34,6 +34,7 @@ struct TraceCliOptions {
   std::vector<std::string> probes;
   std::string root;
   bool exact = false;
+  bool record_syscalls = false;
   std::string tracer = "auto";
   std::vector<std::string> command;
 };
@@ -55,6 +56,7 @@ int run_trace_command(const TraceCliOptions& o) {
   topt.root = o.root;
   topt.probe_urls = o.probes;
   topt.exact_results = o.exact;
+  topt.record_syscalls = o.record_syscalls;
   if (!o.timeout.empty()) {
     auto d = parse_duration(o.timeout);
     if (!d) {
@@ -177,6 +179,9 @@ Command add_trace_command(CLI::App& app) {
   sub->add_flag("--exact", opt->exact,
                 "ptrace: take every traced syscall's real return value (one more ptrace stop per call) instead of "
                 "checking lookups in the tracer (the eBPF tracer always has them)");
+  sub->add_flag("--record-syscalls", opt->record_syscalls,
+                "Record the name of every syscall the program used (trace.json \"syscalls\"), as a seccomp profile "
+                "needs; ptrace only, one stop per syscall");
   sub->add_option("command", opt->command, "The command to trace and its arguments (after --)")->required();
   sub->positionals_at_end();
   return {sub, [opt] { return run_trace_command(*opt); }};

@@ -215,6 +215,7 @@ Result<std::string> report_json(const FileSet& set, const Root* root, const Repo
                        {"copied", n.copied}});
     doc["runner"] = {{"base", options.runner_base}, {"needs", std::move(needs)}};
   }
+  if (!options.policy_json.empty()) doc["policy"] = json::parse(options.policy_json, nullptr, false);
   return doc.dump(2) + "\n";
 }
 

@@ -136,6 +136,7 @@ Status write_report_json(const Minimized& m, const Root& root, const std::string
     report.runner_needs = &m.runner.needs;
     report.runner_base = base_image(m.base, m.pin.digest);
   }
+  if (m.policy) report.policy_json = to_json(*m.policy).dump();
   return write_report(m.collected.set, &root, dir + "/report.json", report);
 }
 
@@ -235,7 +236,7 @@ Result<std::string> locate_program(const Root& root, const std::string& program,
 
 Result<VerifyReport> verify_in_image_tree(const FileSet& set, const Root& source, const Job& job,
                                           const std::vector<std::string>& command, const std::optional<TraceLog>& original,
-                                          const std::string& beside) {
+                                          const std::string& beside, const Policy* policy) {
   // The tree the layer holds, its owners shifted into the sandbox's ids, written for this run
   // and removed after it: rootfs/ is never touched, and what the program writes goes nowhere.
   auto tree = AtomicDir::create(beside + ".verify");
@@ -247,6 +248,15 @@ Result<VerifyReport> verify_in_image_tree(const FileSet& set, const Root& source
   VerifyOptions v;
   v.sandbox = sandbox_options(job, tree->path() + "/root");
   v.sandbox.user = job.image.user;
+  if (policy) {
+    // Under the policy, as the runtime will apply it (the profile beside the tree, out of reach).
+    std::string profile = tree->path() + "/seccomp.json";
+    if (auto st = write_file_atomic(profile, seccomp_profile(*policy).dump(2) + "\n"); !st) return st.error();
+    v.sandbox.seccomp_profile = profile;
+    v.sandbox.read_only_root = policy->read_only_root;
+    if (policy->read_only_root) v.sandbox.tmpfs = policy->writable;
+    v.sandbox.capabilities = policy->capabilities;
+  }
   v.command = command;
   v.timeout = job.timeout;
   v.grace = job.grace;
@@ -506,7 +516,13 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
     auto t3 = Clock::now();
     ctx.note("verify", "verifying: running " + command_line(command) + " in the image's tree as " +
                            (m.image.user.empty() ? "root" : m.image.user));
-    auto rep = verify_in_image_tree(m.collected.set, *root, run, command, m.trace, run.out.dir.empty() ? "minify-out" : run.out.dir);
+    if (!run.out.policy.empty()) {
+      auto policy = derive_policy({&*m.trace, &*root, m.image.user, &run.special_modes});
+      if (!policy) return policy.error();
+      m.policy = std::move(*policy);
+    }
+    auto rep = verify_in_image_tree(m.collected.set, *root, run, command, m.trace, run.out.dir.empty() ? "minify-out" : run.out.dir,
+                                    m.policy ? &*m.policy : nullptr);
     m.times.verify += seconds_since(t3);
     if (auto st = interrupted(run); !st) return st.error();
     if (!rep) {
@@ -549,6 +565,9 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
   if (verified) {
     if (auto st = out->commit(); !st) return st.error();
     m.committed = true;
+    if (m.policy)
+      if (auto st = write_policy(*m.policy, run.out.policy, run.out.tag.empty() ? "IMAGE" : run.out.tag); !st)
+        return st.error();
   } else {
     auto failed = out->fail({{"verify.json", verify_json(m)}});
     if (!failed) return failed.error();

@@ -17,6 +17,7 @@ TraceOptions trace_options(const Job& job, const std::vector<std::string>& comma
   t.timeout = job.timeout;
   t.grace = job.grace;
   t.probe_urls = job.probes;
+  t.record_syscalls = !job.out.policy.empty();  // a seccomp profile needs every syscall
   // minify's caller's signals stop minify, not only the program.
   if (job.interrupted) {
     t.forward_signals = false;

@@ -28,6 +28,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,8 +38,12 @@
 #include <cstdio>
 #include <cstring>
 #include <elf.h>
+#include <fstream>
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
+#include "minify/policy.hpp"
 #include "minify/rootfs.hpp"
 
 extern char** environ;
@@ -79,6 +84,10 @@ struct LaunchArgs {
   std::string user;
   uid_t uid_base = kSandboxUidBase;
   std::vector<std::string> command;
+  std::optional<nlohmann::json> seccomp;  // read by the launcher: the program cannot reach the file
+  bool read_only_root = false;
+  std::vector<std::string> tmpfs;
+  std::optional<std::vector<int>> caps;
 };
 
 UniqueFd open_in_root(int root_fd, const std::string& rel, int flags, bool no_symlinks = true) {
@@ -139,16 +148,32 @@ constexpr int kDefaultCaps[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,     CA
                                 CAP_NET_RAW, CAP_SETGID,      CAP_SETUID,     CAP_SETFCAP,          CAP_SETPCAP,
                                 CAP_NET_BIND_SERVICE,         CAP_SYS_CHROOT, CAP_KILL,             CAP_AUDIT_WRITE};
 
-void drop_capabilities() {
+// A policy's list replaces the default one.
+// capabilities(7) names without CAP_, as Docker, Kubernetes and policy.hpp write them.
+int cap_number(const std::string& name) {
+  static constexpr std::pair<const char*, int> kNames[] = {
+      {"CHOWN", CAP_CHOWN}, {"DAC_OVERRIDE", CAP_DAC_OVERRIDE}, {"DAC_READ_SEARCH", CAP_DAC_READ_SEARCH},
+      {"FOWNER", CAP_FOWNER}, {"FSETID", CAP_FSETID}, {"KILL", CAP_KILL}, {"SETGID", CAP_SETGID},
+      {"SETUID", CAP_SETUID}, {"SETPCAP", CAP_SETPCAP}, {"NET_BIND_SERVICE", CAP_NET_BIND_SERVICE},
+      {"NET_RAW", CAP_NET_RAW}, {"SYS_CHROOT", CAP_SYS_CHROOT}, {"MKNOD", CAP_MKNOD},
+      {"AUDIT_WRITE", CAP_AUDIT_WRITE}, {"SETFCAP", CAP_SETFCAP}};
+  for (const auto& [n, nr] : kNames)
+    if (name == n) return nr;
+  return -1;
+}
+
+void drop_capabilities(const std::optional<std::vector<int>>& keep) {
   for (int cap = 0; cap <= 63; ++cap) {
     if (::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0) break;  // past the kernel's last capability
-    if (std::find(std::begin(kDefaultCaps), std::end(kDefaultCaps), cap) != std::end(kDefaultCaps)) continue;
+    if (keep ? std::find(keep->begin(), keep->end(), cap) != keep->end()
+             : std::find(std::begin(kDefaultCaps), std::end(kDefaultCaps), cap) != std::end(kDefaultCaps))
+      continue;
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) die("drop capability " + std::to_string(cap));
   }
 }
 
 [[noreturn]] void run_program(const LaunchArgs& a) {
-  drop_capabilities();  // needs CAP_SETPCAP: before a user switch takes it away
+  drop_capabilities(a.caps);  // needs CAP_SETPCAP: before a user switch takes it away
   if (!a.user.empty()) {
     // As a container runtime does: a name must be in the root's /etc/passwd (read as text:
     // glibc's getpwnam would load the image's NSS modules into us), a uid need not.
@@ -184,6 +209,10 @@ void drop_capabilities() {
     ::setenv("HOME", home.c_str(), 0);
   }
   ::faccessat(AT_FDCWD, kMarker, F_OK, 0);
+  // The policy's filter last, as runc and crun load it: the marker above must still reach the
+  // tracer (an ERRNO answer would hide it), and only execve and what fails it run under it.
+  if (a.seccomp)
+    if (auto st = load_seccomp_profile(*a.seccomp); !st) die("load the seccomp profile: " + st.error().message(), 0);
   ::execvp(argv[0], argv.data());
   die("exec `" + a.command[0] + "`");
 }
@@ -227,6 +256,13 @@ void close_all_but(int keep) {
              nullptr);
   bind_read_only(root.get(), "etc/resolv.conf", "/etc/resolv.conf");
   bind_read_only(root.get(), "etc/hosts", "/etc/hosts");
+  // The policy's writable directories: an empty tmpfs each, as `--tmpfs DIR` and an emptyDir
+  // give (what the image had there is hidden, as it will be).
+  for (const auto& dir : a.tmpfs) {
+    std::string rel = dir.substr(dir.find_first_not_of('/'));
+    if (!mount_on(root.get(), rel, true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
+      die("mount a tmpfs on " + dir + " (the image has no directory there)");
+  }
   if (::fchdir(root.get()) != 0) die("chdir " + a.rootfs);
   if (::syscall(SYS_pivot_root, ".", ".") != 0) die("pivot_root");
   if (::umount2(".", MNT_DETACH) != 0) die("detach the old root");
@@ -244,6 +280,20 @@ void close_all_but(int keep) {
   if (::access(a.workdir.c_str(), F_OK) != 0) {
     for (size_t i = 1; i <= a.workdir.size(); ++i)
       if (i == a.workdir.size() || a.workdir[i] == '/') ::mkdir(a.workdir.substr(0, i).c_str(), 0755);
+  }
+  if (a.read_only_root) {
+    // Flags the kernel locked on our bind (from the host's mount) must be kept on a remount.
+    struct statvfs sv {};
+    unsigned long keep = 0;
+    if (::statvfs("/", &sv) == 0) {
+      if (sv.f_flag & ST_NOSUID) keep |= MS_NOSUID;
+      if (sv.f_flag & ST_NODEV) keep |= MS_NODEV;
+      if (sv.f_flag & ST_NOEXEC) keep |= MS_NOEXEC;
+      if (sv.f_flag & ST_NOATIME) keep |= MS_NOATIME;
+      if (sv.f_flag & ST_RELATIME) keep |= MS_RELATIME;
+    }
+    if (::mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, nullptr) != 0)
+      die("remount the root read-only");
   }
   pid_t prog = ::fork();
   if (prog < 0) die("fork");
@@ -284,13 +334,34 @@ Result<LaunchArgs> parse_launch(const std::vector<std::string>& args) {
       break;
     }
     Result<std::string> v = std::string();
-    if (s == "--env" || s == "--workdir" || s == "--user" || s == "--uid-base") {
+    if (s == "--env" || s == "--workdir" || s == "--user" || s == "--uid-base" || s == "--seccomp" ||
+        s == "--tmpfs" || s == "--caps") {
       v = value(s);
       if (!v) return v.error();
     }
     if (s == "--env") a.env.push_back(*v);
     else if (s == "--workdir") a.workdir = *v;
     else if (s == "--user") a.user = *v;
+    else if (s == "--read-only") a.read_only_root = true;
+    else if (s == "--tmpfs") a.tmpfs.push_back(*v);
+    else if (s == "--seccomp") {
+      std::ifstream f(*v);
+      auto j = nlohmann::json::parse(f, nullptr, false);
+      if (!f || j.is_discarded()) return bad_input("read", *v, "not a seccomp profile (JSON)");
+      a.seccomp = std::move(j);
+    } else if (s == "--caps") {
+      a.caps.emplace();
+      for (size_t b = 0; b < v->size();) {
+        size_t e = v->find(',', b);
+        if (e == std::string::npos) e = v->size();
+        std::string name = v->substr(b, e - b);
+        b = e + 1;
+        if (name.empty()) continue;
+        int nr = cap_number(name);
+        if (nr < 0) return bad_input("parse", "--caps", "unknown capability " + name);
+        a.caps->push_back(nr);
+      }
+    }
     else if (s == "--uid-base") {
       auto id = parse_account_id(*v);
       if (!id) return bad_input("parse", "--uid-base", "not an id: `" + *v + "`");
@@ -382,6 +453,14 @@ std::vector<std::string> sandbox_command(const SandboxOptions& o, const std::vec
   argv.insert(argv.end(), {"--workdir", o.workdir.empty() ? "/" : o.workdir});
   if (!o.user.empty()) argv.insert(argv.end(), {"--user", o.user});
   argv.insert(argv.end(), {"--uid-base", std::to_string(o.uid_base)});
+  if (!o.seccomp_profile.empty()) argv.insert(argv.end(), {"--seccomp", o.seccomp_profile});
+  if (o.read_only_root) argv.push_back("--read-only");
+  for (const auto& d : o.tmpfs) argv.insert(argv.end(), {"--tmpfs", d});
+  if (o.capabilities) {
+    std::string list;
+    for (const auto& c : *o.capabilities) list += (list.empty() ? "" : ",") + c;
+    argv.insert(argv.end(), {"--caps", list});
+  }
   argv.push_back("--");
   argv.insert(argv.end(), command.begin(), command.end());
   return argv;
@@ -480,6 +559,7 @@ Result<TraceLog> run_sandboxed(const SandboxOptions& options, TraceOptions trace
   // The tracer checks lookups against its own root when it does not wait for results; ours is
   // the sandbox's, so wait for the real ones.
   trace.exact_results = true;
+  if (trace.record_syscalls) trace.record_syscalls_after = kMarker;  // the program's, not the launcher's
 
   // Only what the program did after the launcher's marker, and not the launcher's waiting.
   std::map<std::string, PathUse> paths;

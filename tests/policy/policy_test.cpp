@@ -1,0 +1,204 @@
+// The least-privilege policy of `minify pack --policy DIR`, on programs compiled here: a rare
+// syscall the program used stays in seccomp.json and one it did not use fails with EPERM under
+// it (the profile loaded as a runtime loads it, then the program exec'd); the writes of a
+// program become exactly the tmpfs mounts of a read-only root; a program that fails under the
+// policy it was verified with gets no policy and exit status 1.
+#include <gtest/gtest.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "minify/policy.hpp"
+#include "support/fixture.hpp"
+
+namespace minify {
+namespace {
+
+using testing::compile_c;
+using testing::minify_bin;
+using testing::run;
+using testing::TempDir;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// argv[1]: "use" calls personality(0xffffffff) (a query) and mlock; "probe" calls them and
+// prints how each went; anything else neither. Exit status 0 unless `use` failed.
+constexpr const char* kRare = R"(
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 ? argv[1] : "";
+  if (strcmp(mode, "use") && strcmp(mode, "probe")) { puts("nothing"); return 0; }
+  static char page[4096] __attribute__((aligned(4096)));
+  int p = personality(0xffffffff);
+  int pe = p < 0 ? errno : 0;
+  int m = mlock(page, sizeof page);
+  int me = m < 0 ? errno : 0;
+  printf("personality %s\nmlock %s\n", pe ? strerrorname_np(pe) : "ok", me ? strerrorname_np(me) : "ok");
+  return strcmp(mode, "use") == 0 && (pe || me) ? 1 : 0;
+}
+)";
+
+json read_json(const fs::path& p) {
+  std::ifstream f(p);
+  return json::parse(f);
+}
+
+bool has_name(const json& profile, const std::string& name) {
+  for (const auto& rule : profile.at("syscalls"))
+    if (rule.at("action") == "SCMP_ACT_ALLOW")
+      for (const auto& n : rule.at("names"))
+        if (n == name) return true;
+  return false;
+}
+
+// Runs `argv` with `profile` loaded first, as runc does (no_new_privs, then the filter, then
+// execve); returns its stdout.
+std::string run_under(const fs::path& profile, const std::vector<std::string>& argv) {
+  json j = read_json(profile);
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) return "pipe failed";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipefd[1], 1);
+    ::close(pipefd[0]);
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ::_exit(120);
+    if (!load_seccomp_profile(j)) ::_exit(121);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(122);
+  }
+  ::close(pipefd[1]);
+  std::string out;
+  char buf[512];
+  for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(pipefd[0]);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return out + "status " + std::to_string(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
+TEST(Policy, RareSyscallUsedStaysAndUnusedGetsEperm) {
+  TempDir tmp;
+  fs::path prog = tmp / "rare";
+  ASSERT_EQ(compile_c(prog, kRare), "");
+
+  // Used: in the profile, and the program passes verify under it.
+  auto used = run({minify_bin(), "pack", "-o", (tmp / "out-use").string(), "--policy", (tmp / "pol-use").string(),
+                   "--", prog.string(), "use"});
+  ASSERT_EQ(used.status, 0) << used.err;
+  json p1 = read_json(tmp / "pol-use" / "seccomp.json");
+  EXPECT_EQ(p1.at("defaultAction"), "SCMP_ACT_ERRNO");
+  EXPECT_TRUE(has_name(p1, "personality"));
+  EXPECT_TRUE(has_name(p1, "mlock"));
+  EXPECT_TRUE(has_name(p1, "execve"));
+  EXPECT_NE(used.err.find("minify: policy: verified under it"), std::string::npos) << used.err;
+  EXPECT_EQ(run_under(tmp / "pol-use" / "seccomp.json", {prog.string(), "probe"}), "personality ok\nmlock ok\nstatus 0");
+
+  // Not used: not in the profile, and EPERM for it under the profile (and not without it).
+  auto unused = run({minify_bin(), "pack", "-o", (tmp / "out-none").string(), "--policy",
+                     (tmp / "pol-none").string(), "--", prog.string(), "none"});
+  ASSERT_EQ(unused.status, 0) << unused.err;
+  json p2 = read_json(tmp / "pol-none" / "seccomp.json");
+  EXPECT_FALSE(has_name(p2, "personality"));
+  EXPECT_FALSE(has_name(p2, "mlock"));
+  EXPECT_TRUE(has_name(p2, "write"));  // puts
+  EXPECT_EQ(run_under(tmp / "pol-none" / "seccomp.json", {prog.string(), "probe"}),
+            "personality EPERM\nmlock EPERM\nstatus 0");
+  auto plain = run({prog.string(), "probe"});
+  EXPECT_EQ(plain.out, "personality ok\nmlock ok\n");
+
+  // A program that wrote nothing: read-only root, no mounts; the other forms agree.
+  json pol = read_json(tmp / "pol-none" / "policy.json");
+  EXPECT_TRUE(pol.at("read_only_root").get<bool>());
+  EXPECT_TRUE(pol.at("writable").empty());
+  EXPECT_EQ(pol.at("uid"), 65532);
+  EXPECT_FALSE(pol.at("allow_privilege_escalation").get<bool>());
+  std::string yaml = testing::read_file(tmp / "pol-none" / "kubernetes.yaml");
+  EXPECT_NE(yaml.find("readOnlyRootFilesystem: true"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("runAsNonRoot: true"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("drop: [\"ALL\"]"), std::string::npos) << yaml;
+  std::string sh = testing::read_file(tmp / "pol-none" / "run.sh");
+  EXPECT_NE(sh.find("docker run --security-opt seccomp="), std::string::npos) << sh;
+  EXPECT_NE(sh.find("--read-only"), std::string::npos) << sh;
+  json report = read_json(tmp / "out-none" / "report.json");
+  EXPECT_EQ(report.at("policy").at("syscalls").at("allowed"), p2.at("syscalls").at(0).at("names").size());
+}
+
+// Writes under DIR/x only (a file there, a directory it makes there and a file in that): the
+// policy's one writable mount is DIR/x, and verify passes on a read-only root with it.
+TEST(Policy, WritesBecomeExactlyTheirMount) {
+  TempDir tmp;
+  fs::path data = tmp / "var" / "cache" / "x";
+  fs::create_directories(data);
+  fs::create_directories(tmp / "var" / "lib");
+  fs::path prog = tmp / "writer";
+  ASSERT_EQ(compile_c(prog, R"(
+#include <stdio.h>
+#include <sys/stat.h>
+int main(int argc, char **argv) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s/state", argv[1]);
+  FILE *f = fopen(p, "w");
+  if (!f || fputs("1\n", f) < 0 || fclose(f)) return 1;
+  snprintf(p, sizeof p, "%s/sub", argv[1]);
+  if (mkdir(p, 0755)) return 2;
+  snprintf(p, sizeof p, "%s/sub/more", argv[1]);
+  f = fopen(p, "w");
+  if (!f || fclose(f)) return 3;
+  return 0;
+}
+)"),
+            "");
+  auto r = run({minify_bin(), "pack", "-o", (tmp / "out").string(), "--policy", (tmp / "pol").string(), "--",
+                prog.string(), data.string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json pol = read_json(tmp / "pol" / "policy.json");
+  EXPECT_TRUE(pol.at("read_only_root").get<bool>());
+  EXPECT_EQ(pol.at("writable"), json::array({data.string()}));
+  std::string sh = testing::read_file(tmp / "pol" / "run.sh");
+  EXPECT_NE(sh.find("--tmpfs " + data.string()), std::string::npos) << sh;
+  std::string yaml = testing::read_file(tmp / "pol" / "kubernetes.yaml");
+  EXPECT_NE(yaml.find("mountPath: " + data.string()), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("emptyDir: {}"), std::string::npos) << yaml;
+}
+
+// Traced as root it does nothing rare; as the image's user it calls personality, which the
+// profile from the trace denies: verify under the policy fails, nothing is written, status 1.
+TEST(Policy, FailingUnderThePolicyIsNotWritten) {
+  TempDir tmp;
+  fs::path prog = tmp / "sly";
+  ASSERT_EQ(compile_c(prog, R"(
+#include <sys/personality.h>
+#include <unistd.h>
+int main(void) {
+  if (getuid() != 0 && personality(0xffffffff) < 0) return 3;
+  return 0;
+}
+)"),
+            "");
+  auto r = run({minify_bin(), "pack", "-o", (tmp / "out").string(), "--policy", (tmp / "pol").string(), "--",
+                prog.string()});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "pol"));
+  EXPECT_NE(r.err.find("verify ran under the generated policy"), std::string::npos) << r.err;
+}
+
+TEST(Policy, NeedsVerify) {
+  TempDir tmp;
+  auto r = run({minify_bin(), "pack", "--no-verify", "-o", (tmp / "out").string(), "--policy",
+                (tmp / "pol").string(), "--", "/bin/true"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("--policy"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace minify
