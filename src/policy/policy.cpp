@@ -158,6 +158,11 @@ Result<Policy> derive_policy(const PolicyInput& in) {
   // 4. Capabilities. A process that is not root has none in effect (the runtime's bounding set
   // only caps what a setuid exec could gain); binding a port below 1024 needs NET_BIND_SERVICE
   // either way where ip_unprivileged_port_start is the kernel's 1024 (Kubernetes; Docker sets 0).
+  for (const auto& l : t.listens)
+    if (l.port > 0 && l.port < 1024) {
+      p.capability_why["NET_BIND_SERVICE"] = "listened on " + l.proto + " port " + std::to_string(l.port);
+      break;
+    }
   if (!p.uid || *p.uid == 0)
     for (const CapRule& r : kCapRules)
       for (const char* s : r.syscalls)

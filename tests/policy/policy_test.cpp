@@ -27,6 +27,7 @@ namespace fs = std::filesystem;
 // argv[1]: "use" calls personality(0xffffffff) (a query) and mlock; "probe" calls them and
 // prints how each went; anything else neither. Exit status 0 unless `use` failed.
 constexpr const char* kRare = R"(
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -190,6 +191,42 @@ int main(void) {
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_FALSE(fs::exists(tmp / "pol"));
   EXPECT_NE(r.err.find("verify ran under the generated policy"), std::string::npos) << r.err;
+}
+
+// Listening on port 80 keeps NET_BIND_SERVICE (and a high port does not ask for it).
+TEST(Policy, PortBelow1024KeepsNetBindService) {
+  TempDir tmp;
+  fs::path prog = tmp / "listen";
+  ASSERT_EQ(compile_c(prog, R"(
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 1)) return 9;
+  close(s);
+  return 0;
+}
+)"),
+            "");
+  if (run({prog.string(), "80"}).status == 9) GTEST_SKIP() << "port 80 is taken on this host";
+  auto low = run({minify_bin(), "pack", "--network", "none", "-o", (tmp / "out80").string(), "--policy",
+                  (tmp / "pol80").string(), "--", prog.string(), "80"});
+  ASSERT_EQ(low.status, 0) << low.err;
+  json pol = read_json(tmp / "pol80" / "policy.json");
+  ASSERT_EQ(pol.at("capabilities").size(), 1u) << pol.dump();
+  EXPECT_EQ(pol.at("capabilities").at(0).at("name"), "NET_BIND_SERVICE");
+  EXPECT_NE(testing::read_file(tmp / "pol80" / "kubernetes.yaml").find("add: [\"NET_BIND_SERVICE\"]"), std::string::npos);
+  EXPECT_NE(testing::read_file(tmp / "pol80" / "run.sh").find("--cap-add NET_BIND_SERVICE"), std::string::npos);
+
+  auto high = run({minify_bin(), "pack", "--network", "none", "-o", (tmp / "out8080").string(), "--policy",
+                   (tmp / "pol8080").string(), "--", prog.string(), "18080"});
+  ASSERT_EQ(high.status, 0) << high.err;
+  EXPECT_TRUE(read_json(tmp / "pol8080" / "policy.json").at("capabilities").empty());
 }
 
 TEST(Policy, NeedsVerify) {
