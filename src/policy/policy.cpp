@@ -27,7 +27,9 @@ namespace {
 // epoll_pwait, mmap/munmap/madvise, handle signals, write its sync pipe and exit meanwhile);
 // without no_new_privs runc loads it before dropping capabilities and switching user (capset,
 // prctl, setgroups, set*id, chdir; the minimal list in runc's and Docker's documentation of
-// custom profiles). Names a kernel lacks on an architecture (stat on aarch64) are skipped.
+// custom profiles). runc 1.1 also checks that /proc/self/fd is procfs (fstatfs) under the filter
+// before closing its descriptors: without it runc fails with "ensure /proc/self/fd is on procfs:
+// operation not permitted" (seen with runc 1.1.5 running a sample). Names a kernel lacks on an architecture (stat on aarch64) are skipped.
 constexpr const char* kRuntimeSyscalls[] = {
     "execve",     "exit",          "exit_group",     "futex",        "nanosleep",   "sched_yield",
     "epoll_pwait", "epoll_wait",   "epoll_ctl",      "mmap",         "munmap",      "madvise",
@@ -37,7 +39,7 @@ constexpr const char* kRuntimeSyscalls[] = {
     "lstat",      "openat",        "getdents64",     "capget",       "capset",      "prctl",
     "setgroups",  "setuid",        "setgid",         "setresuid",    "setresgid",   "chdir",
     "fchdir",     "arch_prctl",    "set_tid_address", "set_robust_list", "rseq",    "clock_gettime",
-    "restart_syscall",
+    "restart_syscall", "fstatfs",     "statfs",
 };
 
 // Capabilities a root process needs for syscalls it made (capabilities(7)); for the others
