@@ -430,10 +430,12 @@ class Planner {
     for (const auto& f : files) skip(n, f);
   }
 
+  // The builder's files and minify's own (the loopback-only /etc/hosts that stands in for the
+  // builder's in the rootfs and the OCI archive, which runc does not mount over) alike.
   void runtime_files() {
     std::vector<std::string> files;
     for (auto p : kRuntimeFiles)
-      if (const Entry* e = set_.find(p); e && !e->generated) files.emplace_back(p);
+      if (set_.find(p)) files.emplace_back(p);
     if (files.empty()) return;
     RunnerNeed& n = need("host-files");
     n.met_by = "provided by the container runtime";

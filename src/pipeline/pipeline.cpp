@@ -335,6 +335,15 @@ Status build(const Job& job, const Root& root, const std::vector<std::string>& e
     m.image.entrypoint = {m.program};
     m.image.cmd.assign(job.command.begin() + 1, job.command.end());
   }
+  // The ports the program listened on during the trace (EXPOSE, ExposedPorts), after the image's.
+  if (m.trace)
+    for (const auto& l : m.trace->listens) {
+      std::string port = std::to_string(l.port) + "/" + l.proto;
+      auto& ports = m.image.exposed_ports;
+      if (std::find(ports.begin(), ports.end(), port) == ports.end() &&
+          (l.proto != "tcp" || std::find(ports.begin(), ports.end(), std::to_string(l.port)) == ports.end()))
+        ports.push_back(std::move(port));
+    }
   // The program's architecture; a script's is its interpreter's (the first ELF program that ran).
   for (const auto& p : analysis.programs)
     if (m.image.architecture.empty() && p.closure && !p.closure->objects.empty() && p.closure->objects[0].elf) {

@@ -483,6 +483,20 @@ TEST_F(RunCommands, VerifyTakesAnOptionalDashDashAndNamesWhatItReused) {
   EXPECT_EQ(as_root.err.find("User 65532"), std::string::npos) << as_root.err;
 }
 
+// The port a server listened on while traced is in trace.json and EXPOSEd by the runner stage.
+TEST_F(RunCommands, PackExposesThePortTheServerListenedOn) {
+  ASSERT_EQ(testing::compile_c(tmp_ / "app/server", kServer), "");
+  std::string port = std::to_string(20000 + (::getpid() + 7) % 20000);
+  fs::path out = tmp_ / "out";
+  auto p = minify({"-o", out.string(), "--no-verify", "--timeout", "60s", "--probe", "http://127.0.0.1:" + port + "/",
+                   "--", (tmp_ / "app/server").string(), port});
+  ASSERT_EQ(p.status, 0) << p.err;
+  auto trace = nlohmann::json::parse(read_file(out / "trace.json"));
+  EXPECT_EQ(trace.at("listens"), nlohmann::json::parse(R"([{"port": )" + port + R"(, "proto": "tcp"}])"));
+  std::string df = read_file(out / "Dockerfile");
+  EXPECT_NE(df.find("\nEXPOSE " + port + "/tcp\n"), std::string::npos) << df;
+}
+
 TEST_F(RunCommands, VerifyWithAnotherCommandDoesNotCompareTheStoredProbe) {
   ASSERT_EQ(testing::compile_c(tmp_ / "app/server", kServer), "");
   std::string server = (tmp_ / "app/server").string();

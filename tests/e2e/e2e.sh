@@ -11,7 +11,8 @@
 #               made of this machine's Debian packages (lib.sh: distroless_standin); the built image
 #               runs with runc as its USER, /etc/hosts and /etc/resolv.conf mounted as docker does
 #   runner      the runner stage is as short as a person would write it (at most N instructions, see
-#               max_instructions) and its FROM is pinned by digest when minify knows one
+#               max_instructions), its FROM is pinned by digest when minify knows one, and a
+#               server's stage EXPOSEs the port it listened on
 #   nodev       (node-app) the runner holds the runtime dependency and no devDependency file (the
 #               dockerfile check also looks in the image it builds)
 #   cleanup     removes WORK
@@ -68,11 +69,12 @@ max_instructions() {
     go-server) echo 6 ;;
     c-resolver) echo 15 ;;
     node-app) echo 25 ;;
-    # 40 was the target; every standard-library and dist-packages directory is its own COPY (an
-    # exact stage copies a directory whole only when all of it is used), which leaves 42 on a
-    # clean Debian 12 builder, and 44 where dist-packages holds .pth hooks the interpreter runs at
-    # start (setuptools' distutils-precedence.pth and _distutils_hack/, a CA hook).
-    flask-app) echo 44 ;;
+    # 40 was the target; every standard-library and dist-packages directory is its own COPY (a
+    # directory COPY brings its contents, not the directory, so whole directories cannot share
+    # one), which leaves 43 on a clean Debian 12 builder, EXPOSE included, and 45 where
+    # dist-packages holds .pth hooks the interpreter runs at start (setuptools'
+    # distutils-precedence.pth and _distutils_hack/, a CA hook in /usr/local/lib).
+    flask-app) echo 45 ;;
     gunicorn-app) echo 60 ;;
     *) fail "no target for $sample" ;;
   esac
@@ -94,6 +96,17 @@ check_runner() {
     *) grep -q '^# The base is not pinned' "$df" || fail "$what: FROM $from without a digest and without saying so" ;;
   esac
   note "$what: $n instructions (target $max, +$extra for the builder's own CA), FROM $from"
+}
+
+# check_expose DOCKERFILE WHAT: a server's stage EXPOSEs the port it listened on while traced
+# (the PORT its ENV gives it; the tracer recorded the listen).
+check_expose() {
+  local df=$1 what=$2 port
+  [ "$kind" = server ] || return 0
+  port="$(grep -o 'PORT="[0-9]*"' "$df" | head -1 | tr -dc 0-9)"
+  [ -n "$port" ] || fail "$what: no ENV PORT in the runner stage"
+  grep -qx "EXPOSE $port/tcp" "$df" || fail "$what: no EXPOSE $port/tcp for the port the program listened on"
+  note "$what: EXPOSE $port/tcp"
 }
 
 same_as_host() {
@@ -267,9 +280,11 @@ PY
         --probe "http://127.0.0.1:$port/" --timeout 60s /usr/bin/python3 app.py) >"$tmp/minify.log" 2>&1 ||
         { cat "$tmp/minify.log" >&2; fail "minify --granularity module exited $?"; }
       check_runner "$tmp/out/Dockerfile" "$(max_instructions)" "flask-app (--granularity module)"
+      check_expose "$tmp/out/Dockerfile" "flask-app (--granularity module)"
     else
       fixture_ready
       check_runner "$work/minify/Dockerfile" "$(max_instructions)" "$sample"
+      check_expose "$work/minify/Dockerfile" "$sample"
     fi
     ;;
 

@@ -171,6 +171,21 @@ TEST_F(RunnerPlanTest, ACertificateOnlyTheBuilderTrustsIsCopiedAndSaidSo) {
   EXPECT_EQ(copies(df).size(), 1u) << df;
 }
 
+// minify's loopback-only /etc/hosts (the builder's is withheld) keeps the rootfs and the OCI
+// archive resolving localhost; in the runner stage the runtime mounts its own over it, so no
+// COPY of the build context is written for it: FROM, the program, USER, ENTRYPOINT.
+TEST_F(RunnerPlanTest, GeneratedHostsIsLeftToTheRuntime) {
+  add("/usr/local/bin/server", ReasonKind::Program);
+  ASSERT_TRUE(set_.add_generated("/etc/hosts", "127.0.0.1\tlocalhost\n", 0644, {ReasonKind::Generated, "test"}));
+  for (Base base : {Base::DistrolessStatic, Base::Scratch}) {
+    std::string df = render(base);
+    EXPECT_EQ(df.find("generated/"), std::string::npos) << df;
+    EXPECT_EQ(instructions(df).size(), 4u) << df;
+    ASSERT_NE(need("host-files"), nullptr);
+    EXPECT_EQ(need("host-files")->met_by, "provided by the container runtime");
+  }
+}
+
 TEST_F(RunnerPlanTest, OnScratchTheBundleStandsForTheCertificatesInIt) {
   go_server_set();
   std::string df = render(Base::Scratch);
