@@ -221,11 +221,29 @@ class Collector {
       else
         ++out_.traced_skipped;  // gone since (a temporary file), excluded, or a socket/device
     }
+    // A directory the program created is its output, made again in the image (git clone DIR, mkdir
+    // without -p refuse one that exists): neither it nor anything under it ships, and its parent is
+    // handed to the image's user below. Only where that parent stays root's (a system directory,
+    // under a non-root user) does it ship, empty and the user's, for the user to write into.
+    auto created_under = [&](const std::string& p) {
+      for (std::string a = p; a != "/" && !a.empty(); a = dirname_of(a))
+        if (created_dirs.count(a)) return true;
+      return false;
+    };
+    bool user_root = !image_user || image_user->first == 0;
     for (const auto& d : created_dirs) {
-      add(d, ReasonKind::Writable, "created by the program: shipped empty, for the image's user to write");
-      written_into.insert(d);
+      std::string parent = dirname_of(d);
+      if (created_under(parent) || user_root || !is_system_dir(parent)) continue;
+      add(d, ReasonKind::Writable, "created by the program in " + parent + ", which stays root's: shipped empty, for the image's user to write");
+      make_writable(d, image_user);
     }
-    for (const auto& d : written_into) make_writable(d, image_user);
+    for (const auto& d : written_into)
+      if (!created_under(d)) make_writable(d, image_user);
+  }
+
+  static bool is_system_dir(const std::string& dir) {
+    static const std::set<std::string> kSystem = {"/", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/var", "/opt", "/srv", "/home"};
+    return kSystem.count(dir) != 0;
   }
 
   // A directory the program wrote into becomes the image's user's, so that the image runs where
@@ -241,8 +259,7 @@ class Collector {
     if (st->st_mode & 0002) return;
     const Entry* e = out_.set.find(dir);
     if (!e || e->type != EntryType::Directory || !user || user->first == 0) return;
-    static const std::set<std::string> kSystem = {"/", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/var", "/opt", "/srv", "/home"};
-    if (kSystem.count(dir)) {
+    if (is_system_dir(dir)) {
       ctx_.warn("fileset", "the program wrote into " + dir + " during the trace; the image's user (uid " +
                                std::to_string(user->first) + ") cannot: run it as --user 0, or have it write elsewhere");
       return;

@@ -177,6 +177,39 @@ int main(int argc, char** argv) {
   EXPECT_NE(e->dump().find("EEXIST"), std::string::npos) << e->dump();
 }
 
+// A program that creates its output directory and refuses one that exists (git clone DIR, mkdir
+// without -p): the directory and what it put there are outputs, not shipped; its parent ships,
+// the image user's, so that the image makes the directory again.
+TEST_F(VerifyAsRun, DirectoryTheProgramCreatedIsNotShipped) {
+  fs::create_directories(tmp_ / "app/work");
+  ASSERT_EQ(compile_c(tmp_ / "app/cloner", R"(
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+int main(int argc, char** argv) {
+  if (mkdir(argv[1], 0755) != 0) { perror(argv[1]); return 1; }
+  char sub[4096];
+  snprintf(sub, sizeof sub, "%s/.meta", argv[1]);
+  if (mkdir(sub, 0755) != 0) { perror(sub); return 1; }
+  snprintf(sub, sizeof sub, "%s/.meta/head", argv[1]);
+  FILE* f = fopen(sub, "w");
+  if (!f) { perror(sub); return 1; }
+  fputs("main\n", f);
+  return fclose(f) == 0 ? 0 : 1;
+}
+)"),
+            "");
+  std::string clone = (tmp_ / "app/work/clone").string();
+  auto r = pack({"-o", (tmp_ / "out").string(), (tmp_ / "app/cloner").string(), clone});
+  fs::remove_all(clone);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("verify: ok"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / ("out/rootfs" + clone))) << "the program's output directory shipped";
+  struct stat st;
+  ASSERT_EQ(::stat((tmp_ / ("out/rootfs" + (tmp_ / "app/work").string())).c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65532u);
+}
+
 // A client of a server on the builder's loopback: verify shares the trace's network by default,
 // and with --network none it fails and says the network was cut.
 TEST_F(VerifyAsRun, ClientOfALocalServerHasTheTracesNetwork) {
