@@ -185,12 +185,29 @@ std::vector<VerifyFinding> verify_findings(const VerifyReport& r, const Job& job
 
 namespace {
 
+// Did the program make `path` during the trace: create or write it, or create a directory above
+// it? Then the source has it only because the trace ran there: it is an output, which the minimal
+// run looks for before making it (git clone DIR stats DIR), not something the image lacks.
+bool made_by_trace(const TraceLog& trace, const std::string& path) {
+  for (std::string p = path;; p = dirname_of(p)) {
+    auto it = trace.paths.find(p);
+    if (it != trace.paths.end()) {
+      const AccessSet& s = it->second.succeeded;
+      if (s.has(AccessKind::Create) || (p == path && (s.has(AccessKind::Write) || s.has(AccessKind::Rename))))
+        return true;
+    }
+    if (p == "/" || p.empty()) return false;
+  }
+}
+
 // Paths the minimal run could not find that the source root has: what repair adds.
-std::vector<std::pair<std::string, int>> repair_candidates(const VerifyReport& r, const FileSet& set, const Root& root) {
+std::vector<std::pair<std::string, int>> repair_candidates(const VerifyReport& r, const FileSet& set, const Root& root,
+                                                           const TraceLog& trace) {
   std::vector<std::pair<std::string, int>> out;
   for (const auto& [path, err] : r.errors) {
     if (err != ENOENT && err != ENOTDIR) continue;
     if (set.find(path) || set.is_excluded(path)) continue;
+    if (made_by_trace(trace, path)) continue;
     if (!root.stat(path)) continue;  // the source has none either: an optional lookup
     out.emplace_back(path, err);
   }
@@ -544,7 +561,7 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
     m.verify = std::move(*rep);
     if (ok) break;
     // Repair: what the minimal run could not find and the source has goes in; then again.
-    auto add = repair_candidates(*m.verify, m.collected.set, *root);
+    auto add = repair_candidates(*m.verify, m.collected.set, *root, *m.trace);
     if (add.empty()) break;
     if (round >= run.repair_rounds) {
       // Name them: the original run may never have asked for them (it ran as another user).

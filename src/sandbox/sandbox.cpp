@@ -21,6 +21,7 @@
 #include <linux/capability.h>
 #include <linux/openat2.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -40,6 +41,7 @@
 #include <elf.h>
 #include <fstream>
 #include <iostream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -320,6 +322,65 @@ bool write_text(const std::string& path, const std::string& text) {
   return fd.valid() && ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
 }
 
+// The program's stdout and stderr are pipes owned by its user, relayed by the launcher, as runc
+// hands a container's stdio to its user (libcontainer's fixStdioPermissions): a program that opens
+// /dev/stderr (apache's ErrorLog, nginx's error_log) reopens the descriptor, which takes the
+// inode's permission, and minify's own (a terminal, a file or FIFO of root's) is not the image
+// user's; root of the user namespace cannot open it either, its owner being unmapped there.
+struct StdioRelay {
+  int target = -1;  // our descriptor the program's output goes to
+  int read_end = -1, write_end = -1;
+};
+
+std::vector<StdioRelay> make_stdio_relays(const LaunchArgs& a) {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (!a.user.empty())
+    if (auto root = Root::open(a.rootfs))
+      if (auto ids = resolve_user(*root, a.user)) std::tie(uid, gid) = *ids;
+  std::vector<StdioRelay> out;
+  for (int fd : {1, 2}) {
+    int p[2];
+    if (::fcntl(fd, F_GETFD) < 0 || ::pipe2(p, O_CLOEXEC) != 0) continue;
+    // A pipe's two ends share one inode: its owner is the one reopening /proc/self/fd/N checks.
+    if (uid < 65536 && gid < 65536) (void)!::fchown(p[1], a.uid_base + uid, a.uid_base + gid);
+    out.push_back({fd, p[0], p[1]});
+  }
+  return out;
+}
+
+// Copies the program's output to ours until every writer is gone: the pid namespace ends with
+// its init, which closes the last ones.
+void relay_stdio(std::vector<StdioRelay>& relays) {
+  std::vector<pollfd> fds;
+  for (const auto& r : relays) fds.push_back({r.read_end, POLLIN, 0});
+  size_t open = fds.size();
+  char buf[65536];
+  while (open > 0) {
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open;
+        continue;
+      }
+      for (ssize_t done = 0; done < n;) {
+        ssize_t w = ::write(relays[i].target, buf + done, static_cast<size_t>(n - done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;  // our output is gone: drain the program's all the same
+        done += w;
+      }
+    }
+  }
+}
+
 Result<LaunchArgs> parse_launch(const std::vector<std::string>& args) {
   LaunchArgs a;
   size_t i = 0;
@@ -504,6 +565,7 @@ int sandbox_exec_main(const std::vector<std::string>& args) {
       ::unlinkat(it->dir_fd, it->name.c_str(), it->is_dir ? AT_REMOVEDIR : 0);
   };
 
+  std::vector<StdioRelay> relays = make_stdio_relays(a);
   int sync[2], status_pipe[2];
   if (::pipe2(sync, O_CLOEXEC) != 0 || ::pipe2(status_pipe, O_CLOEXEC) != 0) die("pipe");
   long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
@@ -514,12 +576,17 @@ int sandbox_exec_main(const std::vector<std::string>& args) {
     die("clone into new namespaces", err);
   }
   if (init == 0) {
+    for (const auto& r : relays) {
+      ::dup2(r.write_end, r.target);  // not close-on-exec: the program's stdout and stderr
+      ::close(r.read_end);
+    }
     ::close(sync[1]);
     ::close(status_pipe[0]);
     run_init(a, sync[0], status_pipe[1]);
   }
   ::close(sync[0]);
   ::close(status_pipe[1]);
+  for (auto& r : relays) ::close(r.write_end);
   std::string proc = "/proc/" + std::to_string(init);
   std::string map = "0 " + std::to_string(a.uid_base) + " 65536\n";
   if (!write_text(proc + "/uid_map", map) || !write_text(proc + "/gid_map", map)) {
@@ -533,6 +600,7 @@ int sandbox_exec_main(const std::vector<std::string>& args) {
   install_forwarders();
   (void)!::write(sync[1], "x", 1);
   ::close(sync[1]);
+  relay_stdio(relays);
   int st = 0;
   while (::waitpid(init, &st, 0) < 0 && errno == EINTR) {
   }

@@ -179,14 +179,21 @@ int main(int argc, char** argv) {
 
 // A program that creates its output directory and refuses one that exists (git clone DIR, mkdir
 // without -p): the directory and what it put there are outputs, not shipped; its parent ships,
-// the image user's, so that the image makes the directory again.
+// the image user's, so that the image makes the directory again. Repair does not add them either:
+// here the run as the image's user also reads a file the root run did not (so verify fails once and
+// repair adds that file), and it looks for the directory first, which the trace left on the builder.
 TEST_F(VerifyAsRun, DirectoryTheProgramCreatedIsNotShipped) {
   fs::create_directories(tmp_ / "app/work");
+  write_file(tmp_ / "app/unprivileged.conf", "x\n");
   ASSERT_EQ(compile_c(tmp_ / "app/cloner", R"(
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 int main(int argc, char** argv) {
+  struct stat st;
+  if (stat(argv[1], &st) == 0) { fprintf(stderr, "%s already exists\n", argv[1]); return 1; }
+  if (geteuid() != 0 && access(argv[2], R_OK) != 0) { perror(argv[2]); return 1; }
   if (mkdir(argv[1], 0755) != 0) { perror(argv[1]); return 1; }
   char sub[4096];
   snprintf(sub, sizeof sub, "%s/.meta", argv[1]);
@@ -199,15 +206,42 @@ int main(int argc, char** argv) {
 }
 )"),
             "");
-  std::string clone = (tmp_ / "app/work/clone").string();
-  auto r = pack({"-o", (tmp_ / "out").string(), (tmp_ / "app/cloner").string(), clone});
+  std::string clone = (tmp_ / "app/work/clone").string(), conf = (tmp_ / "app/unprivileged.conf").string();
+  auto r = pack({"-o", (tmp_ / "out").string(), (tmp_ / "app/cloner").string(), clone, conf});
   fs::remove_all(clone);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("verify: ok"), std::string::npos) << r.err;
-  EXPECT_FALSE(fs::exists(tmp_ / ("out/rootfs" + clone))) << "the program's output directory shipped";
+  EXPECT_NE(r.err.find("adding " + conf), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / ("out/rootfs" + clone))) << "the program's output directory shipped: " << r.err;
   struct stat st;
   ASSERT_EQ(::stat((tmp_ / ("out/rootfs" + (tmp_ / "app/work").string())).c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 65532u);
+}
+
+// A server that logs to /dev/stderr (apache's ErrorLog): it reopens the descriptor, which the image's
+// user may do under runc (it hands the container's stdio to that user); so may it under verify, and
+// what it writes reaches minify's stderr.
+TEST_F(VerifyAsRun, ProgramOpeningDevStderrRunsAsTheImageUser) {
+  ASSERT_EQ(compile_c(tmp_ / "app/logger", R"(
+#include <stdio.h>
+int main(void) {
+  FILE* e = fopen("/dev/stderr", "w");
+  FILE* o = fopen("/dev/stdout", "w");
+  if (!e || !o) { perror("open /dev/stderr, /dev/stdout"); return 1; }
+  fputs("logged-through-dev-stderr\n", e);
+  fputs("printed-through-dev-stdout\n", o);
+  return fclose(e) == 0 && fclose(o) == 0 ? 0 : 1;
+}
+)"),
+            "");
+  auto r = pack({"-o", (tmp_ / "out").string(), "--no-repair", (tmp_ / "app/logger").string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("as 65532"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("verify: ok"), std::string::npos) << r.err;
+  // Once from the trace (as root), once from verify (as 65532).
+  size_t first = r.err.find("logged-through-dev-stderr");
+  ASSERT_NE(first, std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("logged-through-dev-stderr", first + 1), std::string::npos) << r.err;
 }
 
 // A client of a server on the builder's loopback: verify shares the trace's network by default,
