@@ -54,6 +54,9 @@ struct Job {
   std::optional<std::chrono::milliseconds> timeout;
   std::chrono::milliseconds grace{3000};
   std::vector<std::string> probes;
+  // Which tracer records the trace and the verify runs (--tracer). Auto falls back to ptrace and
+  // the run says why in a note ("using ptrace: ...").
+  TracerBackend tracer = TracerBackend::Auto;
 
   // What enters the file set: --keep, --exclude, --no-implicit, the package options. The
   // outputs are excluded by minimize() itself when they lie inside the root.

@@ -23,6 +23,7 @@ struct VerifyOptions {
   std::optional<std::chrono::milliseconds> timeout;
   std::chrono::milliseconds grace{3000};
   std::vector<std::string> probe_urls;
+  TracerBackend tracer = TracerBackend::Ptrace;
   // The original run (trace.json of the pack or image command). Without it only the new run's
   // own failure (exit status != 0, probes unanswered) is reported.
   std::optional<TraceLog> original;

@@ -69,6 +69,7 @@ struct RunOptions {
   std::string workdir, user;                                  // pack, verify
   bool no_verify = false, no_repair = false, force = false;  // pack, image
   int repair_rounds = 3, expect_exit = 0;                     // pack, image
+  std::string tracer = "auto";
 };
 void add_run_options(CLI::App* sub, RunOptions& o, RunCommand which, RunSection section);
 // --timeout, --grace, --probe, --network, --expect-exit, --repair-rounds, --no-repair,

@@ -37,6 +37,11 @@ void add_run_options(CLI::App* sub, RunOptions& o, RunCommand which, RunSection 
                              : "Wait until this http:// URL answers inside the sandbox, GET it, then stop (repeatable)")
           ->allow_extra_args(false)
           ->group(group);
+      sub->add_option("--tracer", o.tracer,
+                      "bpf (the kernel reports what the program does; needs root and a kernel with BTF), ptrace, or "
+                      "auto (default: bpf when it can be used, else ptrace with a line saying why)")
+          ->check(CLI::IsMember({"auto", "bpf", "ptrace"}))
+          ->group(group);
       return;
     }
     case RunSection::Config: {
@@ -88,6 +93,7 @@ Status apply_run_options(const RunOptions& o, RunCommand which, Job& job) {
     if (kv.find('=') == std::string::npos) return bad_input("--env", kv, "expected NAME=VALUE");
   if (auto st = parse_run_limits(o.timeout, o.grace, job); !st) return st.error();
   job.probes = o.probes;
+  job.tracer = *tracer_backend_from_name(o.tracer);  // checked by CLI11
   // pack's trace ran on the builder's network, so its verify gets the same unless told otherwise.
   std::string network = o.network.empty() ? (which == RunCommand::Pack ? "host" : "none") : o.network;
   job.host_network = network == "host";

@@ -195,11 +195,14 @@ int run_verify(VerifyCliOptions o) {
     v.timeout = job.timeout;
     v.grace = job.grace;
     v.probe_urls = job.probes;
+    v.tracer = job.tracer;
     v.cancelled = [] { return AbortOnSignals::caught() != 0; };
     report = verify(v);
   }
   if (AbortOnSignals::caught()) return signals.exit_status();
   if (!report) return fail(report.error());
+  if (!report->run.fallback.empty())
+    std::cerr << "minify: verify: using ptrace: the eBPF tracer is not available: " << report->run.fallback << "\n";
   auto findings = verify_findings(*report, job, user.empty() ? "root" : user);
   print_findings(findings);
   if (findings.empty())

@@ -278,6 +278,7 @@ Result<VerifyReport> verify_in_image_tree(const FileSet& set, const Root& source
   v.timeout = job.timeout;
   v.grace = job.grace;
   v.probe_urls = job.probes;
+  v.tracer = job.tracer;
   v.original = original;
   if (job.interrupted) v.cancelled = [&job] { return job.interrupted() != 0; };
   auto rep = verify(v);
@@ -490,6 +491,7 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
     auto log = runner.run(job, *root, m.program);
     if (auto st = interrupted(job); !st) return st.error();
     if (!log) return log.error();
+    if (!log->fallback.empty()) ctx.note("trace", "using ptrace: the eBPF tracer is not available: " + log->fallback);
     bool stopped = log->stopped_by != StopReason::None;
     if (!stopped && log->exit.shell_status() != job.expect_exit) {
       m.self_failed = m.program + " ended with status " + std::to_string(log->exit.shell_status()) +
@@ -556,6 +558,8 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
       m.verify.reset();
       break;
     }
+    if (round == 0 && !rep->run.fallback.empty())
+      ctx.note("verify", "verify uses ptrace: the eBPF tracer is not available: " + rep->run.fallback);
     m.findings = verify_findings(*rep, run, m.image.user.empty() ? "root" : m.image.user);
     bool ok = rep->ok();
     m.verify = std::move(*rep);

@@ -13,6 +13,7 @@ namespace {
 
 TraceOptions trace_options(const Job& job, const std::vector<std::string>& command) {
   TraceOptions t;
+  t.tracer = job.tracer;
   t.command = command;
   t.timeout = job.timeout;
   t.grace = job.grace;

@@ -60,6 +60,7 @@ VerifyReport compare_runs(const TraceLog& original, TraceLog run) {
 
 Result<VerifyReport> verify(const VerifyOptions& options) {
   TraceOptions t;
+  t.tracer = options.tracer;
   t.command = options.command;
   t.timeout = options.timeout;
   t.grace = options.grace;

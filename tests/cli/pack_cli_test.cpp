@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "support/fixture.hpp"
 
@@ -105,6 +107,34 @@ TEST_F(PackCli, ScriptsBringTheirInterpreterAndWhatTheyExec) {
   auto why = run({minify_bin(), "why", "-o", out_.string(), "/usr/bin/ls"});
   EXPECT_EQ(why.status, 0) << why.err;
   EXPECT_NE(why.out.find("exec"), std::string::npos) << why.out;
+}
+
+// The eBPF tracer records the same files as ptrace: pack ships the same set either way, and the
+// verify run (in the sandbox) works under it too.
+TEST_F(PackCli, EbpfTracerShipsWhatPtraceShips) {
+  auto probe = run({minify_bin(), "trace", "--tracer", "bpf", "-o", "/dev/null", "--", "/bin/true"});
+  if (probe.status != 0) GTEST_SKIP() << "the eBPF tracer cannot run here: " << probe.err;
+  write_file(tmp_ / "app/run.sh", "#!/bin/sh\n" + (tmp_ / "app/hello").string() +
+                                      " x\ncat /etc/hostname > /dev/null\nls / > /dev/null\n");
+  fs::permissions(tmp_ / "app/run.sh", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                         fs::perms::others_read | fs::perms::others_exec);
+  std::string prog = (tmp_ / "app/run.sh").string();
+  std::map<std::string, std::set<std::string>> shipped;
+  for (std::string tracer : {"bpf", "ptrace"}) {
+    fs::path out = tmp_ / ("out-" + tracer);
+    auto r = pack({"--tracer", tracer, "-o", out.string(), "--base", "scratch", prog});
+    ASSERT_EQ(r.status, 0) << tracer << ": " << r.err;
+    EXPECT_NE(r.err.find("minify: verify: ok"), std::string::npos) << tracer << ": " << r.err;
+    EXPECT_EQ(r.err.find("using ptrace"), std::string::npos) << tracer << ": " << r.err;
+    auto trace = nlohmann::json::parse(testing::read_file(out / "trace.json"));
+    EXPECT_EQ(trace.value("tracer", ""), tracer);
+    auto report = nlohmann::json::parse(testing::read_file(out / "report.json"));
+    for (const auto& e : report["entries"]) shipped[tracer].insert(e["path"].get<std::string>());
+  }
+  EXPECT_EQ(shipped["bpf"], shipped["ptrace"]);
+  // The program's own files and what it exec'd are in both.
+  for (const char* p : {"/etc/ssl/certs/ca-certificates.crt", "/usr/bin/ls", "/usr/bin/cat"})
+    EXPECT_TRUE(shipped["bpf"].contains(p)) << p;
 }
 
 TEST_F(PackCli, WhyNamesWhoNeededALibrary) {
