@@ -336,6 +336,7 @@ class BpfTracer {
   // Successful execs, by the thread that returns from them, until that return.
   std::unordered_map<pid_t, ExecInfo> execs_;
   std::optional<std::size_t> openat_row_, statx_row_;
+  std::vector<std::size_t> row_of_nr_;  // syscall number -> index in rows_ (rows_.size(): none)
 };
 
 BpfTracer::~BpfTracer() {
@@ -353,7 +354,9 @@ Status BpfTracer::load(std::string* why) {
   log_.root = launch_.root;
   log_.command = opt_.command;
   log_.tracer = "bpf";
+  row_of_nr_.assign(MINIFY_BPF_MAX_NR, rows_.size());
   for (std::size_t i = 0; i < rows_.size(); ++i) {
+    if (rows_[i].nr >= 0 && rows_[i].nr < MINIFY_BPF_MAX_NR) row_of_nr_[static_cast<std::size_t>(rows_[i].nr)] = i;
     if (rows_[i].name == "openat") openat_row_ = i;
     if (rows_[i].name == "statx") statx_row_ = i;
   }
@@ -663,9 +666,8 @@ void BpfTracer::handle_exit(const ev_exit& e, std::string_view exit_fields) {
   std::memcpy(&en, enter.data(), sizeof en);
   // -ERESTARTSYS and friends: interrupted by a signal; the call is made again and recorded then.
   if (e.ret <= -512 && e.ret >= -516) return;
-  std::size_t row_index = rows_.size();
-  for (std::size_t i = 0; i < rows_.size(); ++i)
-    if (rows_[i].nr == static_cast<int>(en.nr)) row_index = i;
+  if (en.nr >= row_of_nr_.size()) return;
+  std::size_t row_index = row_of_nr_[en.nr];
   if (row_index == rows_.size()) return;
   // The exit of the call entered. (A successful execveat returns as execve on x86-64.)
   bool is_exec = rows_[row_index].op == Op::Execve || rows_[row_index].op == Op::Execveat;
