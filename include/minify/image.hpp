@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "minify/context.hpp"
 #include "minify/fileset.hpp"
 #include "minify/pack.hpp"
 #include "minify/result.hpp"
@@ -67,6 +68,8 @@ struct UnpackOptions {
   // Owner ids on disk are shifted by this much (0..65535 -> uid_shift + id), so that a user
   // namespace mapping 0 to uid_shift sees the image's own owners. 0: kept as in the archive.
   uid_t uid_shift = 0;
+  // Compressed bytes of the layers read so far of all of theirs ("unpack" steps), as it goes.
+  ProgressFn progress = {};
 };
 
 struct UnpackResult {

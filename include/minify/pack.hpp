@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "minify/base.hpp"
+#include "minify/context.hpp"
 #include "minify/elf.hpp"
 #include "minify/fileset.hpp"
 #include "minify/packages.hpp"
@@ -42,6 +43,7 @@ struct RootfsOptions {
   // mapping 0 to the shift runs the program against the image's own owners (needs CAP_CHOWN).
   std::optional<uid_t> owner_shift = {};
   std::optional<int64_t> source_date_epoch = {};  // clamps mtimes, see entry_mtime()
+  ProgressFn progress = {};  // file bytes copied of the set's, as it goes
 };
 
 // Copies the set into `out_dir` (created through a temporary sibling directory and a rename;
@@ -54,6 +56,7 @@ struct TarOptions {
   int level = 0;         // 0: the default of the compressor (gzip 6, zstd 3)
   int threads = 0;       // zstd worker threads; 0: one per core, capped at 4
   std::optional<int64_t> source_date_epoch = {};  // clamps mtimes, see entry_mtime()
+  ProgressFn progress = {};  // file bytes archived of the set's, as it goes
 };
 
 // What was written, for callers that print or record digests.
@@ -95,6 +98,7 @@ struct OciOptions {
   // archive's own entries, which are 0 when it is unset.
   std::optional<int64_t> source_date_epoch = {};
   std::string tag = {};   // "name:tag" or "name" (":latest"); empty: no name annotations
+  ProgressFn progress = {};  // file bytes archived of the set's, as it goes
 };
 
 struct OciDigests {

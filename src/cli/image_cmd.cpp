@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/progress.hpp"
 #include "minify/image.hpp"
 #include "minify/pipeline.hpp"
 
@@ -116,6 +117,8 @@ int run_image(const ImageOptions& o) {
 
   // 1. Unpack: the image's layers, in order, into a confined scratch root.
   auto t0 = Clock::now();
+  Context ctx;
+  ProgressLine progress(ctx, print_diagnostic);
   ImageLimits limits;
   if (!o.max_size.empty()) {
     // std::stoull threw (and aborted minify) on "abc" or a number past 2^64.
@@ -131,8 +134,10 @@ int run_image(const ImageOptions& o) {
   UnpackOptions uo;
   uo.limits = limits;
   uo.uid_shift = kSandboxUidBase;
+  uo.progress = ctx.progress_fn();
   std::string root_dir = work.path + "/root";
   auto unpacked = unpack_layers(*image, root_dir, uo);
+  progress.end();
   if (!unpacked) return fail(unpacked.error());
   for (const auto& n : unpacked->notes) print_warning(n);
   if (!unpacked->special_modes.empty()) {
@@ -152,10 +157,9 @@ int run_image(const ImageOptions& o) {
   if (!o.work.empty()) job->protected_paths.push_back(o.work);
   AbortOnSignals signals;
   job->interrupted = AbortOnSignals::caught;
-  Context ctx;
-  ctx.on_report(print_diagnostic);
   SandboxRunner runner;
   auto m = minimize(*job, runner, ctx);
+  progress.end();
   if (AbortOnSignals::caught()) return signals.exit_status();
   if (!m) return fail(m.error());
 

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "cli/commands.hpp"
+#include "cli/progress.hpp"
 #include "minify/pipeline.hpp"
 
 namespace minify::cli {
@@ -90,9 +91,10 @@ int run_pack(const PackOptions& o) {
   AbortOnSignals signals;
   job->interrupted = AbortOnSignals::caught;
   Context ctx;
-  ctx.on_report(print_diagnostic);
+  ProgressLine progress(ctx, print_diagnostic);
   HostRunner runner;
   auto m = minimize(*job, runner, ctx);
+  progress.end();
   if (AbortOnSignals::caught()) return signals.exit_status();
   if (!m) {
     print_error(m.error().message());

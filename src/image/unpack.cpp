@@ -79,7 +79,8 @@ class Applier {
  public:
   Applier(int root_fd, const UnpackOptions& o, UnpackResult& r) : root_fd_(root_fd), opt_(o), res_(r) {}
 
-  Status apply(const LayerRef& layer, size_t index);
+  // `read_before` of `total` compressed bytes were read before this layer (for the progress).
+  Status apply(const LayerRef& layer, size_t index, uint64_t read_before, uint64_t total);
 
  private:
   // The parent of `rel` (a normalized relative path), created as needed, resolved in the root.
@@ -329,7 +330,7 @@ void Applier::prune_opaque(int dir_fd, const std::string& dir_rel) {
   }
 }
 
-Status Applier::apply(const LayerRef& layer, size_t index) {
+Status Applier::apply(const LayerRef& layer, size_t index, uint64_t read_before, uint64_t total) {
   written_.clear();
   opaque_dirs_.clear();
   std::unique_ptr<struct archive, ArchiveDeleter> a(archive_read_new());
@@ -339,6 +340,7 @@ Status Applier::apply(const LayerRef& layer, size_t index) {
   archive_read_support_filter_zstd(a.get());
   archive_read_support_filter_none(a.get());
   std::string what = "layer " + std::to_string(index + 1) + " (" + layer.digest + ")";
+  std::string what_short = "layer " + std::to_string(index + 1);
   if (archive_read_open_filename(a.get(), layer.file.c_str(), 1 << 16) != ARCHIVE_OK)
     return bad_input("read", what, image_internal::archive_reason(a.get()));
   struct archive_entry* e;
@@ -366,6 +368,11 @@ Status Applier::apply(const LayerRef& layer, size_t index) {
     // size) is still decompressed when libarchive skips over it, so it counts against the same
     // limit: otherwise whiteouts claiming 8 GiB each cut a zstd bomb loose (found writing
     // tests/image/image_bounds_test.cpp).
+    if (opt_.progress) {
+      // Compressed bytes libarchive took from the blob so far (the last filter is the file).
+      int64_t in = archive_filter_bytes(a.get(), -1);
+      opt_.progress({"unpack", what_short, read_before + static_cast<uint64_t>(std::max<int64_t>(in, 0)), total, false});
+    }
     int64_t claimed = archive_entry_size(e);
     uint64_t used = res_.bytes - written_before;
     if (claimed > 0 && static_cast<uint64_t>(claimed) > used) {
@@ -392,8 +399,13 @@ Result<UnpackResult> unpack_layers(const Image& image, const std::string& root_d
   if (options.uid_shift != 0) ::chown(root_dir.c_str(), options.uid_shift, options.uid_shift);
   UnpackResult res;
   Applier applier(root_fd.get(), options, res);
-  for (size_t i = 0; i < image.layers.size(); ++i)
-    if (auto st = applier.apply(image.layers[i], i); !st) return st.error();
+  uint64_t total = 0, read = 0;
+  for (const auto& l : image.layers) total += l.size;
+  for (size_t i = 0; i < image.layers.size(); ++i) {
+    if (auto st = applier.apply(image.layers[i], i, read, total); !st) return st.error();
+    read += image.layers[i].size;
+  }
+  if (options.progress) options.progress({"unpack", "layers", read, total, true});
   // Directory times last, children first. Each is opened inside the root, never through a link.
   for (auto it = res.dir_times.rbegin(); it != res.dir_times.rend(); ++it) {
     UniqueFd dir = open_in(root_fd.get(), it->first.substr(1), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);

@@ -182,8 +182,10 @@ Result<OciDigests> write_image_archive(const FileSet& set, const Root& root, con
   pack::HashSink tar(*compressor);
   // Files are read and archived on this thread, hashed and compressed on another.
   pack::ThreadedSink pipe(tar);
-  if (auto s = pack::write_tar_stream(set, root, options.source_date_epoch, pipe); !s) return s.error();
+  pack::ProgressMeter meter(options.progress, "image archive", set);
+  if (auto s = pack::write_tar_stream(set, root, options.source_date_epoch, pipe, meter); !s) return s.error();
   if (auto s = pipe.finish(); !s) return s.error();
+  meter.finish();
   OciDigests out;
   out.layer = ArchiveDigest{blob.digest(), blob.size(), tar.digest(), tar.size()};
   if (auto s = outer.end_deferred("blobs/sha256/" + hex_of(blob.digest()), blob.size()); !s) return s.error();

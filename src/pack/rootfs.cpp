@@ -89,6 +89,7 @@ Status write_rootfs(const FileSet& set, const Root& root, const std::string& out
     return std::array<struct timespec, 2>{t, t};
   };
 
+  pack::ProgressMeter meter(options.progress, "rootfs", set);
   std::unordered_set<std::string> links;       // symlink entries: nothing may be created below them
   std::vector<const Entry*> dirs;              // real modes and times, applied at the end
   std::unordered_set<std::string> made_dirs;
@@ -131,12 +132,14 @@ Status write_rootfs(const FileSet& set, const Root& root, const std::string& out
         ssize_t cap_len = -1;
         if (e.generated) {
           if (auto s = write_all(ofd, e.content.data(), e.content.size(), out_name); !s) return s;
+          meter.add(e.content.size());
         } else {
           auto in = root.open_read(path);
           if (!in) return in.error();
           struct stat sb;
           if (::fstat(in->get(), &sb) != 0) return sys_error("stat", path);
           if (auto s = copy_data(in->get(), ofd, static_cast<uint64_t>(sb.st_size), path); !s) return s;
+          meter.add(static_cast<uint64_t>(sb.st_size));
           cap_len = ::fgetxattr(in->get(), "security.capability", cap, sizeof cap);
         }
         if (auto s = chown_entry(rel, e, out_name); !s) return s;
@@ -159,7 +162,7 @@ Status write_rootfs(const FileSet& set, const Root& root, const std::string& out
   if (::fchmodat(dir.get(), ".", 0755, 0) != 0) return sys_error("chmod", tmp);
   if (options.owner_shift && ::fchownat(dir.get(), ".", *options.owner_shift, *options.owner_shift, 0) != 0)
     return sys_error("chown", tmp);
-
+  meter.finish();
   return staged->commit();
 }
 

@@ -81,9 +81,30 @@ std::unique_ptr<Sink> make_compressor(Compression c, int level, int threads, Sin
 // "sha256:<hex>" of a buffer.
 std::string sha256_digest(const std::string& data);
 
+// Bytes of a set's files copied so far, handed to a writer's ProgressFn (when it has one).
+class ProgressMeter {
+ public:
+  ProgressMeter(const ProgressFn& fn, std::string_view what, const FileSet& set)
+      : fn_(fn), what_(what), total_(fn ? set.totals().bytes : 0) {}
+  void add(uint64_t n) {
+    done_ += n;
+    if (fn_) fn_({"pack", what_, done_, total_, false});
+  }
+  void finish() {
+    if (fn_) fn_({"pack", what_, done_, total_, true});
+  }
+
+ private:
+  const ProgressFn& fn_;
+  std::string_view what_;
+  uint64_t done_ = 0, total_ = 0;
+};
+
 // Streams the set as a tar into `out`: PAX restricted (ustar unless a field needs more), sorted,
-// each entry's owner and mtime (entry_mtime()), large sparse files as GNU sparse 1.0.
-Status write_tar_stream(const FileSet& set, const Root& root, std::optional<int64_t> source_date_epoch, Sink& out);
+// each entry's owner and mtime (entry_mtime()), large sparse files as GNU sparse 1.0. File bytes
+// are counted on `meter` as they are read.
+Status write_tar_stream(const FileSet& set, const Root& root, std::optional<int64_t> source_date_epoch, Sink& out,
+                        ProgressMeter& meter);
 
 // ---- Sparse files (sparse.cpp) ----
 

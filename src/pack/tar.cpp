@@ -87,7 +87,8 @@ class Utf8Thread {
   locale_t old_ = LC_GLOBAL_LOCALE;
 };
 
-Status write_tar_stream(const FileSet& set, const Root& root, std::optional<int64_t> source_date_epoch, Sink& out) {
+Status write_tar_stream(const FileSet& set, const Root& root, std::optional<int64_t> source_date_epoch, Sink& out,
+                        ProgressMeter& meter) {
   Utf8Thread utf8;  // before the archive: libarchive reads the locale's charset once per archive
   std::unique_ptr<struct archive, ArchiveFree> a(archive_write_new());
   CallbackState st{&out, std::nullopt};
@@ -158,6 +159,7 @@ Status write_tar_stream(const FileSet& set, const Root& root, std::optional<int6
     if (e.type != EntryType::File) continue;
     if (e.generated) {
       if (auto s = feed(e.content.data(), e.content.size(), path); !s) return s;
+      meter.add(e.content.size());
       continue;
     }
     // The regions to read; the gaps between them are holes, fed as zeros.
@@ -173,6 +175,7 @@ Status write_tar_stream(const FileSet& set, const Root& root, std::optional<int6
         if (n < 0) return sys_error("read", path);
         if (n == 0) return bad_input("read", path, "file shrank while it was archived");
         if (auto s = feed(buf.data(), static_cast<uint64_t>(n), path); !s) return s;
+        meter.add(static_cast<uint64_t>(n));
         left -= static_cast<uint64_t>(n);
         at += static_cast<uint64_t>(n);
       }
@@ -223,8 +226,10 @@ Result<ArchiveDigest> write_tar(const FileSet& set, const Root& root, const std:
   pack::HashSink tar(*compressor);
   // Files are read and archived on this thread, hashed and compressed on another.
   pack::ThreadedSink pipe(tar);
-  if (auto s = pack::write_tar_stream(set, root, options.source_date_epoch, pipe); !s) return s.error();
+  pack::ProgressMeter meter(options.progress, "tar", set);
+  if (auto s = pack::write_tar_stream(set, root, options.source_date_epoch, pipe, meter); !s) return s.error();
   if (auto s = pipe.finish(); !s) return s.error();
+  meter.finish();
   if (auto s = tmp->commit(); !s) return s.error();
   return ArchiveDigest{compressed.digest(), compressed.size(), tar.digest(), tar.size()};
 }

@@ -386,6 +386,7 @@ Status write_outputs(const Job& job, const Root& root, const std::vector<std::st
   RootfsOptions ropt;
   ropt.source_date_epoch = job.source_date_epoch;
   if (::geteuid() == 0) ropt.owner_shift = 0;
+  ropt.progress = ctx.progress_fn();
   if (auto st = write_rootfs(set, root, dir + "/rootfs", ropt); !st) return st;
   if (job.out.dockerfile) {
     // The runner stage leaves out what the base provides, by need (the base is pinned once,
@@ -426,6 +427,7 @@ Status write_outputs(const Job& job, const Root& root, const std::vector<std::st
   if (!job.out.tar.empty()) {
     TarOptions topt;
     topt.source_date_epoch = job.source_date_epoch;
+    topt.progress = ctx.progress_fn();
     if (auto r = write_tar(set, root, out.staged(job.out.tar), topt); !r) return r.error();
   }
   if (!job.out.image.empty()) {
@@ -433,6 +435,7 @@ Status write_outputs(const Job& job, const Root& root, const std::vector<std::st
     oopt.compression = job.out.zstd ? Compression::Zstd : Compression::Gzip;
     oopt.source_date_epoch = job.source_date_epoch;
     oopt.tag = job.out.tag;
+    oopt.progress = ctx.progress_fn();
     const std::string& file = out.staged(job.out.image);
     auto r = job.out.image_format == ImageArchiveFormat::Docker ? write_docker_archive(set, root, file, m.image, oopt)
                                                                 : write_oci(set, root, file, m.image, oopt);
@@ -488,7 +491,9 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
   auto t0 = Clock::now();
   if (job.trace) {
     ctx.note("trace", "tracing " + command_line(job.command));
+    ctx.progress({"trace", m.program, 0, 0, false});
     auto log = runner.run(job, *root, m.program);
+    ctx.progress({"trace", m.program, 0, 0, true});
     if (auto st = interrupted(job); !st) return st.error();
     if (!log) return log.error();
     if (!log->fallback.empty()) ctx.note("trace", "using ptrace: the eBPF tracer is not available: " + log->fallback);
