@@ -334,13 +334,23 @@ class Planner {
       return;
     }
     size_t used = 0, all = 0;
+    auto read = [](const Entry& e) {
+      return std::any_of(e.reasons.begin(), e.reasons.end(), [](const Reason& r) {
+        return r.kind != ReasonKind::Implicit && r.kind != ReasonKind::SymlinkOnTheWay && r.kind != ReasonKind::Directory;
+      });
+    };
     for (const auto& p : zone) {
       const Entry* e = set_.find(p);
       if (e->type == EntryType::Directory || p == "/etc/localtime") continue;
       ++all;
-      bool wanted = std::any_of(e->reasons.begin(), e->reasons.end(), [](const Reason& r) {
-        return r.kind != ReasonKind::Implicit && r.kind != ReasonKind::SymlinkOnTheWay && r.kind != ReasonKind::Directory;
-      });
+      bool wanted = read(*e);
+      // A link the program opened a zone through (PHP opens zoneinfo/UTC -> Etc/UTC): without it
+      // the name the program asks for is missing although the zone file is there.
+      for (const Reason& r : e->reasons) {
+        if (wanted || r.kind != ReasonKind::SymlinkOnTheWay || !r.detail.starts_with("to ")) continue;
+        const Entry* to = set_.find(r.detail.substr(3));
+        wanted = to && read(*to);
+      }
       // A file /etc/localtime names is in use even when only the link was read.
       if (!wanted && localtime && !local.empty() && p == "/usr/share/zoneinfo/" + local) wanted = true;
       if (wanted) {

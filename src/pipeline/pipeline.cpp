@@ -254,6 +254,12 @@ Result<std::string> locate_program(const Root& root, const std::string& program,
 Result<VerifyReport> verify_in_image_tree(const FileSet& set, const Root& source, const Job& job,
                                           const std::vector<std::string>& command, const std::optional<TraceLog>& original,
                                           const std::string& beside, const Policy* policy) {
+  // The sandbox maps the image's ids to kSandboxUidBase + id and the tree's owners are shifted the
+  // same way: both take root. Said as such, not as the chown that would fail.
+  if (::geteuid() != 0)
+    return Error{0, "sandbox", "",
+                 "needs root (the program runs as the image's user in a user namespace; minify runs as uid " +
+                     std::to_string(::geteuid()) + "): run minify as root, or pass --no-verify"};
   // The tree the layer holds, its owners shifted into the sandbox's ids, written for this run
   // and removed after it: rootfs/ is never touched, and what the program writes goes nowhere.
   auto tree = AtomicDir::create(beside + ".verify");

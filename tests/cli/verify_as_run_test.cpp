@@ -90,6 +90,22 @@ int main(int argc, char** argv) {
   }
 }
 
+// minify run by another user (a server that refuses root, as PostgreSQL does): verify cannot map
+// the image's ids without root, and says that in one line instead of the chown that fails.
+TEST_F(VerifyAsRun, WithoutRootVerifySaysItNeedsRoot) {
+  if (!testing::have_program("setpriv")) GTEST_SKIP() << "no setpriv";
+  fs::create_directories(tmp_ / "nobody");
+  fs::permissions(tmp_.path(), fs::perms::all, fs::perm_options::add);
+  fs::permissions(tmp_ / "nobody", fs::perms::all, fs::perm_options::add);
+  auto r = run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", minify_bin(), "pack", "--tracer",
+                "ptrace", "-o", (tmp_ / "nobody/out").string(), "/bin/true"});
+  EXPECT_NE(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("verify could not run: sandbox: needs root"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--no-verify"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("chown"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "nobody/out/rootfs")) << "a failed verify commits nothing";
+}
+
 // The same writer into a system directory it may not own in the image: verify fails as the image
 // would, says permission denied, and the hint names --user 0; with --user 0 it passes.
 TEST_F(VerifyAsRun, PermissionDeniedForTheImageUserIsNamed) {

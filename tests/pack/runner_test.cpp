@@ -215,6 +215,26 @@ TEST_F(RunnerPlanTest, OnScratchOnlyTheZonesTheProgramRead) {
   EXPECT_NE(need("zoneinfo")->detail.find("only the zones the program read"), std::string::npos);
 }
 
+// PHP opens zoneinfo/UTC, a link to Etc/UTC: on a base without tzdata the link ships with the zone
+// it leads to (the Dockerfile image said "Timezone database is corrupt" without it); a link to a
+// zone nobody read stays out.
+TEST_F(RunnerPlanTest, OnScratchALinkAZoneWasReadThroughShips) {
+  fs::create_symlink("Etc/UTC", src_.path() / "usr/share/zoneinfo/UTC");
+  fs::create_symlink("Asia/Tokyo", src_.path() / "usr/share/zoneinfo/Japan");
+  add("/usr/local/bin/server", ReasonKind::Program);
+  add("/usr/share/zoneinfo", ReasonKind::Implicit, true);
+  add("/usr/share/zoneinfo/UTC", ReasonKind::Opened);
+  std::string df = render(Base::Scratch);
+  auto dest = destinations(df);
+  auto ships = [&](const std::string& p) {
+    return std::find(dest.begin(), dest.end(), p) != dest.end() || plan_.from_context.count(p) > 0;
+  };
+  EXPECT_TRUE(ships("/usr/share/zoneinfo/UTC")) << df;
+  EXPECT_TRUE(ships("/usr/share/zoneinfo/Etc/UTC") || plan_.whole_dirs.count("/usr/share/zoneinfo/Etc")) << df;
+  EXPECT_FALSE(ships("/usr/share/zoneinfo/Japan")) << df;
+  EXPECT_FALSE(ships("/usr/share/zoneinfo/Asia/Tokyo")) << df;
+}
+
 TEST_F(RunnerPlanTest, ALocalZoneOtherThanUtcIsCopiedOnABaseWithTzdata) {
   fs::remove(src_.path() / "etc/localtime");
   fs::create_symlink("/usr/share/zoneinfo/Europe/Paris", src_.path() / "etc/localtime");
