@@ -258,7 +258,7 @@ Result<VerifyReport> verify_in_image_tree(const FileSet& set, const Root& source
   // same way: both take root. Said as such, not as the chown that would fail.
   if (::geteuid() != 0)
     return Error{0, "sandbox", "",
-                 "needs root (the program runs as the image's user in a user namespace; minify runs as uid " +
+                 "needs root (the program runs as the image's user in a user namespace, and minify runs as uid " +
                      std::to_string(::geteuid()) + "): run minify as root, or pass --no-verify"};
   // The tree the layer holds, its owners shifted into the sandbox's ids, written for this run
   // and removed after it: rootfs/ is never touched, and what the program writes goes nowhere.
