@@ -29,6 +29,7 @@
 #include <set>
 
 #include "minify/pack.hpp"
+#include "pack/name_list.hpp"
 
 namespace minify {
 
@@ -116,17 +117,6 @@ std::string human_bytes(uint64_t b) {
   else
     std::snprintf(buf, sizeof buf, "%.0f KB", b / 1024.0);
   return buf;
-}
-
-// "a, b, c and 4 more".
-std::string name_list(const std::set<std::string>& names, size_t max = 4) {
-  std::string out;
-  size_t i = 0;
-  for (const auto& n : names) {
-    if (i == max) return out + " and " + std::to_string(names.size() - max) + " more";
-    out += (i++ ? ", " : "") + n;
-  }
-  return out;
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <span>
 
 #include "minify/pack.hpp"
+#include "pack/name_list.hpp"
 
 namespace minify {
 
@@ -105,17 +106,6 @@ std::string pyc_source(std::string_view path) {
   if (basename_of(dir) != "__pycache__" || !base.ends_with(".pyc")) return "";
   size_t dot = base.find('.');
   return join_path(dirname_of(dir), base.substr(0, dot) + ".py");
-}
-
-// "a, b, c and 4 more".
-std::string name_list(const std::set<std::string>& names, size_t max = 4) {
-  std::string out;
-  size_t i = 0;
-  for (const auto& n : names) {
-    if (i == max) return out + " and " + std::to_string(names.size() - max) + " more";
-    out += (i++ ? ", " : "") + n;
-  }
-  return out;
 }
 
 class Planner {
