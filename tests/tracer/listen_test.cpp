@@ -14,6 +14,7 @@
 #include "backend_param.hpp"
 #include "minify/trace.hpp"
 #include "support/fixture.hpp"
+#include "support/net.hpp"
 
 namespace minify {
 namespace {
@@ -122,22 +123,10 @@ int main(int argc, char** argv) {
   EXPECT_EQ(back->listens, log.listens);
 }
 
-int unused_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
 // A real server: Python's http.server, stopped once the probe got its answer.
 TEST_P(ListenTest, PythonHttpServerRecordsItsPort) {
   if (!have_program("python3")) GTEST_SKIP() << "no python3";
-  int port = unused_port();
+  int port = testing::free_port();
   TraceOptions opt;
   opt.probe_urls = {"http://127.0.0.1:" + std::to_string(port) + "/"};
   opt.grace = milliseconds(2000);

@@ -15,6 +15,7 @@
 #include "backend_param.hpp"
 #include "minify/trace.hpp"
 #include "support/fixture.hpp"
+#include "support/net.hpp"
 
 namespace minify {
 namespace {
@@ -919,18 +920,6 @@ TEST_P(TracerTest, PythonImportRecordsTheModule) {
   EXPECT_TRUE(log.used(mod));
 }
 
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
 // A server that answers with Content-Length and keeps the connection open: the probe must not
 // wait for EOF, and the server is stopped (it ignores nothing, SIGTERM ends it) right after.
 TEST_P(TracerTest, ProbeOfKeepAliveServerDoesNotWaitForClose) {
@@ -963,7 +952,7 @@ int main(int argc, char** argv) {
   }
 }
 )");
-  int port = free_port();
+  int port = testing::free_port();
   TraceOptions opt;
   opt.probe_urls = {"http://127.0.0.1:" + std::to_string(port) + "/"};
   opt.timeout = milliseconds(30'000);
@@ -983,7 +972,7 @@ TEST_P(TracerTest, ProbeRecordsWhatTheRequestTouched) {
   if (!have_program("python3")) GTEST_SKIP() << "no python3";
   std::string page = file("www/page.html", "<p>hello</p>");
   std::string untouched = file("www/other.html", "<p>other</p>");
-  int port = free_port();
+  int port = testing::free_port();
   TraceOptions opt;
   opt.probe_urls = {"http://127.0.0.1:" + std::to_string(port) + "/page.html"};
   opt.timeout = milliseconds(60'000);
