@@ -452,9 +452,11 @@ Status write_outputs(const Job& job, const Root& root, const std::vector<std::st
 }
 
 // The directory a trace on the host ran in when no --workdir was given (the caller's), when
-// the program read or listed something below it other than what it executed: it named those
-// files relative to it, or found them through it. The tracer records absolute paths only, so
-// this is the evidence there is.
+// the program used something below it other than what it executed (read, listed, wrote,
+// created, tested): it named those paths relative to it, or found them through it. Writes
+// count as much as reads: `openssl req -keyout key.pem` only creates files there, and run
+// from / as the image's user it cannot. The tracer records absolute paths only, so this is
+// the evidence there is.
 std::optional<std::string> implied_workdir(const Job& job, const Root& root, const TraceLog& trace) {
   if (!job.workdir.empty() || !job.image.working_dir.empty() || !root.is_host()) return std::nullopt;
   std::error_code ec;
@@ -467,7 +469,7 @@ std::optional<std::string> implied_workdir(const Job& job, const Root& root, con
   }
   for (const auto& [path, use] : trace.paths)
     if (path.size() > cwd.size() && path.compare(0, cwd.size(), cwd) == 0 && path[cwd.size()] == '/' &&
-        !executed.count(path) && (use.succeeded.has(AccessKind::Read) || use.succeeded.has(AccessKind::List)))
+        !executed.count(path) && use.any_succeeded())
       return cwd;
   return std::nullopt;
 }

@@ -428,7 +428,8 @@ TEST(RunnerBase, ResolveDigestHashesTheManifestSkopeoReads) {
 
 // `minify pack` without --workdir, started in a directory whose file the program reads by a
 // relative name: the runner stage's WORKDIR is that directory, the image config's WorkingDir
-// too, and verify runs the program there. A program that uses nothing there gets no WORKDIR.
+// too, and verify runs the program there. So does one that only writes there. A program that
+// uses nothing there gets no WORKDIR.
 TEST(RunnerWorkdir, TheDirectoryTheProgramRanInWhenItUsedFilesThere) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (the tracer's chroot-free run and verify's sandbox)";
   if (!testing::have_program("cat")) GTEST_SKIP() << "needs cat";
@@ -447,6 +448,14 @@ TEST(RunnerWorkdir, TheDirectoryTheProgramRanInWhenItUsedFilesThere) {
   std::string df = testing::read_file(fs::path(out) / "Dockerfile");
   EXPECT_NE(df.find("\nWORKDIR " + app.string() + "\n"), std::string::npos) << df;
   EXPECT_TRUE(fs::is_directory(fs::path(out) / "rootfs" / app.relative_path())) << "the WorkingDir is in the image";
+
+  // A program that only writes there (openssl req -keyout key.pem): the same WORKDIR, and verify,
+  // which runs it as the image's user, passes (from / it could not create the file).
+  std::string out3 = (tmp.path() / "out3").string();
+  r = pack(out3, "/bin/cp /etc/debian_version copy.txt");
+  ASSERT_EQ(r.status, 0) << r.err;
+  df = testing::read_file(fs::path(out3) / "Dockerfile");
+  EXPECT_NE(df.find("\nWORKDIR " + app.string() + "\n"), std::string::npos) << df;
 
   std::string out2 = (tmp.path() / "out2").string();
   r = pack(out2, "/bin/cat /etc/debian_version");
