@@ -131,7 +131,16 @@ class Selector {
       if (!modules_.insert(site_dir + "/" + name).second) return;
       const auto& records = records_of(site_dir);
       if (auto r = records.find(name); r != records.end()) {
-        for (const auto& f : r->second) add(f, "Python distribution of " + path);
+        std::set<std::string> source_dirs;
+        for (const auto& f : r->second) {
+          add(f, "Python distribution of " + path);
+          if (f.ends_with(".py") && dirname_of(f) != site_dir) source_dirs.insert(dirname_of(f));
+        }
+        // The bytecode Debian's py3compile wrote at install time is in no RECORD: the
+        // __pycache__ of each of its package directories comes with the distribution, so that it
+        // ships whole (colorama/tests/__pycache__ of a colorama whose tests never ran). Not the
+        // site directory's own, which holds every top-level module's.
+        for (const auto& d : source_dirs) add(d + "/__pycache__", "bytecode of the Python distribution of " + path, true);
         return;
       }
       if (end != std::string::npos) add(site_dir + "/" + top, "Python package of " + path, true);

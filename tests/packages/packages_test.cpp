@@ -359,22 +359,33 @@ TEST(Packages, ModuleGranularityKeepsNodeModulesAndPythonDistributions) {
   write_file(tmp / (site + "requests/__init__.py"), "r\n");
   write_file(tmp / (site + "requests/api.py"), "api\n");
   write_file(tmp / (site + "other/__init__.py"), "o\n");
+  // A distribution whose bytecode py3compile wrote (in no RECORD); its tests never ran.
+  write_file(tmp / (site + "colorama/__init__.py"), "c\n");
+  write_file(tmp / (site + "colorama/tests/t.py"), "t\n");
+  write_file(tmp / (site + "colorama/__pycache__/__init__.cpython-311.pyc"), "pyc\n");
+  write_file(tmp / (site + "colorama/tests/__pycache__/t.cpython-311.pyc"), "pyc\n");
+  write_file(tmp / (site + "__pycache__/other_top.cpython-311.pyc"), "pyc\n");
+  write_file(tmp / (site + "colorama-0.4.6.dist-info/RECORD"),
+             "colorama/__init__.py,sha256=a,2\ncolorama/tests/t.py,sha256=b,2\ncolorama-0.4.6.dist-info/RECORD,,\n");
   Root root = open_root(tmp.path());
   auto db = PackageDb::read(root);
   ASSERT_TRUE(db);
   EXPECT_EQ(db->kind(), PackageDbKind::None);
   FileSet set;
   for (auto p : {"/app/node_modules/left-pad/index.js", "/app/node_modules/@scope/util/a.js", "/usr/lib/python3/site-packages/six.py",
-                 "/usr/lib/python3/site-packages/requests/__init__.py"})
+                 "/usr/lib/python3/site-packages/requests/__init__.py", "/usr/lib/python3/site-packages/colorama/__init__.py"})
     ASSERT_TRUE(set.add(root, p, Reason{ReasonKind::Opened, "read"}));
   PackageSelection sel;
   sel.granularity = Granularity::Module;
   ASSERT_TRUE(apply_package_selection(set, root, *db, sel));
   for (auto p : {"/app/node_modules/left-pad/lib/pad.js", "/app/node_modules/left-pad/package.json", "/app/node_modules/@scope/util/b.js",
                  "/usr/lib/python3/site-packages/six-1.16.0.dist-info/METADATA", "/usr/bin/six-tool",
-                 "/usr/lib/python3/site-packages/requests/api.py"})
+                 "/usr/lib/python3/site-packages/requests/api.py", "/usr/lib/python3/site-packages/colorama/tests/t.py",
+                 "/usr/lib/python3/site-packages/colorama/__pycache__/__init__.cpython-311.pyc",
+                 "/usr/lib/python3/site-packages/colorama/tests/__pycache__/t.cpython-311.pyc"})
     EXPECT_NE(set.find(p), nullptr) << p;
-  for (auto p : {"/app/node_modules/@scope/other/c.js", "/app/node_modules/unused/index.js", "/usr/lib/python3/site-packages/other/__init__.py"})
+  for (auto p : {"/app/node_modules/@scope/other/c.js", "/app/node_modules/unused/index.js", "/usr/lib/python3/site-packages/other/__init__.py",
+                 "/usr/lib/python3/site-packages/__pycache__/other_top.cpython-311.pyc"})
     EXPECT_EQ(set.find(p), nullptr) << p;
 }
 
