@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/print.hpp"
+#include "cli/progress.hpp"
 #include "minify/atomic.hpp"
 #include "minify/trace.hpp"
 
@@ -104,7 +106,16 @@ int run_trace_command(const TraceCliOptions& o) {
     out.emplace(std::move(*f));
   }
 
-  Result<TraceLog> log = run_trace(topt);
+  // A long trace shows its elapsed time on a terminal (after a second, as pack's does); the line
+  // is erased before anything else is printed.
+  Result<TraceLog> log = [&] {
+    Context ctx;
+    ProgressLine progress(ctx, print_diagnostic);
+    ctx.progress({"trace", topt.command.empty() ? std::string() : topt.command.front(), 0, 0, false});
+    auto r = run_trace(topt);
+    ctx.progress({"trace", topt.command.empty() ? std::string() : topt.command.front(), 0, 0, true});
+    return r;
+  }();
   if (!log) {
     print_error(log.error().message());
     return exit_code_for(log.error());

@@ -10,6 +10,8 @@
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/print.hpp"
+#include "cli/progress.hpp"
 #include "minify/image.hpp"
 #include "minify/pipeline.hpp"
 
@@ -106,7 +108,12 @@ int run_verify(VerifyCliOptions o) {
     if (!image) return fail(image.error());
     UnpackOptions uo;
     uo.uid_shift = kSandboxUidBase;
+    // Unpacking a large image shows how far it got on a terminal, as `minify image` does.
+    Context unpack_ctx;
+    ProgressLine progress(unpack_ctx, print_diagnostic);
+    uo.progress = unpack_ctx.progress_fn();
     auto un = unpack_layers(*image, *wd + "/root", uo);
+    progress.end();
     if (!un) return fail(un.error());
     rootfs = *wd + "/root";
     stored_in = "the image's config";

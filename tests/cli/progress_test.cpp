@@ -1,6 +1,7 @@
 // The progress line (src/cli/progress.cpp) as a person at a terminal sees it: minify run on a
 // pseudo-terminal, packing a 256 MB file and tracing a program that runs for two seconds; and the
-// same runs with stderr a pipe, which must carry no progress at all.
+// same runs with stderr a pipe, which must carry no progress at all; `minify trace` of a long
+// program and the unpack of `verify --image`.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pty.h>
@@ -156,6 +157,43 @@ TEST_F(Progress, ALongTraceShowsItsTimeAfterASecond) {
   }
   EXPECT_TRUE(trace) << r.text;
   EXPECT_TRUE(erased_before_newlines(r.text)) << r.text;
+}
+
+TEST_F(Progress, MinifyTraceShowsALongTracesTime) {
+  // `minify trace` itself, not only the trace inside pack: the default threshold, a 2.5 s program.
+  auto r = run_on_pty({minify_bin(), "trace", "-o", (tmp_ / "trace.json").string(), "--", "/bin/sleep", "2.5"}, {});
+  ASSERT_EQ(r.status, 0) << r.text;
+  bool trace = false;
+  for (const auto& l : drawn(r.text))
+    if (l.starts_with("minify: trace: /bin/sleep, ") && l.ends_with(" s")) trace = true;
+  EXPECT_TRUE(trace) << r.text;
+  EXPECT_TRUE(erased_before_newlines(r.text)) << r.text;
+  EXPECT_TRUE(fs::exists(tmp_ / "trace.json"));
+  // A quick trace draws nothing.
+  auto quick = run_on_pty({minify_bin(), "trace", "-o", (tmp_ / "quick.json").string(), "--", "/bin/true"}, {});
+  ASSERT_EQ(quick.status, 0) << quick.text;
+  EXPECT_EQ(quick.text.find('\r'), std::string::npos) << quick.text;
+}
+
+TEST_F(Progress, VerifyImageShowsItsUnpack) {
+  // verify --image unpacks the image first, as `minify image` does: the same line on a terminal.
+  ASSERT_EQ(run({minify_bin(), "pack", "--no-verify", "--force", "-o", (tmp_ / "out").string(), "--oci", (tmp_ / "img.tar").string(),
+                 "/bin/true"},
+                {})
+                .status,
+            0);
+  auto r = run_on_pty({minify_bin(), "verify", "--image", (tmp_ / "img.tar").string()}, {"MINIFY_PROGRESS_AFTER=0"});
+  ASSERT_EQ(r.status, 0) << r.text;
+  bool unpack = false;
+  for (const auto& l : drawn(r.text))
+    if (l.starts_with("minify: unpack: ") && l.find(" of ") != std::string::npos) unpack = true;
+  EXPECT_TRUE(unpack) << r.text;
+  EXPECT_TRUE(erased_before_newlines(r.text)) << r.text;
+  EXPECT_NE(r.text.find("minify: verify: ok"), std::string::npos) << r.text;
+  // Not on a pipe.
+  auto piped = run({minify_bin(), "verify", "--image", (tmp_ / "img.tar").string()}, {"MINIFY_PROGRESS_AFTER=0"});
+  ASSERT_EQ(piped.status, 0) << piped.err;
+  EXPECT_EQ(piped.err.find('\r'), std::string::npos) << piped.err;
 }
 
 TEST_F(Progress, NoneWhenStderrIsNotATerminal) {
