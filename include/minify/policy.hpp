@@ -14,6 +14,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "minify/fileset.hpp"
 #include "minify/result.hpp"
 #include "minify/rootfs.hpp"
 #include "minify/trace.hpp"
@@ -46,6 +47,9 @@ struct PolicyInput {
   std::string user;                 // the image's USER
   // Modes of setuid/setgid files whose bits were cleared on disk (Job::special_modes).
   const std::map<std::string, mode_t>* special_modes = nullptr;
+  // What the image ships: a written directory that holds any of it cannot get a tmpfs (the tmpfs
+  // would hide it), so the root stays writable. Null: not checked.
+  const FileSet* files = nullptr;
 };
 
 // The policy of one traced run. Fails when the trace has no syscall record.

@@ -145,6 +145,21 @@ Result<Policy> derive_policy(const PolicyInput& in) {
   for (const auto& d : dirs)
     if (std::none_of(p.writable.begin(), p.writable.end(), [&](const std::string& w) { return under(d, w); }))
       p.writable.push_back(d);
+  // A tmpfs hides what the image has under it (an app in /tmp/build that writes /tmp): then the
+  // root stays writable rather than the program losing its files. What the program created
+  // itself while traced is its output, not the image's.
+  if (in.files != nullptr && p.read_only_root)
+    for (const auto& w : p.writable) {
+      auto hidden = std::find_if(in.files->begin(), in.files->end(), [&](const auto& e) {
+        return e.first != w && under(e.first, w) && !created(e.first);
+      });
+      if (hidden != in.files->end()) {
+        p.read_only_root = false;
+        p.notes.push_back("wrote under " + w + ", where the image ships " + hidden->first +
+                          ": a tmpfs there would hide it, so the root cannot be read-only");
+        break;
+      }
+    }
 
   // 3. The user.
   if (!in.user.empty() && in.root != nullptr) {

@@ -13,6 +13,11 @@
 #   runner      the runner stage is as short as a person would write it (at most N instructions, see
 #               max_instructions), its FROM is pinned by digest when minify knows one, and a
 #               server's stage EXPOSEs the port it listened on
+#   policy      the sample packed again with --policy (every syscall traced): its seccomp.json as the
+#               OCI config's linux.seccomp, with the policy's capabilities, read-only root, tmpfs
+#               mounts, user and no_new_privs, runs the image under runc and answers as on the host;
+#               the same without one syscall the program needs (listen; the resolver's socket)
+#               fails with EPERM, so the profile is what runc enforces
 #   nodev       (node-app) the runner holds the runtime dependency and no devDependency file (the
 #               dockerfile check also looks in the image it builds)
 #   cleanup     removes WORK
@@ -162,6 +167,43 @@ run_bundle() {
   [ "$sample" != flask-app ] || bytecode_used "$tmp/$label.log" "$label"
 }
 
+# apply_policy BUNDLE DIR: the bundle's config.json made what a runtime makes of minify's policy
+# DIR: seccomp.json as linux.seccomp, only the kept capabilities (bounding, effective, permitted;
+# none inheritable or ambient, as docker --cap-drop ALL --cap-add), the root read-only with a tmpfs
+# on each writable directory (none when the root stays writable), the policy's user, no_new_privs unless it allows escalation.
+apply_policy() {
+  /usr/bin/python3 - "$1/config.json" "$2" <<'PY' || fail "apply_policy: bad policy in $2"
+import json, sys
+path, d = sys.argv[1], sys.argv[2]
+c = json.load(open(path))
+p = json.load(open(d + "/policy.json"))
+c["linux"]["seccomp"] = json.load(open(d + "/seccomp.json"))
+caps = ["CAP_" + x["name"] for x in p["capabilities"]]
+c["process"]["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps, "inheritable": [], "ambient": []}
+c["process"]["noNewPrivileges"] = not p["allow_privilege_escalation"]
+c["root"]["readonly"] = p["read_only_root"]
+c["mounts"] += [{"destination": w, "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}
+                for w in (p["writable"] if p["read_only_root"] else [])]
+assert "uid" in p, "the policy has no uid"
+assert c["process"]["user"].get("uid", 0) == p["uid"], ("the image's user differs from the policy's", c["process"]["user"], p["uid"])
+c["process"]["user"] = {"uid": p["uid"], "gid": p.get("gid", 0)}
+c["mounts"] += [{"destination": f, "type": "bind", "source": f, "options": ["rbind", "ro"]} for f in ("/etc/hosts", "/etc/resolv.conf")]
+json.dump(c, open(path, "w"), indent=2)
+print("-- policy applied: %d syscalls allowed, capabilities %s, read-only root %s, tmpfs %s, user %s" % (
+    len(c["linux"]["seccomp"]["syscalls"][0]["names"]), caps or "none", p["read_only_root"],
+    (p["writable"] if p["read_only_root"] else None) or "none",
+    c["process"]["user"]), file=sys.stderr)
+PY
+}
+
+# without_syscall BUNDLE NAME: the bundle's linux.seccomp no longer allows NAME (which it did).
+without_syscall() {
+  oci_set "$1" "
+rules = c['linux']['seccomp']['syscalls']
+assert any('$2' in r['names'] for r in rules if r['action'] == 'SCMP_ACT_ALLOW'), 'the profile does not allow $2'
+for r in rules: r['names'] = [n for n in r['names'] if n != '$2']"
+}
+
 case $check in
   minify)
     rm -rf "$work"
@@ -285,6 +327,67 @@ PY
       fixture_ready
       check_runner "$work/minify/Dockerfile" "$(max_instructions)" "$sample"
       check_expose "$work/minify/Dockerfile" "$sample"
+    fi
+    ;;
+
+  policy)
+    fixture_ready
+    need_tools skopeo umoci runc
+    make_temp
+    port=$(free_port)
+    PORT=$port timeout 300 "$top/samples/$sample/minify.sh" "$tmp/s" --policy "$tmp/s/policy" >"$tmp/minify.log" 2>&1 ||
+      { rc=$?; tail -40 "$tmp/minify.log" >&2; fail "samples/$sample/minify.sh --policy exited $rc"; }
+    grep '^minify: policy:' "$tmp/minify.log" >&2
+    grep -q '^minify: policy: verified under it' "$tmp/minify.log" || fail "minify did not verify under the policy"
+    oci_unpack "$tmp/s/image.oci.tar" "$tmp/bundle"
+    apply_policy "$tmp/bundle" "$tmp/s/policy"
+    runc_init "$tmp"
+    on_exit "runc --root '$runc_state' delete -f '$runc_id'"
+    label="runc under the policy"
+    if [ "$kind" = command ]; then
+      timeout 60 runc --root "$runc_state" run --bundle "$tmp/bundle" "$runc_id" >"$tmp/run.out" 2>"$tmp/run.err" ||
+        { rc=$?; cat "$tmp/run.err" >&2; fail "$label: runc run exited $rc"; }
+    else
+      port=$(free_port)
+      oci_set "$tmp/bundle" "c['process']['env'] = [e for e in c['process']['env'] if not e.startswith('PORT=')] + ['PORT=$port']"
+      stop_hook="runc --root '$runc_state' kill '$runc_id' KILL"
+      serve "$tmp/run.log" "$port" runc --root "$runc_state" run --bundle "$tmp/bundle" "$runc_id" >"$tmp/run.out"
+      stop_hook=""
+    fi
+    runc_ delete -f "$runc_id" >/dev/null 2>&1 || true
+    same_as_host "$tmp/run.out" "$label"
+
+    # The negative: one syscall the program needs taken out of the profile (a server's listen; the
+    # resolver's lseek, without which glibc's NSS cannot read /etc/hosts and getaddrinfo fails).
+    needed=listen
+    [ "$kind" = server ] || needed=lseek
+    without_syscall "$tmp/bundle" "$needed"
+    if [ "$kind" = command ]; then
+      if timeout 60 runc --root "$runc_state" run --bundle "$tmp/bundle" "$runc_id" >"$tmp/neg.out" 2>"$tmp/neg.err" &&
+        cmp -s "$work/host.out" "$tmp/neg.out"; then
+        fail "runc under the policy without $needed: still answers as on the host (is linux.seccomp enforced?)"
+      fi
+      neg_log=""
+    else
+      port=$(free_port)
+      oci_set "$tmp/bundle" "c['process']['env'] = [e for e in c['process']['env'] if not e.startswith('PORT=')] + ['PORT=$port']"
+      start_bg "$tmp/neg.log" runc --root "$runc_state" run --bundle "$tmp/bundle" "$runc_id"
+      if wait_http "http://127.0.0.1:$port/healthz" 15 "$bg_pid"; then
+        fail "runc under the policy without $needed: the server still answers (is linux.seccomp enforced?)"
+      fi
+      stop_hook="runc --root '$runc_state' kill '$runc_id' KILL"
+      stop_bg "$bg_pid"
+      stop_hook=""
+      # gunicorn's arbiter says only "Can't connect to" (no errno) after its retries.
+      neg_log="$tmp/neg.log"
+      [ "$sample" != gunicorn-app ] || neg_log=""
+    fi
+    runc_ delete -f "$runc_id" >/dev/null 2>&1 || true
+    if [ -n "$neg_log" ]; then
+      grep -qi 'not permitted\|EPERM' "$neg_log" || { cat "$neg_log" >&2; fail "without $needed: no EPERM in its output"; }
+      note "without $needed: $(grep -i -m1 'not permitted\|EPERM' "$neg_log" | head -c 200)"
+    else
+      note "without $needed: $(cat "$tmp/neg.err" "$tmp/neg.log" 2>/dev/null | tail -c 200)"
     fi
     ;;
 

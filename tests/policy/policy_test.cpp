@@ -229,6 +229,30 @@ int main(int argc, char **argv) {
   EXPECT_TRUE(read_json(tmp / "pol8080" / "policy.json").at("capabilities").empty());
 }
 
+// Writes beside itself (DIR/log, with the program in DIR): a tmpfs on DIR would hide the program,
+// so the root stays writable with a note saying why, and verify passes under that policy.
+TEST(Policy, WritingWhereTheImageHasFilesKeepsTheRootWritable) {
+  TempDir tmp;
+  fs::path dir = tmp / "app";
+  fs::create_directories(dir);
+  fs::path prog = dir / "logger";
+  ASSERT_EQ(compile_c(prog, R"(
+#include <stdio.h>
+int main(int argc, char **argv) {
+  FILE *f = fopen(argv[1], "w");
+  return !f || fputs("ran\n", f) < 0 || fclose(f);
+}
+)"),
+            "");
+  auto r = run({minify_bin(), "pack", "-o", (tmp / "out").string(), "--policy", (tmp / "pol").string(), "--",
+                prog.string(), (dir / "log").string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json pol = read_json(tmp / "pol" / "policy.json");
+  EXPECT_FALSE(pol.at("read_only_root").get<bool>()) << pol.dump();
+  EXPECT_NE(pol.at("notes").dump().find("where the image ships " + prog.string()), std::string::npos) << pol.dump();
+  EXPECT_EQ(testing::read_file(tmp / "pol" / "run.sh").find("--read-only"), std::string::npos);
+}
+
 TEST(Policy, NeedsVerify) {
   TempDir tmp;
   auto r = run({minify_bin(), "pack", "--no-verify", "-o", (tmp / "out").string(), "--policy",
