@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <memory>
 
 namespace minify {
@@ -55,22 +56,48 @@ std::vector<std::string_view> components(std::string_view path) {
   return out;
 }
 
-bool match_components(const std::vector<std::string>& pat, size_t pi, const std::vector<std::string>& comp,
-                      size_t ci) {
+// Components as NUL-terminated strings for fnmatch: `buf` holds `s` with each '/' a NUL, `out`
+// points at each component in it. No allocation once the buffers have grown: exclusion and the
+// withheld rules check every path of a set against every rule.
+void split_c(std::string_view s, std::string& buf, std::vector<const char*>& out) {
+  buf.assign(s);
+  out.clear();
+  for (char& c : buf)
+    if (c == '/') c = '\0';
+  for (size_t i = 0; i < buf.size(); ++i)
+    if (buf[i] != '\0' && (i == 0 || buf[i - 1] == '\0')) out.push_back(buf.c_str() + i);
+}
+
+// With `prefix`, whether the pattern matches the path or any of its ancestors (a whole number of
+// leading components): one call instead of one per ancestor.
+bool match_components(const std::vector<const char*>& pat, size_t pi, const std::vector<const char*>& comp, size_t ci,
+                      bool prefix) {
   while (pi < pat.size()) {
-    if (pat[pi] == "**") {
-      while (pi + 1 < pat.size() && pat[pi + 1] == "**") ++pi;
+    if (std::strcmp(pat[pi], "**") == 0) {
+      while (pi + 1 < pat.size() && std::strcmp(pat[pi + 1], "**") == 0) ++pi;
       for (size_t k = ci; k <= comp.size(); ++k)
-        if (match_components(pat, pi + 1, comp, k)) return true;
+        if (match_components(pat, pi + 1, comp, k, prefix)) return true;
       return false;
     }
     if (ci >= comp.size()) return false;
     // Components hold no '/', so FNM_PATHNAME holds by construction: '*' never crosses one.
-    if (::fnmatch(pat[pi].c_str(), comp[ci].c_str(), 0) != 0) return false;
+    if (::fnmatch(pat[pi], comp[ci], 0) != 0) return false;
     ++pi;
     ++ci;
   }
-  return ci == comp.size();
+  // A pattern that matched no component is all "**", which matches every ancestor too.
+  return prefix || ci == comp.size();
+}
+
+struct GlobBuffers {
+  std::string pat_buf, path_buf;
+  std::vector<const char*> pat, comp;
+};
+
+bool glob_match_in(GlobBuffers& b, std::string_view pattern, bool prefix) {
+  split_c(pattern, b.pat_buf, b.pat);
+  if (pattern.empty() || pattern.front() != '/') b.pat.insert(b.pat.begin(), "**");
+  return match_components(b.pat, 0, b.comp, 0, prefix);
 }
 
 bool has_glob_chars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
@@ -115,12 +142,9 @@ std::string_view entry_type_name(EntryType type) {
 }
 
 bool glob_match(std::string_view pattern, std::string_view path) {
-  std::vector<std::string> pat;
-  if (pattern.empty() || pattern.front() != '/') pat.emplace_back("**");
-  for (auto c : components(pattern)) pat.emplace_back(c);
-  std::vector<std::string> comp;
-  for (auto c : components(path)) comp.emplace_back(c);
-  return match_components(pat, 0, comp, 0);
+  thread_local GlobBuffers b;
+  split_c(path, b.path_buf, b.comp);
+  return glob_match_in(b, pattern, false);
 }
 
 void FileSet::withhold(std::string_view glob, std::string reason) {
@@ -142,12 +166,10 @@ std::optional<std::string> FileSet::withheld_reason(std::string_view path) const
   for (const auto& a : allowed_)
     if (under(path, a)) return std::nullopt;
   // A rule on any ancestor covers everything under it, as exclude() does.
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i != path.size() && path[i] != '/') continue;
-    std::string_view prefix = path.substr(0, i);
-    for (const auto& [glob, reason] : withhold_rules_)
-      if (glob_match(glob, prefix)) return reason;
-  }
+  thread_local GlobBuffers b;
+  split_c(path, b.path_buf, b.comp);
+  for (const auto& [glob, reason] : withhold_rules_)
+    if (glob_match_in(b, glob, true)) return reason;
   return std::nullopt;
 }
 
@@ -167,12 +189,10 @@ bool FileSet::matches_exclude(std::string_view path) const {
     if (under(path, p)) return true;
   if (exclude_globs_.empty()) return false;
   // A match on any ancestor excludes everything under it, as in .gitignore.
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i != path.size() && path[i] != '/') continue;
-    std::string_view prefix = path.substr(0, i);
-    for (const auto& g : exclude_globs_)
-      if (glob_match(g, prefix)) return true;
-  }
+  thread_local GlobBuffers b;
+  split_c(path, b.path_buf, b.comp);
+  for (const auto& g : exclude_globs_)
+    if (glob_match_in(b, g, true)) return true;
   return false;
 }
 
