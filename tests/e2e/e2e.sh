@@ -18,6 +18,9 @@
 #               mounts, user and no_new_privs, runs the image under runc and answers as on the host;
 #               the same without one syscall the program needs (listen; the resolver's socket)
 #               fails with EPERM, so the profile is what runc enforces
+#   readme      (gunicorn-app) the README's --copy-style rootfs example, extracted from README.md,
+#               builds with buildah bud (minify runs in its builder stage) and its image runs with
+#               runc as its USER with the host's answer
 #   nodev       (node-app) the runner holds the runtime dependency and no devDependency file (the
 #               dockerfile check also looks in the image it builds)
 #   cleanup     removes WORK
@@ -389,6 +392,87 @@ PY
     else
       note "without $needed: $(cat "$tmp/neg.err" "$tmp/neg.log" 2>/dev/null | tail -c 200)"
     fi
+    ;;
+
+  readme)
+    # The README's `--copy-style rootfs` example (extracted from README.md: the test checks the
+    # text users paste), built with buildah bud --isolation chroot: minify runs inside the builder
+    # stage and the runner stage is one COPY of its rootfs. Two lines of the builder stage cannot
+    # run here and are replaced, nothing else: `FROM debian:12` (no registry to pull from) by a
+    # builder image made of this sample's minimal root (image.tar of the fixture: python3,
+    # gunicorn, Flask and what they read, which is what debian:12 plus the apt-get line provides
+    # to the app), and the `RUN apt-get install` line is dropped (the stand-in has no apt; its
+    # packages are in). localhost/minify:VERSION is this build's minify and its ELF closure. The
+    # base is a local stand-in under its name (build_runner). The image then runs with runc as
+    # its USER and answers GET / as the host did.
+    fixture_ready
+    need_tools buildah skopeo umoci runc
+    make_temp
+    buildah_init "$tmp"
+    awk '/^`--copy-style rootfs` makes the runner stage/ {found = 1}
+         found && /^```dockerfile$/ {inside = 1; next}
+         inside && /^```$/ {exit}
+         inside {print}' "$top/README.md" >"$tmp/Dockerfile.readme"
+    [ -s "$tmp/Dockerfile.readme" ] || fail "no rootfs-style Dockerfile in README.md"
+    grep -q '^RUN minify pack .*--copy-style rootfs' "$tmp/Dockerfile.readme" || fail "the README's example runs no minify pack --copy-style rootfs"
+    grep -qx 'COPY --from=builder /minify-out/rootfs/ /' "$tmp/Dockerfile.readme" || fail "the README's runner stage is not one COPY of the rootfs"
+    minify_ref="$(sed -n 's|^COPY --from=\(localhost/minify:[^ ]*\) / /$|\1|p' "$tmp/Dockerfile.readme")"
+    [ -n "$minify_ref" ] || fail "the README's builder takes minify from no localhost/minify image"
+    version="$("$MINIFY" --version | awk 'NR == 1 {print $2}')"
+    [ "$minify_ref" = "localhost/minify:$version" ] || fail "the README names $minify_ref, minify is $version"
+    # minify's image: the binary where an install puts it, and its ELF closure.
+    timeout 120 "$MINIFY" pack --static-only --base scratch --no-verify -o "$tmp/minify-img" "$MINIFY" >"$tmp/minify-img.log" 2>&1 ||
+      { cat "$tmp/minify-img.log" >&2; fail "minify --static-only of minify exited $?"; }
+    install -D -m 0755 "$MINIFY" "$tmp/minify-img/rootfs/usr/local/bin/minify"
+    rm -f "$tmp/minify-img/rootfs$MINIFY"
+    ctr="$(buildah_ from scratch)"
+    buildah_ copy "$ctr" "$tmp/minify-img/rootfs/" / >/dev/null
+    buildah_ commit -q "$ctr" "$minify_ref" >/dev/null
+    buildah_ rm "$ctr" >/dev/null
+    # The builder's stand-in, with debian:12's Env and its /bin/sh (dash, on merged /usr; it needs
+    # only libc, which the root has), which a RUN line's shell form runs.
+    mkdir -p "$tmp/shell/usr/bin"
+    cp /usr/bin/dash "$tmp/shell/usr/bin/dash"
+    ln -s dash "$tmp/shell/usr/bin/sh"
+    ln -s usr/bin "$tmp/shell/bin"
+    ctr="$(buildah_ from scratch)"
+    buildah_ add "$ctr" "$work/image.tar" / >/dev/null
+    buildah_ copy "$ctr" "$tmp/shell/" / >/dev/null
+    buildah_ config --env "PATH=$kPath" "$ctr"
+    buildah_ commit -q "$ctr" localhost/minify-e2e-builder:debian12 >/dev/null
+    buildah_ rm "$ctr" >/dev/null
+    from="$(grep '^FROM ' "$tmp/Dockerfile.readme" | sed -n 2p | cut -d' ' -f2)"
+    base_ref="${from%@sha256:*}"
+    [[ $from =~ @sha256:[0-9a-f]{64}$ ]] || fail "the README's runner stage is not pinned: FROM $from"
+    distroless_standin "$base_ref"
+    mkdir -p "$tmp/context"
+    cp "$top/samples/flask-app/app.py" "$tmp/context/app.py"
+    sed -e 's|^FROM debian:12 AS builder$|FROM localhost/minify-e2e-builder:debian12 AS builder|' -e '/^RUN apt-get /d' \
+      -e "s|^FROM $from\$|FROM $base_ref|" "$tmp/Dockerfile.readme" >"$tmp/Dockerfile"
+    diff "$tmp/Dockerfile.readme" "$tmp/Dockerfile" >&2 || true
+    [ "$(diff "$tmp/Dockerfile.readme" "$tmp/Dockerfile" | grep -c '^[<>]')" -eq 5 ] ||
+      fail "the README's example changed shape: expected to replace two FROM lines and drop the apt-get line"
+    # --layers: the builder stage built for the comparison below is reused by the whole build.
+    bud=(buildah --root "$buildah_dir/storage" --runroot "$buildah_dir/run" --storage-driver vfs
+      bud --isolation chroot --pull=never --layers -f "$tmp/Dockerfile")
+    timeout 400 "${bud[@]}" --target builder -t localhost/minify-e2e-readme-builder:1 "$tmp/context" >"$tmp/bud-builder.log" 2>&1 ||
+      { rc=$?; cat "$tmp/bud-builder.log" >&2; fail "buildah bud of the README's builder stage exited $rc"; }
+    grep -E '^minify: (verify|wrote)' "$tmp/bud-builder.log" >&2 || true
+    # The README's runner stage is what minify writes in the builder (/minify-out/Dockerfile), its
+    # comments aside: the example cannot drift from the tool.
+    ctr="$(buildah_ from localhost/minify-e2e-readme-builder:1)"
+    mnt="$(buildah_ mount "$ctr")"
+    instructions "$mnt/minify-out/Dockerfile" >"$tmp/runner.minify"
+    buildah_ umount "$ctr" >/dev/null
+    buildah_ rm "$ctr" >/dev/null
+    awk '/^FROM / {n++} n == 2' "$tmp/Dockerfile.readme" >"$tmp/runner.readme.df"
+    instructions "$tmp/runner.readme.df" >"$tmp/runner.readme"
+    diff -u "$tmp/runner.readme" "$tmp/runner.minify" >&2 || fail "the README's runner stage differs from what minify wrote in the builder"
+    timeout 400 "${bud[@]}" -t localhost/minify-e2e-readme:1 "$tmp/context" >"$tmp/bud.log" 2>&1 ||
+      { rc=$?; cat "$tmp/bud.log" >&2; fail "buildah bud of the README's example exited $rc"; }
+    buildah_ push -q localhost/minify-e2e-readme:1 "oci-archive:$tmp/readme.oci.tar:e2e" >/dev/null 2>&1 || fail "buildah push"
+    oci_unpack "$tmp/readme.oci.tar" "$tmp/bundle"
+    run_bundle "$tmp/bundle" "$(free_port)" "runc (the README's rootfs-style example)"
     ;;
 
   nodev)
