@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "minify/base.hpp"
 #include "support/fixture.hpp"
 
 namespace minify {
@@ -90,6 +91,32 @@ TEST_F(PackCli, StaticOnlyRootRunsToo) {
   // Without the trace, the headers still say getaddrinfo needs nsswitch.conf and /etc/hosts; a
   // CA bundle opened by name, with no TLS library, only a trace can find.
   EXPECT_NE(c.out.find("resolve=0 ca=no"), std::string::npos) << c.out;
+}
+
+// The runner stage's FROM: pinned by a digest of minify's table, which stderr dates; where the
+// table has none for the base, the tag alone, said in the Dockerfile and warned on stderr (the
+// README's "Pinned" paragraph).
+TEST_F(PackCli, FromIsPinnedOrTheTagIsWrittenWithAWarning) {
+  std::string prog = (tmp_ / "app/hello").string();
+  for (Base b : {Base::DistrolessCc, Base::DistrolessBase}) {
+    fs::path out = tmp_ / ("out-" + std::string(base_name(b)));
+    auto r = pack({"--static-only", "--no-verify", "--base", std::string(base_name(b)), "-o", out.string(), prog});
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string df = testing::read_file(out / "Dockerfile");
+    std::string from = df.substr(df.find("\nFROM ") + 6);
+    from = from.substr(0, from.find('\n'));
+    std::string image = base_image(b);
+    if (auto k = known_digest(b)) {
+      EXPECT_EQ(from, image + "@" + std::string(k->digest));
+      EXPECT_NE(r.err.find("the digest its tag had on " + std::string(k->taken)), std::string::npos) << r.err;
+      EXPECT_EQ(r.err.find("no digest of"), std::string::npos) << r.err;
+    } else {
+      EXPECT_EQ(from, image);
+      EXPECT_NE(df.find("# The base is not pinned: no digest of " + image + " is known"), std::string::npos) << df;
+      EXPECT_NE(r.err.find("no digest of " + image + " is known: the FROM line carries the tag alone"), std::string::npos)
+          << r.err;
+    }
+  }
 }
 
 TEST_F(PackCli, ScriptsBringTheirInterpreterAndWhatTheyExec) {
