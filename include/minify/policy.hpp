@@ -23,6 +23,9 @@ namespace minify {
 
 struct Policy {
   std::string arch;                    // the syscalls' architecture: "x86_64", "aarch64"
+  // seccomp.json's "architectures": the image's, then the ones its kernel also runs natively
+  // (SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32 for amd64), as Docker and Podman write them.
+  std::vector<std::string> architectures;
   std::vector<std::string> syscalls;   // allowed: seen + what a runtime needs to start it (sorted)
   std::size_t syscalls_seen = 0;       // of which the program used
   // Syscalls that fail with ENOSYS instead of EPERM, as they did for the traced program (the
@@ -50,6 +53,9 @@ struct PolicyInput {
   // What the image ships: a written directory that holds any of it cannot get a tmpfs (the tmpfs
   // would hide it), so the root stays writable. Null: not checked.
   const FileSet* files = nullptr;
+  // The image's architecture as OCI names it ("amd64", "arm64": the program's ELF machine, see
+  // oci_platform, or the image config's). Empty: the traced syscalls' architecture.
+  std::string platform;
 };
 
 // The policy of one traced run. Fails when the trace has no syscall record.
@@ -70,7 +76,8 @@ nlohmann::json to_json(const Policy& policy);
 Status write_policy(const Policy& policy, const std::string& dir, const std::string& image);
 
 // Loads a seccomp.json (the subset seccomp_profile() writes: defaultAction, defaultErrnoRet,
-// syscalls[].names/action/errnoRet) into the calling thread. Needs no_new_privs (or
+// architectures, syscalls[].names/action/errnoRet) into the calling thread, every listed
+// architecture this kernel runs added to the filter as runc adds them. Needs no_new_privs (or
 // CAP_SYS_ADMIN). For the sandbox, right before its execve.
 Status load_seccomp_profile(const nlohmann::json& profile);
 

@@ -558,7 +558,7 @@ Result<Minimized> minimize(const Job& job, Runner& runner, Context& ctx) {
     ctx.note("verify", "verifying: running " + command_line(command) + " in the image's tree as " +
                            (m.image.user.empty() ? "root" : m.image.user));
     if (!run.out.policy.empty()) {
-      auto policy = derive_policy({&*m.trace, &*root, m.image.user, &run.special_modes, &m.collected.set});
+      auto policy = derive_policy({&*m.trace, &*root, m.image.user, &run.special_modes, &m.collected.set, m.image.architecture});
       if (!policy) return policy.error();
       m.policy = std::move(*policy);
     }

@@ -73,9 +73,22 @@ bool runtime_provided(const std::string& path) {
   return path == "/etc/resolv.conf" || path == "/etc/hosts" || path == "/etc/hostname";
 }
 
-std::string scmp_arch(const std::string& arch) { return arch == "aarch64" ? "SCMP_ARCH_AARCH64" : "SCMP_ARCH_X86_64"; }
-
 uint32_t arch_token(const std::string& arch) { return arch == "aarch64" ? SCMP_ARCH_AARCH64 : SCMP_ARCH_X86_64; }
+
+// An image architecture's syscall ABI and the profile's architectures: the native one, then the
+// ones the same kernel runs beside it, as moby's default profile maps them (profiles/seccomp/
+// default.json "archMap": SCMP_ARCH_X86_64 with SCMP_ARCH_X86 and SCMP_ARCH_X32, SCMP_ARCH_AARCH64
+// with SCMP_ARCH_ARM) and Podman's containers/common copies. Docker writes that entry for the
+// host's architecture into the OCI config; here it is the image's.
+struct ArchMap {
+  const char* platform;  // OCI/GOARCH
+  const char* arch;      // libseccomp's name of the ABI (trace.json "syscall_arch")
+  std::initializer_list<const char*> architectures;
+};
+const ArchMap kArchMap[] = {
+    {"amd64", "x86_64", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}},
+    {"arm64", "aarch64", {"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"}},
+};
 
 std::string volume_name(const std::string& dir) {
   std::string n = "minify";
@@ -103,6 +116,17 @@ Result<Policy> derive_policy(const PolicyInput& in) {
   Policy p;
   p.arch = t.syscall_arch;
   p.user = in.user;
+  const ArchMap* am = nullptr;
+  for (const auto& m : kArchMap)
+    if (in.platform.empty() ? t.syscall_arch == m.arch : in.platform == m.platform) am = &m;
+  if (am == nullptr)
+    return bad_input("derive policy", in.platform.empty() ? t.syscall_arch : in.platform,
+                     "no seccomp profile for this architecture (amd64 and arm64 only)");
+  if (t.syscall_arch != am->arch)
+    p.notes.push_back(std::string("the image is ") + am->platform + " but the trace's syscalls are " + t.syscall_arch +
+                      "'s: the profile allows the same names on " + am->arch);
+  p.arch = am->arch;
+  for (const char* a : am->architectures) p.architectures.push_back(a);
 
   // 1. Syscalls: what it used and what the runtime needs to start it.
   std::set<std::string> seen;
@@ -210,7 +234,7 @@ nlohmann::json seccomp_profile(const Policy& p) {
   nlohmann::json j;
   j["defaultAction"] = "SCMP_ACT_ERRNO";
   j["defaultErrnoRet"] = EPERM;
-  j["architectures"] = nlohmann::json::array({scmp_arch(p.arch)});
+  j["architectures"] = p.architectures;
   nlohmann::json rules = nlohmann::json::array();
   rules.push_back({{"names", p.syscalls}, {"action", "SCMP_ACT_ALLOW"}});
   if (!p.enosys.empty()) rules.push_back({{"names", p.enosys}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", ENOSYS}});
@@ -264,6 +288,7 @@ std::string run_command(const Policy& p, const std::string& tool, const std::str
 nlohmann::json to_json(const Policy& p) {
   nlohmann::json j;
   j["arch"] = p.arch;
+  j["architectures"] = p.architectures;
   j["syscalls"] = {{"allowed", p.syscalls.size()}, {"seen", p.syscalls_seen}, {"names", p.syscalls}, {"enosys", p.enosys}};
   j["read_only_root"] = p.read_only_root;
   j["writable"] = p.writable;
@@ -314,6 +339,17 @@ Status load_seccomp_profile(const nlohmann::json& profile) {
     scmp_filter_ctx ctx = seccomp_init(*def);
     if (ctx == nullptr) return bad_input("seccomp_init", "", "libseccomp failed to initialise");
     std::unique_ptr<void, void (*)(void*)> guard(ctx, [](void* c) { seccomp_release(c); });
+    // As runc: each listed architecture added (SCMP_ARCH_X86 -> "x86"); one libseccomp does not
+    // know is skipped, the native one is there already.
+    for (const auto& a : profile.value("architectures", nlohmann::json::array())) {
+      std::string name = a.get<std::string>();
+      if (!name.starts_with("SCMP_ARCH_")) return bad_input("load seccomp profile", name, "not an SCMP_ARCH_ name");
+      name = name.substr(10);
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      uint32_t token = seccomp_arch_resolve_name(name.c_str());
+      if (token == 0) continue;
+      if (int rc = seccomp_arch_add(ctx, token); rc < 0 && rc != -EEXIST) return sys_error("seccomp_arch_add", name, -rc);
+    }
     for (const auto& rule : profile.value("syscalls", nlohmann::json::array())) {
       auto act = action(rule.at("action").get<std::string>(), rule.value("errnoRet", EPERM));
       if (!act) return bad_input("load seccomp profile", "", "unknown action " + rule.at("action").dump());

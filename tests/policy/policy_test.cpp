@@ -4,6 +4,7 @@
 // program become exactly the tmpfs mounts of a read-only root; a program that fails under the
 // policy it was verified with gets no policy and exit status 1.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "minify/elf.hpp"
+#include "minify/pack.hpp"
 #include "minify/policy.hpp"
 #include "support/fixture.hpp"
 
@@ -251,6 +254,56 @@ int main(int argc, char **argv) {
   EXPECT_FALSE(pol.at("read_only_root").get<bool>()) << pol.dump();
   EXPECT_NE(pol.at("notes").dump().find("where the image ships " + prog.string()), std::string::npos) << pol.dump();
   EXPECT_EQ(testing::read_file(tmp / "pol" / "run.sh").find("--read-only"), std::string::npos);
+}
+
+// The profile's architectures follow the image's, from its program's ELF machine (as the OCI
+// config's architecture does): an x86-64 program gets what Docker writes for amd64, the same
+// file with e_machine made EM_AARCH64 what it writes for arm64, and that profile leaves out the
+// syscalls aarch64 does not have.
+TEST(Policy, ArchitecturesAreTheImagesAsDockerWritesThem) {
+  TempDir tmp;
+  fs::path prog = tmp / "hello";
+  ASSERT_EQ(compile_c(prog, "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n"), "");
+  auto platform_of = [](const fs::path& p) {
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    auto ident = read_elf_ident(fd, p.string());
+    ::close(fd);
+    return ident ? oci_platform(*ident).first : "?";
+  };
+  // Through pack: the x86-64 program's seccomp.json, loaded as verify loads it.
+  auto r = run({minify_bin(), "pack", "-o", (tmp / "out").string(), "--policy", (tmp / "pol").string(), "--",
+                prog.string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json profile = read_json(tmp / "pol" / "seccomp.json");
+  ASSERT_EQ(platform_of(prog), "amd64");
+  EXPECT_EQ(profile.at("architectures"), json::array({"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}));
+  EXPECT_EQ(run_under(tmp / "pol" / "seccomp.json", {prog.string()}), "hi\nstatus 0");
+
+  // The same program's trace, with the file made an aarch64 one (e_machine at offset 18).
+  fs::path arm = tmp / "hello-arm64";
+  fs::copy_file(prog, arm);
+  {
+    std::fstream f(arm, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(18);
+    const char em_aarch64[2] = {static_cast<char>(183), 0};
+    f.write(em_aarch64, 2);
+  }
+  ASSERT_EQ(platform_of(arm), "arm64");
+  TraceLog trace;
+  trace.syscall_arch = "aarch64";
+  trace.syscalls = {"openat", "read", "write", "exit_group"};
+  auto pol = derive_policy({&trace, nullptr, "", nullptr, nullptr, platform_of(arm)});
+  ASSERT_TRUE(pol) << pol.error().message();
+  json arm_profile = seccomp_profile(*pol);
+  EXPECT_EQ(arm_profile.at("architectures"), json::array({"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"}));
+  EXPECT_EQ(pol->arch, "aarch64");
+  EXPECT_TRUE(has_name(arm_profile, "openat"));
+  EXPECT_FALSE(has_name(arm_profile, "stat"));  // the runtime list's stat: no such syscall on aarch64
+  EXPECT_FALSE(has_name(arm_profile, "arch_prctl"));
+  EXPECT_TRUE(has_name(profile, "arch_prctl"));
+
+  // An architecture with no map is refused, not given an x86-64 profile.
+  EXPECT_FALSE(derive_policy({&trace, nullptr, "", nullptr, nullptr, "s390x"}));
 }
 
 TEST(Policy, NeedsVerify) {
