@@ -208,14 +208,17 @@ struct PackageUsage {
   size_t package = 0;                // index into db.packages()
   std::string name, version, architecture;
   std::vector<std::string> kept;     // canonical paths of its files and symlinks in the set
-  std::vector<std::string> dropped;  // those not in the set (directories are not counted)
+  // The files it lists with a checksum (dpkg md5sums and conffiles, apk Z:) that are not in the
+  // set, as the database lists them: not checked on disk (a path excluded at install, dpkg's
+  // path-exclude, is still listed).
+  std::vector<std::string> dropped;
   uint64_t kept_bytes = 0;           // sizes of kept regular files
-  // Sizes of dropped regular files: the bytes saved. For a package dropped entirely (`estimated`)
-  // this is the database's own figure (dpkg Installed-Size KiB * 1024, apk I:) and `dropped` is
-  // left empty: statting every file of every package of a full system costs more than the rest
-  // of a run, and nobody reads 150,000 paths of packages that are simply not there.
+  // The bytes saved: the database's installed size (dpkg Installed-Size KiB * 1024, apk I:) less
+  // kept_bytes, 0 at least. `dropped` is left empty for a package dropped entirely. Neither stats
+  // a file: statting every file of every package costs more than the rest of a run, and a traced
+  // minify would then ship every file it stat'ed (scripts/minify-image).
   uint64_t dropped_bytes = 0;
-  bool estimated = false;
+  bool estimated = false;  // dropped_bytes is the database's figure (always, now)
 };
 
 struct PackageReport {
@@ -230,8 +233,9 @@ struct PackageReport {
 };
 
 // Requires: the set's entries were added from `root`, and a lazy `db` indexed them
-// (apply_package_selection() does, as its last step).
-PackageReport account_packages(const FileSet& set, const Root& root, const PackageDb& db);
+// (apply_package_selection() does, as its last step). Loads the checksums of the packages that
+// ship a file (hence not const), and stats no file the set does not ship.
+PackageReport account_packages(const FileSet& set, const Root& root, PackageDb& db);
 
 // Adds the package metadata of the contributing packages to `set` as generated entries:
 // /var/lib/dpkg/status.d/NAME and NAME.md5sums (dpkg) or /lib/apk/db/installed (apk). Also

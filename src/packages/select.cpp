@@ -296,17 +296,10 @@ size_t PackageReport::contributing() const {
   return static_cast<size_t>(std::count_if(packages.begin(), packages.end(), [](const PackageUsage& u) { return !u.kept.empty(); }));
 }
 
-PackageReport account_packages(const FileSet& set, const Root& root, const PackageDb& db) {
+PackageReport account_packages(const FileSet& set, const Root& root, PackageDb& db) {
   PackageReport rep;
   rep.kind = db.kind();
   rep.db_path = db.db_path();
-  // Files not in the set are looked up one directory at a time: one open per directory and an
-  // fstatat(AT_SYMLINK_NOFOLLOW) of a single name below it, which cannot leave the root.
-  struct Pending {
-    std::string dir, base;
-    size_t package, file;
-  };
-  std::vector<Pending> pending;
   const auto& pkgs = db.packages();
   rep.packages.resize(pkgs.size());
   for (size_t i = 0; i < pkgs.size(); ++i) {
@@ -322,38 +315,32 @@ PackageReport account_packages(const FileSet& set, const Root& root, const Packa
       u.kept.push_back(f.path);
       if (e->type == EntryType::File) u.kept_bytes += e->size;
     }
-    if (u.kept.empty()) {
-      // Dropped entirely: the database's own numbers (see PackageUsage).
-      u.estimated = true;
-      if (auto size = pkgs[i].field(pkgs[i].kind == PackageDbKind::Apk ? "I" : "Installed-Size")) {
-        uint64_t n = std::strtoull(std::string(*size).c_str(), nullptr, 10);
-        u.dropped_bytes = pkgs[i].kind == PackageDbKind::Apk ? n : n * 1024;
+    // The bytes saved come from the database (see PackageUsage), never from a stat of each file
+    // left out: that costs a syscall per file of every package that ships one, and a traced
+    // minify (scripts/minify-image) would ship every file it stat'ed by name.
+    u.estimated = true;
+    uint64_t installed = 0;
+    if (auto size = pkgs[i].field(pkgs[i].kind == PackageDbKind::Apk ? "I" : "Installed-Size")) {
+      uint64_t n = std::strtoull(std::string(*size).c_str(), nullptr, 10);
+      installed = pkgs[i].kind == PackageDbKind::Apk ? n : n * 1024;
+    }
+    u.dropped_bytes = installed > u.kept_bytes ? installed - u.kept_bytes : 0;
+    if (u.kept.empty()) continue;
+    // The files left out are those with a checksum (dpkg's md5sums and Conffiles, apk's Z:):
+    // the list alone does not tell a directory without entries of its own (/boot) from a file.
+    // add_package_metadata() loads the same checksums next; a damaged md5sums is its error.
+    (void)db.load_digests(root, i);
+    std::set<std::string, std::less<>> conffiles;  // " /etc/path md5 [obsolete]" lines, as listed
+    if (auto value = pkgs[i].field("Conffiles"))
+      for (std::string_view rest = *value; !rest.empty();) {
+        std::string_view line = rest.substr(0, rest.find('\n'));
+        rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+        line.remove_prefix(std::min(line.size(), line.find_first_not_of(' ')));
+        if (!line.empty() && line.find(" obsolete") == std::string_view::npos) conffiles.emplace(line.substr(0, line.find(' ')));
       }
-      continue;
-    }
-    for (size_t j = 0; j < pkgs[i].files.size(); ++j) {
-      const std::string& path = pkgs[i].files[j].path;
-      if (path != "/" && !set.find(path) && !db.is_directory(path))
-        pending.push_back({dirname_of(path), basename_of(path), i, j});
-    }
-  }
-  std::sort(pending.begin(), pending.end(), [](const Pending& a, const Pending& b) {
-    return std::tie(a.dir, a.package, a.file) < std::tie(b.dir, b.package, b.file);
-  });
-  std::string open_dir;
-  Result<UniqueFd> dfd = Error{};
-  for (const auto& p : pending) {
-    if (p.dir != open_dir) {
-      open_dir = p.dir;
-      dfd = root.open_read(p.dir);
-    }
-    if (!dfd) continue;
-    struct stat st;
-    if (::fstatat(dfd->get(), p.base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode)) continue;
-    if (S_ISLNK(st.st_mode) && is_dir_link(root, pkgs[p.package].files[p.file].path)) continue;
-    PackageUsage& u = rep.packages[p.package];
-    u.dropped.push_back(pkgs[p.package].files[p.file].path);
-    if (S_ISREG(st.st_mode)) u.dropped_bytes += static_cast<uint64_t>(st.st_size);
+    for (const auto& f : pkgs[i].files)
+      if ((!f.digest.empty() || conffiles.contains(f.listed)) && !set.find(f.path) && !db.is_directory(f.path))
+        u.dropped.push_back(f.path);
   }
   for (auto& u : rep.packages) {
     std::sort(u.dropped.begin(), u.dropped.end());
