@@ -7,8 +7,9 @@
 // - with implicit needs on, what the headers say the program needs at run time (CA bundles,
 //   zoneinfo, nsswitch.conf and its libnss_* modules, dlopen() targets with their closures);
 // - every path the trace saw succeed, except what the program itself created or wrote, and
-//   regular files it only stat'ed after finding them by listing their directory (a walk: find,
-//   du, minify's own directory scans), unless --keep-walked; those are listed as walked;
+//   regular files (and links to them) it only stat'ed after finding them by listing their
+//   directory (a walk: find, du, PHP's timezone index, minify's own directory scans), unless
+//   --keep-walked; those are listed as walked;
 // - --keep; minus --exclude; /proc, /sys and /dev never (FileSet's rule);
 // - /etc/ld.so.cache when a library was found through it outside the loader's system
 //   directories, so that the minimal root's loader finds it the same way (--static-only too);
@@ -159,7 +160,17 @@ class Collector {
   bool only_walked(const TraceLog& trace, const std::string& path, const PathUse& use) {
     if (!use.found_by_listing || use.succeeded != AccessSet{AccessKind::Stat}) return false;
     auto st = root_.stat(path, FollowLast::No);
-    if (!st || !S_ISREG(st->st_mode)) return false;  // directories and symlinks are kept as before
+    if (!st) return false;
+    if (S_ISLNK(st->st_mode)) {
+      // A link found by listing and only stat'ed (PHP's timezone index lists /usr/share/zoneinfo
+      // and stats every entry, following the 365 zone aliases) is walked past like a file, and
+      // with it the file it leads to: shipping the link would ship its target. A link to a
+      // directory stays (a walk may go on through it), and so does a dangling one.
+      auto target = root_.stat(path, FollowLast::Yes);
+      if (!target || !S_ISREG(target->st_mode)) return false;
+    } else if (!S_ISREG(st->st_mode)) {
+      return false;  // directories are kept as before
+    }
     // Python finds a module in its cached listing of the directory (importlib's FileFinder),
     // stats the .py for the mtime its .pyc records and reads __pycache__/NAME.TAG.pyc (PEP 3147)
     // or NAME.pyc beside it: the .py is used, and without it the import fails.
