@@ -38,14 +38,6 @@ std::optional<TracerBackend> tracer_backend_from_name(std::string_view name) {
 
 Result<TraceLog> run_trace(const TraceOptions& options) {
   if (options.tracer == TracerBackend::Ptrace) return tracer::run_ptrace(options);
-  // The eBPF tracer does not count syscalls (yet): a profile needs every one, so ptrace records.
-  if (options.record_syscalls) {
-    if (options.tracer == TracerBackend::Bpf)
-      return Error{ENOTSUP, "trace with", "eBPF", "recording every syscall (a policy) needs the ptrace tracer"};
-    auto log = tracer::run_ptrace(options);
-    if (log) log->fallback = "recording every syscall (a policy) needs the ptrace tracer";
-    return log;
-  }
   std::string unavailable;
   auto log = tracer::run_bpf(options, &unavailable);
   if (log || unavailable.empty()) return log;

@@ -4,9 +4,12 @@
 // <sys/syscall.h> at compile time.
 #include "syscalls.hpp"
 
+#include <seccomp.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 
 namespace minify::tracer {
 namespace {
@@ -187,5 +190,22 @@ OpLayout op_layout(Op op) {
 std::span<const SyscallRow> x86_64_syscalls() { return kX86_64; }
 std::span<const SyscallRow> aarch64_syscalls() { return kAarch64; }
 std::span<const SyscallRow> native_syscalls() { return kNative; }
+
+void name_recorded_syscalls(const std::vector<bool>& seen, std::vector<std::string>& names, std::string& arch) {
+  arch =
+#if defined(__x86_64__)
+      "x86_64";
+#elif defined(__aarch64__)
+      "aarch64";
+#endif
+  names.clear();
+  for (std::size_t nr = 0; nr < seen.size(); ++nr) {
+    if (!seen[nr]) continue;
+    char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(nr));
+    names.push_back(name != nullptr ? std::string(name) : "#" + std::to_string(nr));
+    std::free(name);
+  }
+  std::sort(names.begin(), names.end());
+}
 
 }  // namespace minify::tracer

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace minify::tracer {
 
@@ -75,5 +77,10 @@ std::span<const SyscallRow> x86_64_syscalls();
 std::span<const SyscallRow> aarch64_syscalls();
 // The table for the architecture this is built for.
 std::span<const SyscallRow> native_syscalls();
+
+// TraceLog::syscalls and syscall_arch (TraceOptions::record_syscalls) from the native syscall
+// numbers entered (seen[nr]), by libseccomp's names (the ones Docker's and the OCI runtime
+// spec's seccomp profiles use); both tracers write them this way.
+void name_recorded_syscalls(const std::vector<bool>& seen, std::vector<std::string>& names, std::string& arch);
 
 }  // namespace minify::tracer

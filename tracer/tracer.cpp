@@ -867,23 +867,7 @@ void Tracer::handle_syscall_exit(pid_t tid, Thread& t) {
   }
 }
 
-// TraceLog::syscalls from the numbers seen, by libseccomp's names (the ones Docker's and the OCI
-// runtime spec's seccomp profiles use).
-void Tracer::name_syscalls() {
-  log_.syscall_arch =
-#if defined(__x86_64__)
-      "x86_64";
-#elif defined(__aarch64__)
-      "aarch64";
-#endif
-  for (std::size_t nr = 0; nr < syscalls_seen_.size(); ++nr) {
-    if (!syscalls_seen_[nr]) continue;
-    char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(nr));
-    log_.syscalls.push_back(name != nullptr ? std::string(name) : "#" + std::to_string(nr));
-    std::free(name);
-  }
-  std::sort(log_.syscalls.begin(), log_.syscalls.end());
-}
+void Tracer::name_syscalls() { name_recorded_syscalls(syscalls_seen_, log_.syscalls, log_.syscall_arch); }
 
 void Tracer::tick() {
   update_affinity();

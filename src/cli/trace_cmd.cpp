@@ -192,7 +192,7 @@ Command add_trace_command(CLI::App& app) {
                 "checking lookups in the tracer (the eBPF tracer always has them)");
   sub->add_flag("--record-syscalls", opt->record_syscalls,
                 "Record the name of every syscall the program used (trace.json \"syscalls\"), as a seccomp profile "
-                "needs; ptrace only, one stop per syscall");
+                "needs (eBPF: noted in the kernel; ptrace: one stop per syscall)");
   sub->add_option("command", opt->command, "The command to trace and its arguments (after --)")->required();
   sub->positionals_at_end();
   return {sub, [opt] { return run_trace_command(*opt); }};

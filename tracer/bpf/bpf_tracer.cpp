@@ -365,8 +365,18 @@ Status BpfTracer::load(std::string* why) {
     return bad_input("trace with", "eBPF", reason);
   }
   std::vector<sc_desc> table = descriptor_table(rows_);
+  minify_bpf_config config{};
+  config.table = table.data();
+  config.proc_visible = launch_.proc_visible;
+  config.count_syscalls = opt_.record_syscalls;
+  config.count_after = opt_.record_syscalls_after.c_str();
   const char* stage = "";
-  int err = minify_bpf_open(table.data(), launch_.proc_visible, &bpf_, &stage);
+  int err = minify_bpf_open(&config, &bpf_, &stage);
+  if (err == -ENAMETOOLONG) {
+    *why = "the path that starts the syscall recording is longer than " + std::to_string(MINIFY_BPF_MARKER_MAX - 1) +
+           " bytes: " + opt_.record_syscalls_after;
+    return bad_input("trace with", "eBPF", *why);
+  }
   if (err != 0) {
     *why = std::string("the kernel refused to ") + stage + " the eBPF programs: " + errno_text(-err) +
            (-err == EPERM ? " (they need CAP_BPF and CAP_PERFMON, e.g. root)" : "");
@@ -478,8 +488,10 @@ Status BpfTracer::run() {
   if (auto st = child_.start(opt_, launch_, ChildSetup{}); !st) return st;
   root_pid_ = child_.pid();
   std::uint32_t key = static_cast<std::uint32_t>(root_pid_);
-  std::uint8_t one = 1;
-  if (::bpf_map_update_elem(minify_bpf_tgids_fd(bpf_), &key, &one, BPF_ANY) != 0)
+  // Counted from the start unless a marker path starts the counting (see trace.bpf.c).
+  std::uint8_t value = TGID_TRACED;
+  if (opt_.record_syscalls && opt_.record_syscalls_after.empty()) value |= TGID_COUNTED;
+  if (::bpf_map_update_elem(minify_bpf_tgids_fd(bpf_), &key, &value, BPF_ANY) != 0)
     return sys_error("add the command to the eBPF map", opt_.command[0]);
   log_.process_count = 1;
   log_.thread_count = 1;
@@ -491,6 +503,12 @@ Status BpfTracer::run() {
   if (!looped) return looped;
   if (fatal_) return *fatal_;
   if (auto st = child_.failure(opt_, launch_); !st) return st;
+  if (opt_.record_syscalls) {
+    std::vector<unsigned char> bytes(MINIFY_BPF_COUNT_NR);
+    minify_bpf_syscalls_seen(bpf_, bytes.data());
+    std::vector<bool> seen(bytes.begin(), bytes.end());
+    name_recorded_syscalls(seen, log_.syscalls, log_.syscall_arch);
+  }
   std::uint64_t lost = minify_bpf_dropped(bpf_) + minify_bpf_misses(bpf_);
   if (lost > 0)
     return Error{0, "trace", opt_.command[0],

@@ -16,6 +16,16 @@
 
 /* Syscall numbers below this have a descriptor (x86-64's highest file syscall is 452). */
 #define MINIFY_BPF_MAX_NR 512
+/* Syscall numbers below this are counted for a policy (the ptrace tracer counts below 4096; both
+ * architectures' highest is below 470). */
+#define MINIFY_BPF_COUNT_NR 1024
+/* The longest path (with its NUL) that can start the counting (TraceOptions::record_syscalls_after). */
+#define MINIFY_BPF_MARKER_MAX 64
+
+/* The value of a traced thread group in the kernel side's map: traced, and counted (its syscall
+ * numbers recorded). A child gets its parent's. */
+#define TGID_TRACED 1
+#define TGID_COUNTED 2
 
 /* How the kernel side treats a syscall's arguments (struct sc_desc.kind). */
 enum sc_kind {

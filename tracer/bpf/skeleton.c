@@ -9,13 +9,16 @@
 
 #include "trace.lskel.h"
 
-int minify_bpf_open(const struct sc_desc *table, int proc_visible, struct minify_bpf **out, const char **stage) {
+int minify_bpf_open(const struct minify_bpf_config *config, struct minify_bpf **out, const char **stage) {
   *out = NULL;
   *stage = "open";
+  if (config->count_after && strlen(config->count_after) >= MINIFY_BPF_MARKER_MAX) return -ENAMETOOLONG;
   struct minify_trace *skel = minify_trace__open();
   if (!skel) return errno ? -errno : -ENOMEM;
-  memcpy(skel->rodata->sc_table, table, sizeof skel->rodata->sc_table);
-  skel->rodata->proc_visible = proc_visible ? 1 : 0;
+  memcpy(skel->rodata->sc_table, config->table, sizeof skel->rodata->sc_table);
+  skel->rodata->proc_visible = config->proc_visible ? 1 : 0;
+  skel->rodata->count_syscalls = config->count_syscalls ? 1 : 0;
+  if (config->count_after) strcpy((char *)skel->rodata->count_after, config->count_after);
   *stage = "load";
   int err = minify_trace__load(skel);
   if (err == 0) {
@@ -33,6 +36,11 @@ int minify_bpf_open(const struct sc_desc *table, int proc_visible, struct minify
 int minify_bpf_tgids_fd(const struct minify_bpf *b) { return ((const struct minify_trace *)b)->maps.tgids.map_fd; }
 
 int minify_bpf_events_fd(const struct minify_bpf *b) { return ((const struct minify_trace *)b)->maps.events.map_fd; }
+
+void minify_bpf_syscalls_seen(const struct minify_bpf *b, unsigned char *seen) {
+  const struct minify_trace *s = (const struct minify_trace *)b;
+  for (int i = 0; i < MINIFY_BPF_COUNT_NR; i++) seen[i] = __atomic_load_n(&s->bss->syscalls_seen[i], __ATOMIC_RELAXED);
+}
 
 __u64 minify_bpf_dropped(const struct minify_bpf *b) {
   return __atomic_load_n(&((const struct minify_trace *)b)->bss->dropped, __ATOMIC_RELAXED);

@@ -12,9 +12,18 @@ extern "C" {
 
 struct minify_bpf;
 
-/* Opens, fills the syscall table (MINIFY_BPF_MAX_NR entries), loads and attaches every program.
- * Returns 0, or a negative errno with *stage naming the step that failed. */
-int minify_bpf_open(const struct sc_desc *table, int proc_visible, struct minify_bpf **out, const char **stage);
+struct minify_bpf_config {
+  const struct sc_desc *table; /* MINIFY_BPF_MAX_NR entries */
+  int proc_visible;            /* the traced root has a procfs at /proc */
+  int count_syscalls;          /* record the syscall numbers of counted processes */
+  const char *count_after;     /* NULL or "": every traced process is counted; else see trace.bpf.c */
+};
+
+/* Opens, fills in the configuration, loads and attaches every program. Returns 0, or a negative
+ * errno with *stage naming the step that failed. */
+int minify_bpf_open(const struct minify_bpf_config *config, struct minify_bpf **out, const char **stage);
+/* The syscall numbers counted processes entered: MINIFY_BPF_COUNT_NR bytes, non-zero for each. */
+void minify_bpf_syscalls_seen(const struct minify_bpf *b, unsigned char *seen);
 int minify_bpf_tgids_fd(const struct minify_bpf *b);
 int minify_bpf_events_fd(const struct minify_bpf *b);
 /* Records the ring buffer had no room for. */

@@ -16,6 +16,8 @@
  *    way through the caller's own tables. The exit adds the return value.
  *  - io_uring: its open and statx requests from the io_uring_submit_req and io_uring_complete
  *    tracepoints (no syscall names their paths).
+ *  - For a policy (count_syscalls, fixed when the programs are loaded): every syscall number a
+ *    counted process enters, in a byte array user space reads at the end.
  *
  * Why raw tracepoints and not the BPF LSM (file_open with bpf_d_path) or fentry: both need BPF
  * trampolines, which kernels may refuse (this project's test machines return EPERM for every
@@ -53,6 +55,18 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Filled by user space before loading. */
 const volatile struct sc_desc sc_table[MINIFY_BPF_MAX_NR] = {};
 const volatile __u8 proc_visible = 1; /* the traced root has a procfs at /proc */
+/* Record every syscall number the counted processes enter (a seccomp policy needs the set). A
+ * constant when the programs are verified: without it the verifier removes the counting code, so
+ * a run that does not ask pays nothing for it. */
+const volatile __u8 count_syscalls = 0;
+/* Non-empty: a traced process is counted from the lookup of this path on (a sandbox's launcher
+ * names it right before it execs the program), with the processes it starts from then on;
+ * empty: every traced process is. */
+const volatile char count_after[MINIFY_BPF_MARKER_MAX] = {};
+
+/* The syscall numbers counted processes entered (1: entered); user space reads it at the end. A
+ * byte each, set with a plain store: two CPUs setting bits of one word could lose one. */
+__u8 syscalls_seen[MINIFY_BPF_COUNT_NR] = {};
 
 __u64 dropped = 0;
 
@@ -123,6 +137,13 @@ static __always_inline struct scratch *get_scratch(void) {
 }
 
 static __always_inline int traced(__u32 tgid) { return bpf_map_lookup_elem(&tgids, &tgid) != 0; }
+
+/* count_syscalls: notes syscall `id` when the calling process is counted. */
+static __always_inline void note_syscall(long id, __u32 tgid) {
+  if (id < 0 || id >= MINIFY_BPF_COUNT_NR) return;
+  __u8 *v = bpf_map_lookup_elem(&tgids, &tgid);
+  if (v && (*v & TGID_COUNTED) && !syscalls_seen[id]) syscalls_seen[id] = 1;
+}
 
 /* The reader is woken only when the buffer holds this much: it reads every tick (20 ms) anyway.
  * By default the kernel wakes it for every record written while it is idle, which on a program
@@ -548,8 +569,21 @@ static __always_inline __u32 header(struct scratch *s, __u16 type, __u32 tid, __
 
 /* ---- Syscalls ---------------------------------------------------------------------------------- */
 
+/* count_after: the first path argument (the F_PATH field right after the ev_enter) names the
+ * marker: the process is counted from its next syscall on (as under ptrace, the lookup itself is
+ * not the program's). */
+static __always_inline void count_from_marker(struct scratch *s, __u32 tgid) {
+  if (s->buf[sizeof(struct ev_enter)] != F_PATH) return;
+  __u8 *v = bpf_map_lookup_elem(&tgids, &tgid);
+  if (!v || (*v & TGID_COUNTED)) return;
+  if (bpf_strncmp((const char *)&s->buf[sizeof(struct ev_enter) + sizeof(struct ev_field)], MINIFY_BPF_MARKER_MAX,
+                  (const char *)count_after) == 0)
+    *v |= TGID_COUNTED;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id) {
+  if (count_syscalls) note_syscall(id, bpf_get_current_pid_tgid() >> 32);
   if (id < 0 || id >= MINIFY_BPF_MAX_NR) return 0;
   struct sc_desc d = sc_table[id];
   if (!d.row) return 0;
@@ -578,6 +612,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id) {
     off = add_path_arg(off, 0, dirfd, e->args[d.path & 7]);
     fault0 = (off & FAULT_BIT) != 0;
     off &= ~FAULT_BIT;
+    if (count_syscalls && count_after[0] && !fault0) count_from_marker(s, tgid);
   } else if (d.dirfd >= 0) {
     off = add_base(off, 0, (long)e->args[d.dirfd & 7]); /* fchdir */
   }
@@ -667,12 +702,13 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child) {
   __u32 ptgid = parent->tgid;
-  if (!traced(ptgid)) return 0;
+  __u8 *pv = bpf_map_lookup_elem(&tgids, &ptgid);
+  if (!pv) return 0;
   __u32 ctgid = child->tgid;
   if (ctgid != ptgid) {
-    __u8 one = 1;
+    __u8 v = *pv; /* traced, and counted when the parent is */
     /* A full map would leave the child untraced: count it as lost, which fails the trace. */
-    if (bpf_map_update_elem(&tgids, &ctgid, &one, BPF_ANY) != 0) __sync_fetch_and_add(&dropped, 1);
+    if (bpf_map_update_elem(&tgids, &ctgid, &v, BPF_ANY) != 0) __sync_fetch_and_add(&dropped, 1);
   }
   struct scratch *s = get_scratch();
   if (!s) return 0;
