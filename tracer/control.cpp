@@ -150,7 +150,7 @@ Result<std::string> find_program(const std::string& root, const std::string& nam
 }
 
 struct ChildReport {
-  int stage;  // 0 chroot, 1 chdir, 2 seccomp, 3 execve
+  int stage;  // 0 chroot, 1 chdir, 2 seccomp, 3 execve, 4 setgroups/setgid/setuid
   int err;
 };
 
@@ -202,6 +202,7 @@ Status Child::start(const TraceOptions& opt, const Launch& launch, const ChildSe
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
   char** child_env = opt.env ? envp.data() : environ;
+  const TraceOptions::Credentials* user = opt.user ? &*opt.user : nullptr;
 
   int sync[2], ready[2], report[2];
   if (::pipe2(sync, O_CLOEXEC) != 0) return sys_error("pipe", "");
@@ -239,6 +240,17 @@ Status Child::start(const TraceOptions& opt, const Launch& launch, const ChildSe
       }
       if (!workdir.empty() && ::chdir(workdir.c_str()) != 0) fail(1);
     };
+    // Groups first: after setresuid the process may no longer change them. The ptrace tracer's
+    // filter stops these calls (they change the thread's credentials, see Thread::creds).
+    auto drop_privileges = [&] {
+      if (user == nullptr) return;
+      // Raw syscalls: glibc's wrappers would signal the parent's other threads, which the child
+      // of a fork does not have (and only async-signal-safe calls belong here).
+      if (::syscall(SYS_setgroups, user->groups.size(), user->groups.data()) != 0 ||
+          ::syscall(SYS_setresgid, user->gid, user->gid, user->gid) != 0 ||
+          ::syscall(SYS_setresuid, user->uid, user->uid, user->uid) != 0)
+        fail(4);
+    };
     if (prog != nullptr) {
       // Wait until the parent has seized us: a SECCOMP_RET_TRACE with no tracer fails the syscall.
       if (::read(sync[0], &c, 1) != 1) ::_exit(127);
@@ -257,10 +269,12 @@ Status Child::start(const TraceOptions& opt, const Launch& launch, const ChildSe
         // Without CAP_SYS_ADMIN a filter needs no_new_privs.
         if (errno != EACCES || ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || !install()) fail(2);
       }
+      drop_privileges();
     } else {
       // The eBPF tracer records from the moment the parent adds this process to its map: set
       // up first, so only the execve on is seen, as under ptrace.
       enter_root();
+      drop_privileges();
       if (::write(ready[1], "r", 1) != 1 || ::read(sync[0], &c, 1) != 1) ::_exit(127);
     }
     ::execve(program, argv.data(), child_env);
@@ -294,9 +308,10 @@ void Child::release() {
 Status Child::failure(const TraceOptions& opt, const Launch& launch) {
   ChildReport rep{};
   if (report_.get() >= 0 && ::read(report_.get(), &rep, sizeof rep) == static_cast<ssize_t>(sizeof rep)) {
-    static constexpr const char* kStage[] = {"chroot", "chdir", "install seccomp filter for", "exec"};
-    const char* what = rep.stage >= 0 && rep.stage < 4 ? kStage[rep.stage] : "start";
+    static constexpr const char* kStage[] = {"chroot", "chdir", "install seccomp filter for", "exec", "run as"};
+    const char* what = rep.stage >= 0 && rep.stage < 5 ? kStage[rep.stage] : "start";
     std::string where = rep.stage == 0 ? launch.root : rep.stage == 1 ? (opt.workdir.empty() ? launch.root : opt.workdir) : opt.command[0];
+    if (rep.stage == 4 && opt.user) where = "uid " + std::to_string(opt.user->uid) + " gid " + std::to_string(opt.user->gid);
     return sys_error(what, where, rep.err);
   }
   return Ok{};

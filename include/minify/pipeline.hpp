@@ -111,7 +111,9 @@ struct Job {
   // in its WorkingDir. A failed verify, or one that could not run, is not a success: the outputs
   // go under "OUT.failed" and the previous ones stay.
   bool verify = true;
-  std::string run_as;         // user the sandboxed trace runs as (minify image: the image's User)
+  // The user the traced program runs as: in the sandbox (minify image: the image's User), or on
+  // the builder (pack --user: minify stays root, the program does not); empty: root.
+  std::string run_as;
   bool host_network = false;  // share the host's network (default: loopback only)
   // The exit status the program is expected to end with when it runs on its own (not stopped
   // by --timeout or a probe); any other status fails the run.
@@ -137,8 +139,8 @@ class Runner {
   virtual Result<TraceLog> run(const Job& job, const Root& root, const std::string& program) = 0;
 };
 
-// The tracer on the builder itself, chrooted into the job's root unless it is "/", as minify's
-// user (root on a typical builder), with the job's Env alone (and minify's own environment
+// The tracer on the builder itself, chrooted into the job's root unless it is "/", as the job's
+// run_as (else minify's user, root on a typical builder), with the job's Env alone (and minify's own environment
 // under it with inherit_env), in the job's working directory.
 class HostRunner final : public Runner {
  public:
@@ -151,6 +153,11 @@ class SandboxRunner final : public Runner {
  public:
   Result<TraceLog> run(const Job& job, const Root& root, const std::string& program) override;
 };
+
+// The credentials a program traced as `spec` ("uid[:gid]" or "name[:group]", as an image's User)
+// runs with: resolved against the root's /etc/passwd and /etc/group, with the user's
+// supplementary groups. A name the root does not have is bad input.
+Result<TraceOptions::Credentials> run_as_credentials(const Root& root, const std::string& spec);
 
 // The sandbox options a job's program runs with in `rootfs` (the trace of an image, verify).
 SandboxOptions sandbox_options(const Job& job, const std::string& rootfs);

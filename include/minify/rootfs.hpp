@@ -131,5 +131,9 @@ std::optional<uint32_t> parse_account_id(std::string_view s);
 // /etc/passwd and /etc/group: a name must be there; a uid without a line gets gid 0. nullopt
 // for an empty spec or a name (user or group) the root does not have.
 std::optional<std::pair<uid_t, gid_t>> resolve_user(const Root& root, std::string_view spec);
+// The supplementary groups initgroups(3) gives the user of `spec` (resolve_user's form): `gid`
+// and every group of the root's /etc/group that lists the user's name as a member. Only `gid`
+// for a uid without a passwd line.
+std::vector<gid_t> supplementary_groups(const Root& root, std::string_view spec, gid_t gid);
 
 }  // namespace minify

@@ -206,6 +206,17 @@ struct TraceOptions {
   // in this process's PATH.
   std::optional<std::vector<std::string>> env;
   std::string workdir;               // the program's working directory (inside root); empty: ours
+  // Set: the program runs as this user (minify stays root). The child drops to it after the
+  // chroot, the chdir and the seccomp filter (all of which need root), right before its execve:
+  // setgroups(groups), setresgid(gid), setresuid(uid), as su and container runtimes do. The
+  // environment stays as given (no HOME or USER is made up). Needs CAP_SETUID/CAP_SETGID.
+  struct Credentials {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;  // supplementary groups
+    friend bool operator==(const Credentials&, const Credentials&) = default;
+  };
+  std::optional<Credentials> user;
   std::optional<std::chrono::milliseconds> timeout;
   std::chrono::milliseconds grace{3000};  // SIGTERM -> SIGKILL delay when stopping the program
   std::vector<std::string> probe_urls;    // http://host[:port]/path

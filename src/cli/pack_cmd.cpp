@@ -64,6 +64,14 @@ Result<Job> make_job(const PackOptions& o) {
   job.image.architecture.clear();  // the program's
   job.image.working_dir = o.run.workdir;
   job.image.user = o.run.user.empty() ? kNonRootUser : o.run.user;
+  // A user given is also the one the program is traced as (minify stays root): the trace then
+  // sees what the image's user can do. Without it the trace runs as root, the image as nonroot.
+  job.run_as = o.run.user;
+  if (!job.run_as.empty() && job.trace) {
+    auto root = Root::open(job.root);
+    if (!root) return root.error();
+    if (auto user = run_as_credentials(*root, job.run_as); !user) return bad_input("--user", job.run_as, user.error().context);
+  }
   if (auto st = read_source_date_epoch(job); !st) return st.error();
 
   job.out.dir = o.out_dir;

@@ -56,7 +56,9 @@ void add_run_options(CLI::App* sub, RunOptions& o, RunCommand which, RunSection 
       sub->add_option("--workdir", o.workdir,
                       pack ? "Working directory of the program and the image" : "Working directory inside the root")
           ->group(group);
-      sub->add_option("--user", o.user, pack ? "User of the image (default 65532:65532, nonroot)" : "uid[:gid] or name to run as")
+      sub->add_option("--user", o.user, pack ? "User of the image and of the traced program, name or uid[:gid] (default: traced as root, the image "
+                                         "as 65532:65532, nonroot)"
+                                       : "uid[:gid] or name to run as")
           ->group(group);
       return;
     }

@@ -18,6 +18,8 @@
 #include "cli/print.hpp"
 #include "cli/progress.hpp"
 #include "minify/atomic.hpp"
+#include "minify/pipeline.hpp"
+#include "minify/rootfs.hpp"
 #include "minify/trace.hpp"
 
 namespace minify::cli {
@@ -35,6 +37,7 @@ struct TraceCliOptions {
   std::string grace;
   std::vector<std::string> probes;
   std::string root;
+  std::string user;
   bool exact = false;
   bool record_syscalls = false;
   std::string tracer = "auto";
@@ -59,6 +62,20 @@ int run_trace_command(const TraceCliOptions& o) {
   topt.probe_urls = o.probes;
   topt.exact_results = o.exact;
   topt.record_syscalls = o.record_syscalls;
+  if (!o.user.empty()) {
+    // Named accounts are the traced root's (the program looks itself up there), else the host's.
+    auto root = Root::open(o.root.empty() ? "/" : o.root);
+    if (!root) {
+      print_error(root.error().message());
+      return kExitBadInput;
+    }
+    auto user = run_as_credentials(*root, o.user);
+    if (!user) {
+      print_error(bad_input("--user", o.user, user.error().context).message());
+      return kExitBadInput;
+    }
+    if (user->uid != ::geteuid() || user->gid != ::getegid()) topt.user = *user;
+  }
   if (!o.timeout.empty()) {
     auto d = parse_duration(o.timeout);
     if (!d) {
@@ -182,6 +199,9 @@ Command add_trace_command(CLI::App& app) {
                   "repeatable (fetched in order)");
   sub->add_option("--root", opt->root, "Run the command chrooted into DIR; paths are recorded as seen inside")
       ->check(CLI::ExistingDirectory);
+  sub->add_option("--user", opt->user,
+                  "Run the command as USER[:GROUP] (a name or uid[:gid], looked up in --root's /etc/passwd and "
+                  "/etc/group, else the host's) with its supplementary groups; minify itself stays root");
   sub->add_option("--tracer", opt->tracer,
                   "Which tracer: bpf (the kernel reports what the program does; needs root and a kernel with BTF; "
                   "sees io_uring), ptrace (works anywhere; io_uring is refused so programs fall back to plain "

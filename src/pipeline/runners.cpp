@@ -1,5 +1,5 @@
 // The two ways a job's program runs while it is traced (pipeline.hpp): on the builder itself, or
-// inside the sandbox.
+// inside the sandbox; and the user it runs as.
 #include <unistd.h>
 
 #include "minify/pipeline.hpp"
@@ -35,6 +35,15 @@ std::vector<std::string> env_with_path(const Job& job) {
 
 }  // namespace
 
+Result<TraceOptions::Credentials> run_as_credentials(const Root& root, const std::string& spec) {
+  auto ids = resolve_user(root, spec);
+  if (!ids) {
+    std::string where = root.is_host() ? "" : " of " + root.host_dir();
+    return bad_input("user", spec, "no such user or group in /etc/passwd and /etc/group" + where);
+  }
+  return TraceOptions::Credentials{ids->first, ids->second, supplementary_groups(root, spec, ids->second)};
+}
+
 SandboxOptions sandbox_options(const Job& job, const std::string& rootfs) {
   SandboxOptions sb;
   sb.rootfs = rootfs;
@@ -68,6 +77,13 @@ Result<TraceLog> HostRunner::run(const Job& job, const Root& root, const std::st
     t.env = env_with_path(job);
   }
   t.workdir = job.workdir;
+  if (!job.run_as.empty()) {
+    auto user = run_as_credentials(root, job.run_as);
+    if (!user) return user.error();
+    // Already that user (an unprivileged minify given its own uid): nothing to drop, and
+    // setgroups would need CAP_SETGID.
+    if (user->uid != ::geteuid() || user->gid != ::getegid()) t.user = *user;
+  }
   return run_trace(t);
 }
 

@@ -1,4 +1,5 @@
 // The accounts of a root (rootfs.hpp): /etc/passwd and /etc/group read as text.
+#include <algorithm>
 #include <charconv>
 #include <sstream>
 
@@ -52,6 +53,32 @@ std::optional<std::pair<uid_t, gid_t>> resolve_user(const Root& root, std::strin
     if (!gid) return std::nullopt;
   }
   return std::pair<uid_t, gid_t>{*uid, gid.value_or(0)};
+}
+
+std::vector<gid_t> supplementary_groups(const Root& root, std::string_view spec, gid_t gid) {
+  std::vector<gid_t> groups{gid};
+  std::string_view user = spec.substr(0, spec.find(':'));
+  std::optional<uint32_t> uid = parse_account_id(user);
+  std::string name;
+  for (const auto& u : read_account_lines(root, "/etc/passwd", 7))
+    if (uid ? parse_account_id(u[2]) == uid : u[0] == user) {
+      name = u[0];
+      break;
+    }
+  if (name.empty()) return groups;
+  for (const auto& g : read_account_lines(root, "/etc/group", 4)) {
+    std::string_view members = g[3];
+    for (size_t start = 0; start <= members.size();) {
+      size_t comma = std::min(members.find(',', start), members.size());
+      if (members.substr(start, comma - start) == name) {
+        gid_t id = *parse_account_id(g[2]);
+        if (std::find(groups.begin(), groups.end(), id) == groups.end()) groups.push_back(id);
+        break;
+      }
+      start = comma + 1;
+    }
+  }
+  return groups;
 }
 
 }  // namespace minify

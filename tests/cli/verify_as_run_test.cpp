@@ -106,6 +106,46 @@ TEST_F(VerifyAsRun, WithoutRootVerifySaysItNeedsRoot) {
   EXPECT_FALSE(fs::exists(tmp_ / "nobody/out/rootfs")) << "a failed verify commits nothing";
 }
 
+// pack --user: minify stays root, the program is traced as that user (it refuses root), verify
+// runs it as the same user in the sandbox, and the image's USER and accounts are that user's.
+TEST_F(VerifyAsRun, UserTracesAndVerifiesAsThatUser) {
+  ASSERT_EQ(compile_c(tmp_ / "app/whoami", R"(
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  if (getuid() == 0 || geteuid() == 0) { fputs("running as root\n", stderr); return 3; }
+  FILE* f = fopen(argv[1], "w");
+  if (!f) { perror(argv[1]); return 1; }
+  fprintf(f, "%u:%u\n", getuid(), getgid());
+  return fclose(f) == 0 ? 0 : 1;
+}
+)"),
+            "");
+  fs::create_directories(tmp_ / "app/data");
+  fs::permissions(tmp_.path(), fs::perms::all, fs::perm_options::add);
+  fs::permissions(tmp_ / "app/data", fs::perms::all, fs::perm_options::add);
+  std::string ids = (tmp_ / "app/data/ids.txt").string();
+  auto r = pack({"-o", (tmp_ / "out").string(), "--tracer", "ptrace", "--user", "nobody", (tmp_ / "app/whoami").string(), ids});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_file(ids), "65534:65534\n") << "the trace ran as nobody";
+  EXPECT_NE(r.err.find("verify: ok"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ran as nobody"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("hint:"), std::string::npos) << r.err;
+  EXPECT_NE(read_file(tmp_ / "out/Dockerfile").find("\nUSER nobody\n"), std::string::npos);
+  EXPECT_NE(read_file(tmp_ / "out/rootfs/etc/passwd").find("nobody:x:65534:65534:"), std::string::npos);
+  EXPECT_EQ(json::parse(read_file(tmp_ / "out/run.json"))["user"], "nobody");
+  json trace = json::parse(read_file(tmp_ / "out/trace.json"));
+  EXPECT_TRUE(trace["paths"].contains(ids)) << "the write was traced";
+}
+
+TEST_F(VerifyAsRun, UnknownUserIsOneLineExit2) {
+  auto r = pack({"-o", (tmp_ / "out").string(), "--user", "no-such-user-minify", "/bin/true"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("--user `no-such-user-minify`"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "out"));
+}
+
 // The same writer into a system directory it may not own in the image: verify fails as the image
 // would, says permission denied, and the hint names --user 0; with --user 0 it passes.
 TEST_F(VerifyAsRun, PermissionDeniedForTheImageUserIsNamed) {

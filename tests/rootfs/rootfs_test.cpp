@@ -140,6 +140,22 @@ TEST(PathTest, NormalizeIsLexical) {
   EXPECT_EQ(join_path("/a/", "/b"), "/b");
 }
 
+// initgroups(3)'s list for a user of the root's accounts: the primary group and every group
+// naming the user as a member (not a member whose name merely starts the same).
+TEST_F(RootTest, SupplementaryGroupsAreTheMembershipsInTheRootsGroupFile) {
+  write_file(tmp_ / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\npostgres:x:105:112::/var/lib/postgresql:/bin/bash\n");
+  write_file(tmp_ / "etc/group", "root:x:0:\nssl-cert:x:110:postgres\npostgres:x:112:\nadm:x:4:syslog,postgres\n"
+                                 "other:x:7:postgres2\n");
+  auto ids = resolve_user(*root_, "postgres");
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(ids->first, 105u);
+  EXPECT_EQ(ids->second, 112u);
+  EXPECT_EQ(supplementary_groups(*root_, "postgres", 112), (std::vector<gid_t>{112, 110, 4}));
+  EXPECT_EQ(supplementary_groups(*root_, "105:0", 0), (std::vector<gid_t>{0, 110, 4}));
+  EXPECT_EQ(supplementary_groups(*root_, "4242", 0), (std::vector<gid_t>{0})) << "a uid without a passwd line";
+  EXPECT_FALSE(resolve_user(*root_, "nobody")) << "the root's accounts, not the host's";
+}
+
 TEST(RootOpenTest, MissingRootIsAnError) {
   auto r = Root::open("/nonexistent/minify-root");
   ASSERT_FALSE(r);

@@ -432,6 +432,63 @@ int main(int argc, char** argv) {
   EXPECT_EQ(c.out, host.out);
 }
 
+// --user: the program runs as that user (its groups, its supplementary groups) while minify stays
+// root and traces it: the program refuses to run as root, writes its ids, and the write is traced.
+TEST_P(TraceCliTest, UserRunsTheProgramAsThatUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "dropping to another user needs root";
+  std::string prog = build("whoami", R"(
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  if (getuid() == 0 || geteuid() == 0 || getgid() == 0) { fputs("running as root\n", stderr); return 3; }
+  gid_t groups[64];
+  int n = getgroups(64, groups);
+  FILE* f = fopen(argv[1], "w");
+  if (!f) { perror(argv[1]); return 1; }
+  fprintf(f, "%u:%u", getuid(), getgid());
+  for (int i = 0; i < n; i++) fprintf(f, " %u", groups[i]);
+  fputc('\n', f);
+  return fclose(f) == 0 ? 0 : 1;
+}
+)");
+  fs::create_directories(dir_ / "data");
+  fs::permissions(dir_, fs::perms::all, fs::perm_options::add);
+  fs::permissions(dir_ / "data", fs::perms::all, fs::perm_options::add);
+  std::string ids = (dir_ / "data/ids.txt").string();
+  RunResult r = trace({"--user", "nobody", "-o", (dir_ / "t.json").string(), "--", prog, ids});
+  ASSERT_EQ(r.status, 0) << r.err;
+  // nobody is 65534 in Debian's base-passwd, with nogroup (65534) and no other group.
+  EXPECT_EQ(read_file(ids), "65534:65534 65534\n");
+  auto t = nlohmann::json::parse(read_file(dir_ / "t.json"));
+  ASSERT_TRUE(t["paths"].contains(ids)) << t["paths"].dump();
+  EXPECT_NE(t["paths"][ids].dump().find("write"), std::string::npos) << t["paths"][ids].dump();
+  // uid:gid given as numbers, and without --user the same program runs as root and refuses.
+  fs::remove(ids);
+  fs::permissions(dir_ / "data", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                     fs::perms::others_read | fs::perms::others_exec);
+  r = trace({"--user", "1234:4321", "-o", (dir_ / "t.json").string(), "--", prog, ids});
+  ASSERT_EQ(r.status, 1) << "1234 cannot write into a directory of root's: " << r.err;
+  EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.err;
+  fs::permissions(dir_ / "data", fs::perms::all);
+  r = trace({"--user", "1234:4321", "-o", (dir_ / "t.json").string(), "--", prog, ids});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_file(ids), "1234:4321 4321\n");
+  r = trace({"-o", (dir_ / "t.json").string(), "--", prog, ids});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.err.find("running as root"), std::string::npos) << r.err;
+}
+
+TEST_P(TraceCliTest, UnknownUserIsOneLineExit2) {
+  RunResult r = trace({"--user", "no-such-user-minify", "-o", (dir_ / "t.json").string(), "--", "/bin/true"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("--user `no-such-user-minify`"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "t.json"));
+  r = trace({"--user", "nobody:no-such-group-minify", "--", "/bin/true"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Tracers, TraceCliTest, ::testing::Values(TracerBackend::Ptrace, TracerBackend::Bpf),
                          backend_test_name);
 
