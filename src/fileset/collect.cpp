@@ -313,6 +313,17 @@ Result<Collected> build_fileset(const Root& root, const Analysis& analysis, cons
   }
   if (trace) c.add_trace(*trace, resolve_user(root, options.image_user), options.keep_walked);
   for (const auto& [path, why] : options.repairs) c.add(path, ReasonKind::Repair, why);
+  // A User given by name is looked up by the runtime in the image's /etc/passwd (and a group
+  // name in /etc/group): they ship, rewritten with the accounts the image needs (write_accounts).
+  {
+    std::string_view spec = options.image_user;
+    std::string_view user = spec.substr(0, spec.find(':'));
+    std::string_view group = spec.find(':') == std::string_view::npos ? std::string_view() : spec.substr(spec.find(':') + 1);
+    auto is_name = [](std::string_view s) { return !s.empty() && !parse_account_id(s); };
+    if (is_name(user) || is_name(group))
+      for (const char* f : {"/etc/passwd", "/etc/group"})
+        if (root.stat(f, FollowLast::No)) c.add(f, ReasonKind::Implicit, "the image's User " + options.image_user + " is a name");
+  }
   c.add_loader_cache();
   for (const auto& k : options.keep) {
     auto n = out.set.keep(root, k, Reason{ReasonKind::Kept, "--keep " + k});

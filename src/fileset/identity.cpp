@@ -182,6 +182,15 @@ Status write_accounts(FileSet& set, const Root& root, const std::string& image_u
   for (const auto& u : users) add_user(u);
   for (const auto& u : default_users()) add_user(u);
 
+  // The User's supplementary groups (those whose members name it): the runtime gives them to the
+  // process (runc's additionalGids), as the trace with --user had them.
+  std::optional<uint32_t> user_id = parse_account_id(user);
+  for (const auto& u : users)
+    if (!user.empty() && (user_id ? parse_account_id(u.fields[2]) == user_id : u.fields[0] == user))
+      for (const auto& g : groups)
+        for (const auto& m : split(g.fields[3], ','))
+          if (m == u.fields[0]) gids.insert(*parse_account_id(g.fields[2]));
+
   std::string group_text, gshadow;
   std::set<uint32_t> gdone;
   auto add_group = [&](const Line& g) {

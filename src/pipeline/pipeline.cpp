@@ -330,11 +330,6 @@ Status build(const Job& job, const Root& root, const std::vector<std::string>& e
   for (auto& p : outputs_inside_root(job, root)) copt.exclude_paths.push_back(std::move(p));
   copt.image_user = job.image.user;
   copt.uid_shift = job.uid_shift;
-  // The image's User, when it is a name, is looked up in its /etc/passwd and /etc/group.
-  std::string user_name = job.image.user.substr(0, job.image.user.find(':'));
-  if (!user_name.empty() && user_name.find_first_not_of("0123456789") != std::string::npos)
-    for (const char* f : {"/etc/passwd", "/etc/group"})
-      if (root.stat(f, FollowLast::No)) copt.keep.push_back(f);
   for (const auto& r : m.repairs) copt.repairs.emplace_back(r.path, "repair, round " + std::to_string(r.round) + ": " + r.why);
   auto collected = build_fileset(root, analysis, m.trace ? &*m.trace : nullptr, copt, ctx);
   if (!collected) return collected.error();
