@@ -306,6 +306,43 @@ TEST(Policy, ArchitecturesAreTheImagesAsDockerWritesThem) {
   EXPECT_FALSE(derive_policy({&trace, nullptr, "", nullptr, nullptr, "s390x"}));
 }
 
+// A root program that chowns a file it made to another user keeps CHOWN (and runs under a
+// bounding set of just that in verify); the same program run as a user that does not chown
+// keeps no capability.
+TEST(Policy, RootChowningToAnotherUserKeepsChown) {
+  TempDir tmp;
+  fs::path data = tmp / "data";
+  fs::create_directories(data);
+  fs::path prog = tmp / "chowner";
+  ASSERT_EQ(compile_c(prog, R"(
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s/owned", argv[1]);
+  FILE *f = fopen(p, "w");
+  if (!f || fclose(f)) return 1;
+  if (argc > 2 && !strcmp(argv[2], "chown") && chown(p, 1234, 1234) != 0) { perror("chown"); return 4; }
+  return 0;
+}
+)"),
+            "");
+  auto r = run({minify_bin(), "pack", "--user", "0", "-o", (tmp / "out").string(), "--policy", (tmp / "pol").string(),
+                "--", prog.string(), data.string(), "chown"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json pol = read_json(tmp / "pol" / "policy.json");
+  ASSERT_EQ(pol.at("capabilities").size(), 1u) << pol.dump();
+  EXPECT_EQ(pol.at("capabilities").at(0).at("name"), "CHOWN");
+  EXPECT_EQ(pol.at("uid"), 0);
+  EXPECT_NE(testing::read_file(tmp / "pol" / "run.sh").find("--cap-add CHOWN"), std::string::npos);
+
+  auto none = run({minify_bin(), "pack", "--user", "0", "-o", (tmp / "out2").string(), "--policy",
+                   (tmp / "pol2").string(), "--", prog.string(), data.string()});
+  ASSERT_EQ(none.status, 0) << none.err;
+  EXPECT_TRUE(read_json(tmp / "pol2" / "policy.json").at("capabilities").empty());
+}
+
 TEST(Policy, NeedsVerify) {
   TempDir tmp;
   auto r = run({minify_bin(), "pack", "--no-verify", "-o", (tmp / "out").string(), "--policy",
