@@ -20,6 +20,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 #include "probe.hpp"
 #include "tracee_io.hpp"
@@ -309,7 +310,7 @@ Status Child::failure(const TraceOptions& opt, const Launch& launch) {
   ChildReport rep{};
   if (report_.get() >= 0 && ::read(report_.get(), &rep, sizeof rep) == static_cast<ssize_t>(sizeof rep)) {
     static constexpr const char* kStage[] = {"chroot", "chdir", "install seccomp filter for", "exec", "run as"};
-    const char* what = rep.stage >= 0 && rep.stage < 5 ? kStage[rep.stage] : "start";
+    const char* what = rep.stage >= 0 && rep.stage < static_cast<int>(std::size(kStage)) ? kStage[rep.stage] : "start";
     std::string where = rep.stage == 0 ? launch.root : rep.stage == 1 ? (opt.workdir.empty() ? launch.root : opt.workdir) : opt.command[0];
     if (rep.stage == 4 && opt.user) where = "uid " + std::to_string(opt.user->uid) + " gid " + std::to_string(opt.user->gid);
     return sys_error(what, where, rep.err);

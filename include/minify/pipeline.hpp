@@ -156,8 +156,10 @@ class SandboxRunner final : public Runner {
 
 // The credentials a program traced as `spec` ("uid[:gid]" or "name[:group]", as an image's User)
 // runs with: resolved against the root's /etc/passwd and /etc/group, with the user's
-// supplementary groups. A name the root does not have is bad input.
-Result<TraceOptions::Credentials> run_as_credentials(const Root& root, const std::string& spec);
+// supplementary groups; nullopt when minify already runs as that uid and gid (an unprivileged
+// minify given its own uid: nothing to drop, and setgroups would need CAP_SETGID). A name the
+// root does not have is bad input.
+Result<std::optional<TraceOptions::Credentials>> run_as_credentials(const Root& root, const std::string& spec);
 
 // The sandbox options a job's program runs with in `rootfs` (the trace of an image, verify).
 SandboxOptions sandbox_options(const Job& job, const std::string& rootfs);

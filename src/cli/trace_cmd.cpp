@@ -74,7 +74,7 @@ int run_trace_command(const TraceCliOptions& o) {
       print_error(bad_input("--user", o.user, user.error().context).message());
       return kExitBadInput;
     }
-    if (user->uid != ::geteuid() || user->gid != ::getegid()) topt.user = *user;
+    topt.user = *user;
   }
   if (!o.timeout.empty()) {
     auto d = parse_duration(o.timeout);

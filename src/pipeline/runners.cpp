@@ -35,13 +35,14 @@ std::vector<std::string> env_with_path(const Job& job) {
 
 }  // namespace
 
-Result<TraceOptions::Credentials> run_as_credentials(const Root& root, const std::string& spec) {
+Result<std::optional<TraceOptions::Credentials>> run_as_credentials(const Root& root, const std::string& spec) {
   auto ids = resolve_user(root, spec);
   if (!ids) {
     std::string where = root.is_host() ? "" : " of " + root.host_dir();
     return bad_input("user", spec, "no such user or group in /etc/passwd and /etc/group" + where);
   }
-  return TraceOptions::Credentials{ids->first, ids->second, supplementary_groups(root, spec, ids->second)};
+  if (ids->first == ::geteuid() && ids->second == ::getegid()) return std::optional<TraceOptions::Credentials>();
+  return std::optional(TraceOptions::Credentials{ids->first, ids->second, supplementary_groups(root, spec, ids->second)});
 }
 
 SandboxOptions sandbox_options(const Job& job, const std::string& rootfs) {
@@ -80,9 +81,7 @@ Result<TraceLog> HostRunner::run(const Job& job, const Root& root, const std::st
   if (!job.run_as.empty()) {
     auto user = run_as_credentials(root, job.run_as);
     if (!user) return user.error();
-    // Already that user (an unprivileged minify given its own uid): nothing to drop, and
-    // setgroups would need CAP_SETGID.
-    if (user->uid != ::geteuid() || user->gid != ::getegid()) t.user = *user;
+    t.user = *user;
   }
   return run_trace(t);
 }
