@@ -184,12 +184,8 @@ Status write_accounts(FileSet& set, const Root& root, const std::string& image_u
 
   // The User's supplementary groups (those whose members name it): the runtime gives them to the
   // process (runc's additionalGids), as the trace with --user had them.
-  std::optional<uint32_t> user_id = parse_account_id(user);
-  for (const auto& u : users)
-    if (!user.empty() && (user_id ? parse_account_id(u.fields[2]) == user_id : u.fields[0] == user))
-      for (const auto& g : groups)
-        for (const auto& m : split(g.fields[3], ','))
-          if (m == u.fields[0]) gids.insert(*parse_account_id(g.fields[2]));
+  if (!user.empty())
+    for (gid_t g : supplementary_groups(root, user, 0)) gids.insert(g);  // 0: in already
 
   std::string group_text, gshadow;
   std::set<uint32_t> gdone;
