@@ -97,4 +97,12 @@ class PackageDbBuilder {
   std::string buf_;
 };
 
+// The lines of a dpkg Conffiles value (" /etc/path md5 [obsolete]"), blank ones skipped: each
+// as given, with the path it names and whether dpkg marked it obsolete. Views into `value`.
+struct ConffileLine {
+  std::string_view line, path;
+  bool obsolete = false;
+};
+std::vector<ConffileLine> conffile_lines(std::string_view value);
+
 }  // namespace minify

@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "minify/packages.hpp"
+#include "packages/builder.hpp"
 
 namespace minify {
 
@@ -27,27 +28,34 @@ std::string render_field(const ControlField& f) {
   return out;
 }
 
-// Conffiles lines are " /etc/path md5 [obsolete]"; keeps those of kept files.
+// Keeps the Conffiles lines of kept files.
 std::string trim_conffiles(const Package& pkg, const std::string& value, const std::unordered_set<std::string>& kept) {
   std::unordered_map<std::string, std::string> canonical;
   for (const auto& f : pkg.files) canonical.emplace(f.listed, f.path);
   std::string out;
-  size_t pos = 0;
-  while (pos <= value.size()) {
-    size_t nl = value.find('\n', pos);
-    if (nl == std::string::npos) nl = value.size();
-    std::string line = value.substr(pos, nl - pos);
-    pos = nl + 1;
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    size_t start = line.find_first_not_of(" \t");
-    std::string path = line.substr(start, line.find(' ', start) - start);
-    auto c = canonical.find(path);
-    if (kept.contains(c == canonical.end() ? path : c->second)) out += "\n" + line;
+  for (const auto& c : conffile_lines(value)) {
+    std::string path(c.path);
+    auto it = canonical.find(path);
+    if (kept.contains(it == canonical.end() ? path : it->second)) out.append("\n").append(c.line);
   }
   return out;
 }
 
 }  // namespace
+
+std::vector<ConffileLine> conffile_lines(std::string_view value) {
+  std::vector<ConffileLine> out;
+  for (size_t pos = 0; pos <= value.size();) {
+    size_t nl = std::min(value.find('\n', pos), value.size());
+    std::string_view line = value.substr(pos, nl - pos);
+    pos = nl + 1;
+    size_t start = line.find_first_not_of(" \t");
+    if (start == std::string_view::npos) continue;
+    std::string_view path = line.substr(start, line.find(' ', start) - start);
+    out.push_back({line, path, line.find(" obsolete", start) != std::string_view::npos});
+  }
+  return out;
+}
 
 std::string dpkg_status_stanza(const Package& pkg, const PackageUsage& usage) {
   std::unordered_set<std::string> kept(usage.kept.begin(), usage.kept.end());

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "minify/packages.hpp"
+#include "packages/builder.hpp"
 
 namespace minify {
 
@@ -330,14 +331,10 @@ PackageReport account_packages(const FileSet& set, const Root& root, PackageDb& 
     // the list alone does not tell a directory without entries of its own (/boot) from a file.
     // add_package_metadata() loads the same checksums next; a damaged md5sums is its error.
     (void)db.load_digests(root, i);
-    std::set<std::string, std::less<>> conffiles;  // " /etc/path md5 [obsolete]" lines, as listed
+    std::set<std::string, std::less<>> conffiles;  // their paths as listed
     if (auto value = pkgs[i].field("Conffiles"))
-      for (std::string_view rest = *value; !rest.empty();) {
-        std::string_view line = rest.substr(0, rest.find('\n'));
-        rest.remove_prefix(std::min(rest.size(), line.size() + 1));
-        line.remove_prefix(std::min(line.size(), line.find_first_not_of(' ')));
-        if (!line.empty() && line.find(" obsolete") == std::string_view::npos) conffiles.emplace(line.substr(0, line.find(' ')));
-      }
+      for (const auto& c : conffile_lines(*value))
+        if (!c.obsolete) conffiles.emplace(c.path);
     for (const auto& f : pkgs[i].files)
       if ((!f.digest.empty() || conffiles.contains(f.listed)) && !set.find(f.path) && !db.is_directory(f.path))
         u.dropped.push_back(f.path);
